@@ -1,0 +1,109 @@
+/**
+ * Directory listings: struct fuse_dirent / fuse_direntplus records, each padded to 8 bytes
+ * (FUSE_REC_ALIGN), packed until the reader's buffer (`size` of READDIR) is full.
+ */
+import type { U64 } from './u64.ts';
+import { writeU64 } from './u64.ts';
+import { Dirent, Direntplus } from './structs.ts';
+import { writeEntryOut, asBytes, type EntryReply, type BytesLike } from './replies.ts';
+import { NAME_MAX_BYTES } from './requests.ts';
+
+export interface DirEntry {
+  readonly ino: U64;
+  /** The entry's name (bytes, or text as UTF-8). Not empty, no '/'. */
+  readonly name: BytesLike;
+  /** The offset of the *next* entry: what the kernel passes back to continue after this one. */
+  readonly offset: U64;
+  /** DT_* type (DT_DIR = 4, DT_REG = 8, …). Derived from `mode` when absent. */
+  readonly type?: number;
+  /** File mode; its S_IFMT bits give the type when `type` is absent. */
+  readonly mode?: number;
+}
+
+/** A READDIRPLUS entry: a directory entry and the lookup answer for it. */
+export interface DirEntryPlus {
+  readonly name: BytesLike;
+  readonly offset: U64;
+  readonly entry: EntryReply;
+  readonly type?: number;
+}
+
+export interface PackedDirents {
+  readonly data: Buffer;
+  /** How many entries fit; the rest were left out. */
+  readonly count: number;
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+const DT_UNKNOWN = 0;
+
+function direntType(type: number | undefined, mode: number | undefined): number {
+  if (type !== undefined) return type;
+  return mode === undefined ? DT_UNKNOWN : (mode >>> 12) & 0o17;
+}
+
+function checkName(name: Uint8Array): void {
+  if (name.byteLength === 0 || name.byteLength > NAME_MAX_BYTES || name.includes(0x2f) || name.includes(0)) {
+    throw new TypeError(`invalid directory entry name ${JSON.stringify(Buffer.from(name).toString())}: must be 1..${NAME_MAX_BYTES} bytes without '/' or NUL`);
+  }
+}
+
+/** Packs READDIR entries into at most `size` bytes. Throws TypeError on an invalid name. */
+export function packDirents(entries: Iterable<DirEntry>, size: number): PackedDirents {
+  const names: Uint8Array[] = [];
+  const list: DirEntry[] = [];
+  let total = 0;
+  for (const e of entries) {
+    const name = asBytes(e.name);
+    checkName(name);
+    const rec = align8(Dirent.size + name.byteLength);
+    if (total + rec > size) break;
+    total += rec;
+    names.push(name);
+    list.push(e);
+  }
+  const data = Buffer.alloc(total);
+  let at = 0;
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    const name = names[i]!;
+    writeU64(data, at + Dirent.off.ino, e.ino);
+    writeU64(data, at + Dirent.off.off, e.offset);
+    data.writeUInt32LE(name.byteLength, at + Dirent.off.namelen);
+    data.writeUInt32LE(direntType(e.type, e.mode), at + Dirent.off.type);
+    data.set(name, at + Dirent.size);
+    at += align8(Dirent.size + name.byteLength);
+  }
+  return { data, count: list.length };
+}
+
+/** Packs READDIRPLUS entries into at most `size` bytes. Throws TypeError on an invalid name. */
+export function packDirentsPlus(entries: Iterable<DirEntryPlus>, size: number): PackedDirents {
+  const names: Uint8Array[] = [];
+  const list: DirEntryPlus[] = [];
+  let total = 0;
+  for (const e of entries) {
+    const name = asBytes(e.name);
+    checkName(name);
+    const rec = align8(Direntplus.size + name.byteLength);
+    if (total + rec > size) break;
+    total += rec;
+    names.push(name);
+    list.push(e);
+  }
+  const data = Buffer.alloc(total);
+  let at = 0;
+  const d = Direntplus.off.dirent;
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i]!;
+    const name = names[i]!;
+    writeEntryOut(data, at + Direntplus.off.entry_out, e.entry);
+    writeU64(data, at + d + Dirent.off.ino, e.entry.ino);
+    writeU64(data, at + d + Dirent.off.off, e.offset);
+    data.writeUInt32LE(name.byteLength, at + d + Dirent.off.namelen);
+    data.writeUInt32LE(direntType(e.type, e.entry.attr.mode), at + d + Dirent.off.type);
+    data.set(name, at + Direntplus.size);
+    at += align8(Direntplus.size + name.byteLength);
+  }
+  return { data, count: list.length };
+}
