@@ -92,7 +92,7 @@ export function decodeInHeader(r: FrameReader): InHeaderFields | undefined {
 
 /**
  * Decodes the request extensions in `buf[start, end)`: a sequence of 8-byte-aligned records, each
- * starting with {size, type}. Type 1..31 is a security-context header whose second word is the number
+ * starting with {size, type}. Type 0..31 is a security-context header whose second word is the number
  * of contexts; 32 is supplementary groups. Returns undefined and sets `r.error` when malformed.
  */
 export function decodeExtensions(r: FrameReader, buf: Buffer, start: number, end: number): RequestExtensions | undefined {
@@ -105,7 +105,8 @@ export function decodeExtensions(r: FrameReader, buf: Buffer, start: number, end
     const size = buf.readUInt32LE(at + ExtHeader.off.size);
     const type = buf.readUInt32LE(at + ExtHeader.off.type);
     if (size < ExtHeader.size || size > end - at) return extError(r, `extension size ${size} does not fit`);
-    if (type >= 1 && type <= MAX_NR_SECCTX) {
+    // "Types 0..31 are reserved for fuse_secctx_header": the kernel sends nr_secctx 0 when no LSM labels.
+    if (type <= MAX_NR_SECCTX) {
       const list = decodeSecctx(buf, at + ExtHeader.size, at + size, type);
       if (typeof list === 'string') return extError(r, list);
       securityContexts = list;

@@ -19,6 +19,8 @@ const ENOSYS = 38;
 const ERANGE = 34;
 const EIO = 5;
 const S_IFDIR = 0o040000;
+/** fs/fuse/dir.c fuse_readlink_folio reads at most PAGE_SIZE − 1 bytes; a longer reply fails with EIO. */
+const READLINK_MAX = D.PATH_MAX_BYTES - 1;
 
 /** Body parts of a successful reply (no out-header), or a positive errno to answer with instead. */
 export type Encoded = readonly Uint8Array[] | number;
@@ -87,7 +89,7 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
     },
   }),
   row<D.SetattrRequest, R.AttrReply>({ code: 4, name: 'SETATTR', minMinor: 0, method: 'setattr', decode: D.decodeSetattr, encodeReply: attr, absent: ENOSYS }),
-  row<D.InodeRequest, R.BytesLike>({ code: 5, name: 'READLINK', minMinor: 0, method: 'readlink', decode: D.decodeInode, encodeReply: (res) => R.encodeData(res, D.PATH_MAX_BYTES), absent: ENOSYS }),
+  row<D.InodeRequest, R.BytesLike>({ code: 5, name: 'READLINK', minMinor: 0, method: 'readlink', decode: D.decodeInode, encodeReply: (res) => R.encodeData(res, READLINK_MAX), absent: ENOSYS }),
   row<D.SymlinkRequest, R.EntryReply>({ code: 6, name: 'SYMLINK', minMinor: 0, method: 'symlink', decode: D.decodeSymlink, encodeReply: entry, absent: ENOSYS }),
   row<D.MknodRequest, R.EntryReply>({ code: 8, name: 'MKNOD', minMinor: 0, method: 'mknod', decode: D.decodeMknod, encodeReply: entry, absent: ENOSYS }),
   row<D.MkdirRequest, R.EntryReply>({ code: 9, name: 'MKDIR', minMinor: 0, method: 'mkdir', decode: D.decodeMkdir, encodeReply: entry, absent: ENOSYS }),

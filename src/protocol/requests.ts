@@ -142,9 +142,10 @@ export const decodeSetattr: Decoder<SetattrRequest> = (r, ino) => {
   const fh = r.u64();
   const size = r.u64();
   const lockOwner = r.u64();
-  const atime = r.u64();
-  const mtime = r.u64();
-  const ctime = r.u64();
+  // Times are time64_t stored in u64 fields (fs/fuse/dir.c iattr_to_fattr): read them signed.
+  const atime = r.i64();
+  const mtime = r.i64();
+  const ctime = r.i64();
   const atimensec = r.u32();
   const mtimensec = r.u32();
   const ctimensec = r.u32();

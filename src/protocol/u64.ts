@@ -25,8 +25,10 @@ export function readU64(buf: Uint8Array, off: number): U64 {
 export function readI64(buf: Uint8Array, off: number): number | bigint {
   const v = readU64(buf, off);
   if (typeof v === 'number') return v;
-  return BigInt.asIntN(64, v);
+  const s = BigInt.asIntN(64, v);
+  return s >= -MAX_SAFE_BIG && s <= MAX_SAFE_BIG ? Number(s) : s;
 }
+const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** Writes `v` as a little-endian u64; `v` must be an integer in [0, 2^64). Returns the next offset. */
 export function writeU64(buf: Uint8Array, off: number, v: U64): number {

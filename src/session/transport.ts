@@ -42,7 +42,9 @@ export function createTransport(fd: number, bufferSize: number, kind?: Transport
 
 abstract class FdWriter {
   protected closed = false;
-  constructor(protected readonly fd: number) {}
+  // A plain field, not a parameter property: Node's built-in type stripping rejects those.
+  protected readonly fd: number;
+  constructor(fd: number) { this.fd = fd; }
 
   write(iov: readonly Uint8Array[]): string | 0 {
     if (this.closed) return 'EBADF';
@@ -153,7 +155,8 @@ for (;;) {
 class WorkerTransport extends FdWriter implements Transport {
   readonly kind = 'worker';
   #worker: Worker | undefined;
-  constructor(fd: number, private readonly bufferSize: number) { super(fd); }
+  private readonly bufferSize: number;
+  constructor(fd: number, bufferSize: number) { super(fd); this.bufferSize = bufferSize; }
 
   start(onFrame: (frame: Buffer) => void, onClose: (err: NodeJS.ErrnoException | undefined) => void): void {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, size: this.bufferSize } });

@@ -52,7 +52,8 @@ interface GoldenOpts {
 /** Registers a golden test for `h.opcode`: decode, then compare the full header and the full args. */
 function golden(title: string, h: InHeaderSpec, body: FrameBuilder, args: unknown, opts: GoldenOpts = {}): void {
   tested.add(h.opcode);
-  test(`${opcodeName(h.opcode)}: ${title}`, () => {
+  const op = opcodeName(h.opcode);
+  test(title.startsWith(op) ? title : `${op}: ${title}`, () => {
     const extBytes = opts.ext?.build() ?? new Uint8Array(0);
     const frame = request(h, body, extBytes);
     const d = decodeOk(frame, opts.n);
