@@ -85,14 +85,17 @@ export interface RunResult { code: number | null; signal: NodeJS.Signals | null;
 /** Runs a command in a child process and collects its output (never spawnSync: this process may serve the mount). */
 export function run(command: string, args: readonly string[], options: SpawnOptions & { input?: string } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    const child = spawn(command, args, { stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], ...options });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
     child.on('error', (err) => resolve({ code: -1, signal: null, stdout, stderr: stderr + String(err) }));
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin?.end(options.input ?? '');
+    if (options.input !== undefined) {
+      child.stdin?.on('error', () => {});
+      child.stdin?.end(options.input);
+    }
   });
 }
 
