@@ -46,6 +46,19 @@ abstract class FdWriter {
   protected readonly fd: number;
   constructor(fd: number) { this.fd = fd; }
 
+  abstract close(): void;
+
+  /** Wraps `onClose` so the transport closes and reports the end exactly once, whichever event comes first. */
+  protected endOnce(onClose: (err: NodeJS.ErrnoException | undefined) => void): (err: NodeJS.ErrnoException | undefined) => void {
+    let ended = false;
+    return (err) => {
+      if (ended) return;
+      ended = true;
+      this.close();
+      onClose(err);
+    };
+  }
+
   write(iov: readonly Uint8Array[]): string | 0 {
     if (this.closed) return 'EBADF';
     try {
@@ -96,13 +109,7 @@ class EpollTransport extends FdWriter implements Transport {
 
   start(onFrame: (frame: Buffer) => void, onClose: (err: NodeJS.ErrnoException | undefined) => void): void {
     const buffer = this.#buffer;
-    let ended = false;
-    const end = (err: NodeJS.ErrnoException | undefined) => {
-      if (ended) return;
-      ended = true;
-      this.close();
-      onClose(err);
-    };
+    const end = this.endOnce(onClose);
     const socket = new net.Socket({
       handle: this.#handle as never,
       readable: true,
@@ -162,13 +169,7 @@ class WorkerTransport extends FdWriter implements Transport {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, size: this.bufferSize } });
     // Not unref'd: like the epoll handle, a live mount keeps the process alive.
     this.#worker = worker;
-    let ended = false;
-    const end = (err: NodeJS.ErrnoException | undefined) => {
-      if (ended) return;
-      ended = true;
-      this.close();
-      onClose(err);
-    };
+    const end = this.endOnce(onClose);
     worker.on('message', (m: Uint8Array | { error: string; message: string }) => {
       if (m instanceof Uint8Array) onFrame(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
       else end(Object.assign(new Error(m.message), { code: m.error }) as NodeJS.ErrnoException);
