@@ -121,7 +121,7 @@ export async function mountDeviceWith(
     );
   }
   watchdog.arm(entry.mountId, entry.device);
-  return new Mounted(fd, checked, parsed, entry, watchdog, fusermount);
+  return new Mounted(fd, checked, parsed, entry, watchdog, fusermount, env.mountinfoPath);
 }
 
 /** The FUSE mount of our type now on top of the mountpoint that was not there before, if any. */
@@ -146,6 +146,7 @@ class Mounted implements MountedDevice {
   readonly #checked: PreflightResult;
   readonly #watchdog: Watchdog;
   readonly #fusermount: FusermountMount | undefined;
+  readonly #mountinfoPath: string;
   #unmounting: Promise<void> | undefined;
 
   constructor(
@@ -155,6 +156,7 @@ class Mounted implements MountedDevice {
     entry: MountInfoEntry,
     watchdog: Watchdog,
     fusermount: FusermountMount | undefined,
+    mountinfoPath: string,
   ) {
     this.fd = fd;
     this.mountpoint = checked.mountpoint;
@@ -165,6 +167,7 @@ class Mounted implements MountedDevice {
     this.#checked = checked;
     this.#watchdog = watchdog;
     this.#fusermount = fusermount;
+    this.#mountinfoPath = mountinfoPath;
   }
 
   unmount(options: UnmountOptions = {}): Promise<void> {
@@ -185,7 +188,7 @@ class Mounted implements MountedDevice {
       await runUnmount(unmountCommand(method, unmountTool, mountpoint, lazy));
     } catch (err) {
       // Already gone (unmounted by someone else) counts as done.
-      const entries = await readMountinfo().catch(() => undefined);
+      const entries = await readMountinfo(this.#mountinfoPath).catch(() => undefined);
       if (entries === undefined || entries.some((e) => e.mountId === this.mountId)) throw err;
     }
     this.#watchdog.disarm();

@@ -29,7 +29,7 @@ export interface OpcodeRow<Req = any, Res = any> {
   readonly code: number;
   /** The kernel's name without `FUSE_`. */
   readonly name: string;
-  /** The protocol minor that introduced the opcode. */
+  /** The protocol minor that introduced the opcode (fuse_kernel.h changelog; 0 for 7.1 and earlier). */
   readonly minMinor: number;
   /** The low-level handler that serves it; undefined for requests the session answers itself. */
   readonly method?: string;
@@ -43,6 +43,11 @@ export interface OpcodeRow<Req = any, Res = any> {
   readonly absent: number | ((req: Req, n: Negotiated) => Res);
   /** Served by the session itself rather than a filesystem handler. */
   readonly session?: 'init' | 'interrupt' | 'destroy' | 'notify-reply';
+  /**
+   * With `allow_root`, requests from users other than the owner and root are refused with EACCES, except
+   * these: the kernel sends them for files already open, or on its own (libfuse's deny_others list).
+   */
+  readonly anyCaller?: true;
   /** Node ids in a successful result whose lookup reference the kernel did not take (READDIRPLUS). */
   readonly droppedLookups?: (res: Res, req: Req) => U64[];
 }
@@ -79,7 +84,7 @@ export function unsentLookups(entries: readonly DirEntryPlus[], size: number): U
 export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.LookupRequest, R.EntryReply>({ code: 1, name: 'LOOKUP', minMinor: 0, method: 'lookup', decode: D.decodeLookup, encodeReply: entry, absent: ENOSYS }),
   // FORGET and BATCH_FORGET reach the same handler with the same shape: a list of (node, count).
-  row<D.BatchForgetRequest, void>({ code: 2, name: 'FORGET', minMinor: 0, method: 'forget', decode: (r, ino, n, h) => ({ items: [D.decodeForget(r, ino, n, h)] }), encodeReply: none, noReply: true, absent: () => undefined }),
+  row<D.BatchForgetRequest, void>({ code: 2, name: 'FORGET', anyCaller: true, minMinor: 0, method: 'forget', decode: (r, ino, n, h) => ({ items: [D.decodeForget(r, ino, n, h)] }), encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.GetattrRequest, R.AttrReply>({
     code: 3, name: 'GETATTR', minMinor: 0, method: 'getattr', decode: D.decodeGetattr, encodeReply: attr,
     // Without a getattr handler the root still needs attributes for the mount to be usable.
@@ -98,42 +103,42 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.RenameRequest, void>({ code: 12, name: 'RENAME', minMinor: 0, method: 'rename', decode: D.decodeRename, encodeReply: none, absent: ENOSYS }),
   row<D.LinkRequest, R.EntryReply>({ code: 13, name: 'LINK', minMinor: 0, method: 'link', decode: D.decodeLink, encodeReply: entry, absent: ENOSYS }),
   row<D.OpenRequest, R.OpenReply | undefined>({ code: 14, name: 'OPEN', minMinor: 0, method: 'open', decode: D.decodeOpen, encodeReply: open, absent: () => ({}) }),
-  row<D.ReadRequest, R.BytesLike | readonly Uint8Array[]>({ code: 15, name: 'READ', minMinor: 0, method: 'read', decode: D.decodeRead, encodeReply: (res, req) => R.encodeData(res, req.size), absent: ENOSYS }),
+  row<D.ReadRequest, R.BytesLike | readonly Uint8Array[]>({ code: 15, name: 'READ', anyCaller: true, minMinor: 0, method: 'read', decode: D.decodeRead, encodeReply: (res, req) => R.encodeData(res, req.size), absent: ENOSYS }),
   row<D.WriteRequest, number>({
-    code: 16, name: 'WRITE', minMinor: 0, method: 'write', decode: D.decodeWrite,
+    code: 16, name: 'WRITE', anyCaller: true, minMinor: 0, method: 'write', decode: D.decodeWrite,
     encodeReply: (res, req) => (Number.isInteger(res) && res >= 0 && res <= req.size ? [R.encodeWriteOut(res)] : badResult(`write must return a byte count 0..${req.size}, got ${String(res)}`)),
     absent: ENOSYS,
   }),
   row<D.InodeRequest, R.StatfsReply>({ code: 17, name: 'STATFS', minMinor: 0, method: 'statfs', decode: D.decodeInode, encodeReply: (res) => [R.encodeStatfsOut(res)], absent: () => ({ namelen: 255, bsize: 512 }) }),
-  row<D.ReleaseRequest, void>({ code: 18, name: 'RELEASE', minMinor: 0, method: 'release', decode: D.decodeRelease, encodeReply: none, absent: () => undefined }),
-  row<D.FsyncRequest, void>({ code: 20, name: 'FSYNC', minMinor: 0, method: 'fsync', decode: D.decodeFsync, encodeReply: none, absent: ENOSYS }),
+  row<D.ReleaseRequest, void>({ code: 18, name: 'RELEASE', anyCaller: true, minMinor: 0, method: 'release', decode: D.decodeRelease, encodeReply: none, absent: () => undefined }),
+  row<D.FsyncRequest, void>({ code: 20, name: 'FSYNC', anyCaller: true, minMinor: 0, method: 'fsync', decode: D.decodeFsync, encodeReply: none, absent: ENOSYS }),
   row<D.SetxattrRequest, void>({ code: 21, name: 'SETXATTR', minMinor: 0, method: 'setxattr', decode: D.decodeSetxattr, encodeReply: none, absent: ENOSYS }),
   row<D.GetxattrRequest, R.BytesLike>({ code: 22, name: 'GETXATTR', minMinor: 0, method: 'getxattr', decode: D.decodeGetxattr, encodeReply: (res, req) => xattr(R.asBytes(res), req.size), absent: ENOSYS }),
   row<D.ListxattrRequest, readonly R.BytesLike[] | Uint8Array>({ code: 23, name: 'LISTXATTR', minMinor: 0, method: 'listxattr', decode: D.decodeListxattr, encodeReply: (res, req) => xattr(R.joinXattrNames(res), req.size), absent: ENOSYS }),
   row<D.RemovexattrRequest, void>({ code: 24, name: 'REMOVEXATTR', minMinor: 0, method: 'removexattr', decode: D.decodeRemovexattr, encodeReply: none, absent: ENOSYS }),
-  row<D.FlushRequest, void>({ code: 25, name: 'FLUSH', minMinor: 7, method: 'flush', decode: D.decodeFlush, encodeReply: none, absent: ENOSYS }),
-  row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', minMinor: 0, session: 'init', decode: D.decodeInit, encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
-  row<D.OpenRequest, R.OpenReply | undefined>({ code: 27, name: 'OPENDIR', minMinor: 3, method: 'opendir', decode: D.decodeOpen, encodeReply: open, absent: () => ({}) }),
-  row<D.ReadRequest, readonly DirEntry[]>({ code: 28, name: 'READDIR', minMinor: 3, method: 'readdir', decode: D.decodeRead, encodeReply: (res, req) => [packDirents(res, req.size).data], absent: ENOSYS }),
-  row<D.ReleaseRequest, void>({ code: 29, name: 'RELEASEDIR', minMinor: 3, method: 'releasedir', decode: D.decodeRelease, encodeReply: none, absent: () => undefined }),
-  row<D.FsyncRequest, void>({ code: 30, name: 'FSYNCDIR', minMinor: 3, method: 'fsyncdir', decode: D.decodeFsync, encodeReply: none, absent: ENOSYS }),
+  row<D.FlushRequest, void>({ code: 25, name: 'FLUSH', minMinor: 0, method: 'flush', decode: D.decodeFlush, encodeReply: none, absent: ENOSYS }),
+  row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', anyCaller: true, minMinor: 0, session: 'init', decode: D.decodeInit, encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
+  row<D.OpenRequest, R.OpenReply | undefined>({ code: 27, name: 'OPENDIR', minMinor: 0, method: 'opendir', decode: D.decodeOpen, encodeReply: open, absent: () => ({}) }),
+  row<D.ReadRequest, readonly DirEntry[]>({ code: 28, name: 'READDIR', anyCaller: true, minMinor: 0, method: 'readdir', decode: D.decodeRead, encodeReply: (res, req) => [packDirents(res, req.size).data], absent: ENOSYS }),
+  row<D.ReleaseRequest, void>({ code: 29, name: 'RELEASEDIR', anyCaller: true, minMinor: 0, method: 'releasedir', decode: D.decodeRelease, encodeReply: none, absent: () => undefined }),
+  row<D.FsyncRequest, void>({ code: 30, name: 'FSYNCDIR', anyCaller: true, minMinor: 2, method: 'fsyncdir', decode: D.decodeFsync, encodeReply: none, absent: ENOSYS }),
   row<D.LockRequest, R.LockReply>({ code: 31, name: 'GETLK', minMinor: 7, method: 'getlk', decode: D.decodeLock(false), encodeReply: (res) => [R.encodeLkOut(res)], absent: ENOSYS }),
   row<D.LockRequest, void>({ code: 32, name: 'SETLK', minMinor: 7, method: 'setlk', decode: D.decodeLock(false), encodeReply: none, absent: ENOSYS }),
   row<D.LockRequest, void>({ code: 33, name: 'SETLKW', minMinor: 7, method: 'setlk', decode: D.decodeLock(true), encodeReply: none, absent: ENOSYS }),
-  row<D.AccessRequest, void>({ code: 34, name: 'ACCESS', minMinor: 5, method: 'access', decode: D.decodeAccess, encodeReply: none, absent: ENOSYS }),
-  row<D.CreateRequest, R.CreateReply>({ code: 35, name: 'CREATE', minMinor: 5, method: 'create', decode: D.decodeCreate, encodeReply: (res) => R.encodeCreateOut(res), absent: ENOSYS }),
-  row<D.InterruptRequest, void>({ code: 36, name: 'INTERRUPT', minMinor: 7, session: 'interrupt', decode: D.decodeInterrupt, encodeReply: none, noReply: true, absent: () => undefined }),
-  row<D.BmapRequest, U64>({ code: 37, name: 'BMAP', minMinor: 7, method: 'bmap', decode: D.decodeBmap, encodeReply: (res) => [R.encodeBmapOut(res)], absent: ENOSYS }),
-  row<D.EmptyRequest, void>({ code: 38, name: 'DESTROY', minMinor: 7, session: 'destroy', decode: D.decodeEmpty, encodeReply: none, absent: () => undefined }),
+  row<D.AccessRequest, void>({ code: 34, name: 'ACCESS', minMinor: 3, method: 'access', decode: D.decodeAccess, encodeReply: none, absent: ENOSYS }),
+  row<D.CreateRequest, R.CreateReply>({ code: 35, name: 'CREATE', minMinor: 3, method: 'create', decode: D.decodeCreate, encodeReply: (res) => R.encodeCreateOut(res), absent: ENOSYS }),
+  row<D.InterruptRequest, void>({ code: 36, name: 'INTERRUPT', anyCaller: true, minMinor: 7, session: 'interrupt', decode: D.decodeInterrupt, encodeReply: none, noReply: true, absent: () => undefined }),
+  row<D.BmapRequest, U64>({ code: 37, name: 'BMAP', minMinor: 8, method: 'bmap', decode: D.decodeBmap, encodeReply: (res) => [R.encodeBmapOut(res)], absent: ENOSYS }),
+  row<D.EmptyRequest, void>({ code: 38, name: 'DESTROY', anyCaller: true, minMinor: 8, session: 'destroy', decode: D.decodeEmpty, encodeReply: none, absent: () => undefined }),
   row<D.IoctlRequest, R.IoctlReply>({ code: 39, name: 'IOCTL', minMinor: 11, method: 'ioctl', decode: D.decodeIoctl, encodeReply: (res, req) => R.encodeIoctlOut(res, req.outSize), absent: ENOSYS }),
   row<D.PollRequest, number>({ code: 40, name: 'POLL', minMinor: 11, method: 'poll', decode: D.decodePoll, encodeReply: (res) => [R.encodePollOut(res)], absent: ENOSYS }),
   row<D.NotifyReplyRequest, void>({
-    code: 41, name: 'NOTIFY_REPLY', minMinor: 15, session: 'notify-reply', noReply: true, encodeReply: none, absent: () => undefined,
+    code: 41, name: 'NOTIFY_REPLY', anyCaller: true, minMinor: 15, session: 'notify-reply', noReply: true, encodeReply: none, absent: () => undefined,
     decode: D.decodeNotifyReply,
   }),
-  row<D.BatchForgetRequest, void>({ code: 42, name: 'BATCH_FORGET', minMinor: 16, method: 'forget', decode: D.decodeBatchForget, encodeReply: none, noReply: true, absent: () => undefined }),
+  row<D.BatchForgetRequest, void>({ code: 42, name: 'BATCH_FORGET', anyCaller: true, minMinor: 16, method: 'forget', decode: D.decodeBatchForget, encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.FallocateRequest, void>({ code: 43, name: 'FALLOCATE', minMinor: 19, method: 'fallocate', decode: D.decodeFallocate, encodeReply: none, absent: ENOSYS }),
-  row<D.ReadRequest, readonly DirEntryPlus[]>({ code: 44, name: 'READDIRPLUS', minMinor: 21, method: 'readdirplus', decode: D.decodeRead, encodeReply: (res, req) => [packDirentsPlus(res, req.size).data], droppedLookups: (res, req) => unsentLookups(res, req.size), absent: ENOSYS }),
+  row<D.ReadRequest, readonly DirEntryPlus[]>({ code: 44, name: 'READDIRPLUS', anyCaller: true, minMinor: 21, method: 'readdirplus', decode: D.decodeRead, encodeReply: (res, req) => [packDirentsPlus(res, req.size).data], droppedLookups: (res, req) => unsentLookups(res, req.size), absent: ENOSYS }),
   row<D.RenameRequest, void>({ code: 45, name: 'RENAME2', minMinor: 23, method: 'rename', decode: D.decodeRename2, encodeReply: none, absent: ENOSYS }),
   row<D.LseekRequest, U64>({ code: 46, name: 'LSEEK', minMinor: 24, method: 'lseek', decode: D.decodeLseek, encodeReply: (res) => [R.encodeLseekOut(res)], absent: ENOSYS }),
   row<D.CopyFileRangeRequest, number>({

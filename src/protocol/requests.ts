@@ -15,7 +15,7 @@ import {
 } from './constants.ts';
 import {
   SetattrIn, LkIn, IoctlIn, NotifyRetrieveIn, ForgetOne,
-  BatchForgetIn, RemovemappingIn, RemovemappingOne, CopyFileRangeIn, StatxIn,
+  RemovemappingOne, CopyFileRangeIn, StatxIn,
 } from './structs.ts';
 
 /** The node id of the request header, as the decoders receive it. */
@@ -379,7 +379,8 @@ export const decodeBatchForget: Decoder<BatchForgetRequest> = (r) => {
   const count = r.u32();
   r.skip(4);
   if (count > r.remaining / ForgetOne.size) {
-    r.error ??= { kind: 'short', what: r.what, want: BatchForgetIn.size + count * ForgetOne.size, got: r.remaining + BatchForgetIn.size };
+    // Frame offsets, like FrameReader's own 'short' errors.
+    r.error ??= { kind: 'short', what: r.what, want: r.position + count * ForgetOne.size, got: r.position + r.remaining };
     return { items: [] };
   }
   const items: ForgetRequest[] = new Array(count);
@@ -433,7 +434,7 @@ export const decodeSetupmapping: Decoder<SetupmappingRequest> = (r, ino) => {
 export const decodeRemovemapping: Decoder<RemovemappingRequest> = (r, ino) => {
   const count = r.u32();
   if (count > r.remaining / RemovemappingOne.size) {
-    r.error ??= { kind: 'short', what: r.what, want: RemovemappingIn.size + count * RemovemappingOne.size, got: r.remaining + RemovemappingIn.size };
+    r.error ??= { kind: 'short', what: r.what, want: r.position + count * RemovemappingOne.size, got: r.position + r.remaining };
     return { ino, mappings: [] };
   }
   const mappings: { moffset: U64; len: U64 }[] = [];

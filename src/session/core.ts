@@ -13,7 +13,7 @@ import { PRE_INIT, type Negotiated } from '../protocol/negotiated.ts';
 import { opcodeRow, type OpcodeRow, type Encoded } from '../protocol/opcodes.ts';
 import type { InitRequest, InterruptRequest, NotifyReplyRequest, BatchForgetRequest } from '../protocol/requests.ts';
 import * as N from '../protocol/notify.ts';
-import type { U64 } from '../protocol/u64.ts';
+import { toU64, type U64 } from '../protocol/u64.ts';
 import type { BytesLike } from '../protocol/replies.ts';
 import type { InitFlagName } from '../protocol/constants.ts';
 import { Errno, FuseError, TsfuseError, errnoOf, errnoFromName } from '../errors.ts';
@@ -53,6 +53,11 @@ export interface SessionCoreOptions {
    * answering EINTR anyway, so a caller is never left hanging. Defaults to 100 ms.
    */
   readonly interruptGraceMs?: number;
+  /**
+   * `allow_root`: answer EACCES to requests from anyone but this uid and root (the kernel was mounted
+   * with allow_other, so only the session can refuse them). Defaults to undefined: no check.
+   */
+  readonly ownerOnly?: number;
   /** Where warnings go (handler errors that are not errnos, invalid results, malformed frames). Defaults to process.emitWarning. */
   readonly onWarning?: (message: string, cause?: unknown) => void;
 }
@@ -127,6 +132,11 @@ export class SessionCore {
       requestChannel.publish({ header: d.header, name: d.row.name, args: d.args } satisfies RequestMessage);
     }
     const row = d.row;
+    const owner = this.#options.ownerOnly;
+    if (owner !== undefined && d.header.uid !== owner && d.header.uid !== 0 && !row.anyCaller) {
+      this.#replyError(req, Errno.EACCES);
+      return;
+    }
     if (row.session !== undefined) { this.#sessionOp(row.session, req); return; }
     const method = row.method as keyof LowLevelOperations | undefined;
     const fn = method === undefined ? undefined : (this.#ops[method] as ((a: unknown, c: Request) => unknown) | undefined);
@@ -200,7 +210,8 @@ export class SessionCore {
   #settle(req: Request): void {
     req.settled = true;
     if (req.interruptTimer) clearTimeout(req.interruptTimer);
-    this.#inflight.delete(req.header.unique);
+    // A resent request reuses its unique: a late answer to the first delivery must not drop the second.
+    if (this.#inflight.get(req.header.unique) === req) this.#inflight.delete(req.header.unique);
   }
 
   #send(h: InHeaderFields, name: string, errno: number, body: readonly Uint8Array[], req: Request | undefined): string | 0 {
@@ -268,7 +279,9 @@ export class SessionCore {
   }
 
   #interrupt(args: InterruptRequest): void {
-    const target = this.#inflight.get(args.target);
+    // The kernel names the target by its unique as last sent, which carries the RESEND bit if the request
+    // was resent; requests are keyed without it (header.unique).
+    const target = this.#inflight.get(withoutResendBit(args.target));
     // Unknown: already answered (interrupts only follow requests we have read). Nothing to do.
     if (target === undefined || target.settled || target.interrupted) return;
     target.interrupt();
@@ -376,6 +389,11 @@ export class SessionCore {
 }
 
 const EMPTY: readonly Uint8Array[] = Object.freeze([]) as readonly Uint8Array[];
+
+/** `unique` without the RESEND bit (bit 63), in the same number-or-bigint form as header.unique. */
+function withoutResendBit(unique: U64): U64 {
+  return typeof unique === 'number' ? unique : toU64(unique & ~(1n << 63n));
+}
 
 function opcodeRowName(code: number): string {
   return opcodeRow(code)?.name ?? `OPCODE_${code}`;

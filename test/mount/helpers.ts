@@ -131,7 +131,7 @@ export interface MountChild {
 export function startMountChild(
   nodeBinary: string,
   request: { mountpoint: string; options?: string; method?: string; hang?: boolean; respond?: boolean },
-  spawnOptions: { uid?: number; gid?: number } = {},
+  spawnOptions: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
 ): MountChild {
   const [cmd, ...args] = childCommand(nodeBinary);
   const child = spawn(cmd as string, [...args, JSON.stringify(request)], {
@@ -168,7 +168,7 @@ export function startMountChild(
   return { child, reports, first };
 }
 
-/** Watchdog processes whose parent is `ppid` (a watchdog's cmdline is just its title). */
+/** Watchdog processes whose parent is `ppid`. */
 export function watchdogsOf(ppid: number): number[] {
   const found: number[] = [];
   for (const name of readdirSync('/proc')) {
@@ -177,7 +177,8 @@ export function watchdogsOf(ppid: number): number[] {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (Number(fields[1]) === ppid && cmdline.startsWith('tsfuse-watchdog')) found.push(Number(name));
+      // Before Node has started and set its title, the cmdline still holds the source, which names it.
+      if (Number(fields[1]) === ppid && cmdline.includes('tsfuse-watchdog')) found.push(Number(name));
     } catch {
       // The process went away while we looked.
     }

@@ -1,7 +1,8 @@
 // Real mounts as root: mount(8) in this process, fusermount3 + node:ffi in a Node 26 child.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TsfuseError } from '../../src/errors.ts';
@@ -71,9 +72,17 @@ test('root: busy mount fails to unmount with the tool message, lazy works', { sk
   const dir = freshMountpoint();
   const m = await mountDevice(dir);
   const served = respond(m.fd);
-  const sleeper = (await import('node:child_process')).spawn('sleep', ['30'], { cwd: dir, stdio: 'ignore' });
+  // Not spawn's `cwd`: that chdir happens before exec, while spawn() blocks this process's event loop, so the
+  // FUSE request it makes could never be answered. The shell changes directory after exec instead.
+  const sleeper = spawn('sh', ['-c', `cd '${dir}' && exec sleep 30`], { stdio: 'ignore' });
   try {
-    await new Promise((r) => sleeper.once('spawn', r));
+    await waitFor(() => {
+      try {
+        return readlinkSync(`/proc/${sleeper.pid}/cwd`) === dir;
+      } catch {
+        return false;
+      }
+    }, 5000, 'the shell to enter the mount');
     await assert.rejects(m.unmount(), (err: unknown) => {
       assert.ok(err instanceof TsfuseError);
       assert.equal(err.code, 'ERR_FUSE_UNMOUNT_FAILED');
@@ -171,8 +180,7 @@ test('root: fusermount3 failure carries its message', { skip: fusermountSkip(), 
   const dir = freshMountpoint();
   const inner = join(dir, 'inner');
   mkdirSync(inner);
-  chmodSync(dir, 0o755);
-  // fusermount3 refuses a mountpoint in a directory it cannot resolve? Use a fake fusermount3 instead.
+  // A stand-in fusermount3 that fails the way the real one does: a message on stderr, exit code 1.
   const bin = join(dir, 'bin');
   mkdirSync(bin);
   writeFileSync(join(bin, 'fusermount3'), '#!/bin/sh\necho "fusermount3: simulated: $*" >&2\nexit 1\n');

@@ -247,3 +247,12 @@ test('a notification the kernel refuses rejects with a FuseError naming the errn
   const core = new SessionCore({}, { write: () => 0, writeAsync: async () => 'ENOENT' });
   await assert.rejects(core.invalInode(99), (e: Error & { code?: string }) => e.code === 'ENOENT' && /INVAL_INODE/.test(e.message));
 });
+
+test('ownerOnly (allow_root) refuses other users with EACCES but lets the kernel finish open files', async () => {
+  const k = new FakeKernel(helloFilesystem(), { ownerOnly: 1000 });
+  await k.init();
+  assert.equal((await k.request('LOOKUP', 1, FakeKernel.name('hello.txt'), { uid: 1000 })).error, 0);
+  assert.equal((await k.request('LOOKUP', 1, FakeKernel.name('hello.txt'), { uid: 0 })).error, 0);
+  assert.equal((await k.request('LOOKUP', 1, FakeKernel.name('hello.txt'), { uid: 1001 })).error, EACCES);
+  assert.equal((await k.request('READ', 2, FakeKernel.read(0, 0, 5), { uid: 1001 })).body.toString(), 'Hello');
+});
