@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 const C_SOURCE = String.raw`
@@ -250,8 +250,8 @@ export interface LoadResult {
 export interface LoadGen {
   /** 'c' or 'python3'. */
   readonly kind: string;
-  /** Runs one mode. Rejects on failure or after `timeoutMs`. */
-  run(args: readonly (string | number)[], timeoutMs: number): Promise<LoadResult>;
+  /** Runs one mode (on CPU `cpu` if given, with taskset). Rejects on failure or after `timeoutMs`. */
+  run(args: readonly (string | number)[], timeoutMs: number, cpu?: number): Promise<LoadResult>;
   dispose(): void;
 }
 
@@ -299,11 +299,13 @@ export function buildLoadGen(): LoadGen {
   }
   return {
     kind,
-    async run(args, timeoutMs) {
+    async run(args, timeoutMs, cpu) {
+      const argv = [...argv0, ...args.map(String)];
+      if (cpu !== undefined) argv.unshift('taskset', '-c', String(cpu));
       const b0 = machineBusyUs();
       const c0 = process.cpuUsage();
       const t0 = process.hrtime.bigint();
-      const { stdout, stderr } = await runProcess(argv0[0]!, [...argv0.slice(1), ...args.map(String)], timeoutMs);
+      const { stdout, stderr } = await runProcess(argv[0]!, argv.slice(1), timeoutMs);
       const wallNs = Number(process.hrtime.bigint() - t0);
       const own = process.cpuUsage(c0);
       const values = stdout.trim().split(/\s+/).map(Number);
@@ -335,4 +337,11 @@ export function runProcess(command: string, args: readonly string[], timeoutMs: 
       else reject(new Error(`${command} ${args.join(' ')}: ${signal ? `killed by ${signal} (timeout ${timeoutMs} ms?)` : `exit ${code}`}: ${err.trim()}`));
     });
   });
+}
+
+/** Pins every thread of this process (and the threads it starts later) to the given CPUs; undefined: all CPUs. */
+export function pinSelf(cpus: string | undefined): void {
+  const list = cpus ?? `0-${Math.max(0, availableParallelism() - 1)}`;
+  const r = spawnSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`taskset failed: ${r.stderr || r.error?.message}`);
 }

@@ -335,7 +335,15 @@ export const decodeCreate: Decoder<CreateRequest> = (r, parent) => {
   return { parent, flags, mode, umask, openFlags, name: r.cstring(NAME_MAX_BYTES) };
 };
 
-export const decodeInterrupt: Decoder<InterruptRequest> = (r) => ({ target: r.u64() as Unique });
+/**
+ * After a RESEND the kernel keeps FUSE_UNIQUE_RESEND in the request's unique and copies it into
+ * fuse_interrupt_in.unique; the bit is stripped here so `target` has the same form as `header.unique`.
+ */
+export const decodeInterrupt: Decoder<InterruptRequest> = (r) => {
+  const lo = r.u32();
+  const hi = (r.u32() & 0x7fff_ffff) >>> 0;
+  return { target: (hi <= 0x1f_ffff ? hi * 0x1_0000_0000 + lo : (BigInt(hi) << 32n) | BigInt(lo)) as Unique };
+};
 
 export const decodeBmap: Decoder<BmapRequest> = (r, ino) => {
   const block = r.u64();

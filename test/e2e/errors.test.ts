@@ -180,13 +180,13 @@ test('errors: a handler that ignores the interrupt still leaves the caller with 
   const probe = probeFilesystem();
   let m: FuseMount | undefined;
   try {
-    m = await mount(dir, probe.fs, { method: 'mount', interruptGraceMs: 300, onWarning: (message, cause) => probe.warnings.push({ message, cause }) });
+    m = await mount(dir, probe.fs, { method: 'mount', interruptGraceMs: 50, onWarning: (message, cause) => probe.warnings.push({ message, cause }) });
     const { result, ctx } = await interruptedRead(join(dir, 'ignore'), probe.reading.get('ignore') as Promise<RequestContext>);
     assert.equal(result.n, -1);
     assert.equal(result.errno, 'EINTR');
     assert.equal(ctx.signal.aborted, true, 'the signal was aborted even though the handler never looked');
-    // The session waited out the grace period (measured from before the signal, so at least ~300 ms).
-    assert.ok(result.ms >= 250, `EINTR came after only ${result.ms} ms`);
+    // The session waited out the grace period (python's clock started before the signal was even sent).
+    assert.ok(result.ms >= 45, `EINTR came after only ${result.ms} ms`);
     // And the daemon serves on.
     assert.deepEqual(await pyJson(READ_ALL, dir, 'ok'), { ok: CONTENT });
   } finally {

@@ -129,7 +129,7 @@ export function memFilesystem(options: MemFsOptions = {}): MemFs {
   };
   const listing = (ino: U64): { name: string; node: Node }[] => {
     const d = dir(ino);
-    const out = [{ name: '.', node: d }, { name: '..', node: d }];
+    const out: { name: string; node: Node }[] = [{ name: '.', node: d }, { name: '..', node: d }];
     for (const [name, child] of d.children) out.push({ name, node: get(child) });
     return out;
   };

@@ -362,7 +362,7 @@ test('the documented 7.45 table matches the TS layouts (sizes and every listed f
     assert.ok(s, `ALL_STRUCTS lacks ${cName}`);
     assert.equal(s.size, doc.size, `sizeof ${cName}`);
     for (const [field, [off, size]] of Object.entries(doc.fields)) {
-      const f = s.fields.find((x) => x.name === field);
+      const f: StructLayout['fields'][number] | undefined = s.fields.find((x) => x.name === field);
       assert.ok(f, `${cName}.${field}`);
       assert.deepStrictEqual([f.offset, f.size], [off, size], `${cName}.${field}`);
     }

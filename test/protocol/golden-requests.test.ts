@@ -433,6 +433,12 @@ describe('session requests', () => {
   golden('INTERRUPT: target unique', { ...H, opcode: 36 },
     new FrameBuilder().u64(0x0badc0de0badc0den), //              row 0: unique of the interrupted request
     { target: 0x0badc0de0badc0den });
+  // After a RESEND the kernel keeps FUSE_UNIQUE_RESEND in req->in.h.unique and copies it into
+  // fuse_interrupt_in.unique (fs/fuse/dev.c fuse_read_interrupt); the decoder strips the bit so the target
+  // matches the interrupted request's `header.unique`.
+  golden('INTERRUPT of a resent request: the RESEND bit is stripped from the target', { opcode: 36, unique: (1n << 63n) | 0x43n, nodeid: 0 },
+    new FrameBuilder().u64((1n << 63n) | 0x42n), //             row 0: unique of the interrupted (resent) request
+    { target: 0x42 });
 
   golden('NOTIFY_REPLY: notifyUnique from the header unique', { ...H, opcode: 41, unique: 0x00ab_cdef_0123_4567n },
     new FrameBuilder()

@@ -156,7 +156,7 @@ spec(['ACCESS'], 'mask', fc.record({ mask: u32, pad: u32 }), (v) => new FrameBui
 spec(['CREATE', 'TMPFILE'], 'create_in', fc.record({ flags: u32, mode: u32, umask: u32, of: u32, name }),
   (v) => new FrameBuilder().u32(v.flags).u32(v.mode).u32(v.umask).u32(v.of).cstring(v.name),
   (v, h) => ({ parent: c(h.nodeid), flags: v.flags, mode: v.mode, umask: v.umask, openFlags: v.of, name: v.name }));
-spec(['INTERRUPT'], 'target', u64, (v) => new FrameBuilder().u64(v), (v) => ({ target: c(v) }));
+spec(['INTERRUPT'], 'target', u64, (v) => new FrameBuilder().u64(v), (v) => ({ target: c(v & ~(1n << 63n)) })); // FUSE_UNIQUE_RESEND is stripped
 spec(['BMAP'], 'bmap_in', fc.record({ block: u64, bs: u32, pad: u32 }), (v) => new FrameBuilder().u64(v.block).u32(v.bs).u32(v.pad),
   (v, h) => ({ ino: c(h.nodeid), block: c(v.block), blocksize: v.bs }));
 spec(['IOCTL'], 'ioctl_in + in-data', fc.record({ fh: u64, flags: u32, cmd: u32, arg: u64, out: u32, data }),

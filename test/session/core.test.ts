@@ -256,3 +256,15 @@ test('ownerOnly (allow_root) refuses other users with EACCES but lets the kernel
   assert.equal((await k.request('LOOKUP', 1, FakeKernel.name('hello.txt'), { uid: 1001 })).error, EACCES);
   assert.equal((await k.request('READ', 2, FakeKernel.read(0, 0, 5), { uid: 1001 })).body.toString(), 'Hello');
 });
+
+test('an INTERRUPT of a resent request finds it (the RESEND bit is not part of the match)', async () => {
+  const k = new FakeKernel({ read: (_r, ctx) => new Promise((_ok, fail) => ctx.signal.addEventListener('abort', () => fail(ctx.signal.reason))) });
+  await k.init();
+  const unique = (1n << 63n) | 0x40n;
+  const pending = k.send(k.frame('READ', 2, FakeKernel.read(0, 0, 10), { unique }), unique);
+  await new Promise((r) => setImmediate(r));
+  const body = Buffer.alloc(8);
+  body.writeBigUInt64LE(unique);
+  k.core.handleFrame(k.frame('INTERRUPT', 0, body, { unique: 0x41 }));
+  assert.equal((await pending).error, EINTR);
+});
