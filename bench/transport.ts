@@ -14,7 +14,8 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildLoadGen, runProcess, waitForQuiet, type LoadGen } from './lib/loadgen.ts';
+import { buildLoadGen, runProcess, waitForQuiet, pinSelf, type LoadGen } from './lib/loadgen.ts';
+import { buildCDaemon, type CDaemon } from './lib/cdaemon.ts';
 import { serve, forceUnmount, isMounted, ALL_TRANSPORTS, TRANSPORT_LABEL, type BenchTransport, type Served } from './lib/serve.ts';
 import { statTree, resetCounts, totalCount } from './lib/filesystems.ts';
 import { median, si, fixed, table, log } from './lib/report.ts';
@@ -23,13 +24,17 @@ export interface StatRun {
   opsPerSec: number;
   requestsPerOp: number;
   usPerRequest: number;
-  /** The daemon process's CPU per request (µs), over the whole client run including warm-up. */
+  /** The daemon process's CPU per request (µs), over the whole client run including warm-up (tsfuse designs only). */
   cpuUsPerRequest: number;
   /** Other jobs' CPU on the machine during the run, in cores. */
   backgroundCores: number;
 }
+export type DesignName = 'native' | 'rawc' | BenchTransport;
+/** Where daemon and client run: anywhere (the scheduler decides), or both pinned to CPU 0. */
+export type Placement = 'free' | 'cpu0';
 export interface TransportResult {
-  readonly name: 'native' | BenchTransport;
+  readonly name: DesignName;
+  readonly placement: Placement;
   readonly label: string;
   readonly runs: StatRun[];
 }
@@ -41,9 +46,22 @@ export interface TransportBenchOptions {
   warmup: number;
   runs: number;
   loadgen: LoadGen;
+  cdaemon: CDaemon | undefined;
+  placements: readonly Placement[];
+  /** Total time allowed for waiting for a quiet machine before trials, ms. */
+  quietBudgetMs: number;
 }
 
-/** The stat comparison; every mount is unmounted before this returns. */
+export const DESIGN_LABEL: Record<DesignName, string> = {
+  native: 'native directory (no FUSE)',
+  rawc: 'raw C daemon, 1 thread (reference, no libfuse)',
+  ...TRANSPORT_LABEL,
+};
+
+/**
+ * The stat comparison. Runs are interleaved: round r runs every design once (order rotated each round),
+ * in each placement. Every mount is unmounted before this returns.
+ */
 export async function transportBench(o: TransportBenchOptions): Promise<TransportResult[]> {
   const base = mkdtempSync(join(tmpdir(), 'tsfuse-bench-transport-'));
   const native = join(base, 'native');
@@ -51,47 +69,73 @@ export async function transportBench(o: TransportBenchOptions): Promise<Transpor
   mkdirSync(native);
   mkdirSync(mp);
   writeFileSync(join(native, 'file'), Buffer.alloc(4096));
-  const names: ('native' | BenchTransport)[] = ['native', ...ALL_TRANSPORTS];
-  const results = new Map(names.map((n) => [n, { name: n, label: n === 'native' ? 'native directory (ext4 or tmpfs under /tmp)' : TRANSPORT_LABEL[n], runs: [] as StatRun[] }]));
+  const names: DesignName[] = ['native', ...(o.cdaemon ? ['rawc' as const] : []), ...ALL_TRANSPORTS];
+  const results = new Map<string, TransportResult>();
+  for (const placement of o.placements) {
+    for (const n of names) results.set(`${placement}/${n}`, { name: n, placement, label: DESIGN_LABEL[n], runs: [] });
+  }
   const timeoutMs = (o.seconds + o.warmup) * 1000 + 20_000;
+  const quietUntil = Date.now() + o.quietBudgetMs;
   try {
     for (let r = 0; r < o.runs; r++) {
-      const order = names.map((_, i) => names[(i + r) % names.length]!);
-      for (const name of order) {
-        await waitForQuiet();
-        if (name === 'native') {
-          const res = await o.loadgen.run(['stat', join(native, 'file'), o.seconds, o.warmup], timeoutMs);
-          const [n, ns] = res.values;
-          const opsPerSec = n! / (ns! / 1e9);
-          results.get(name)!.runs.push({ opsPerSec, requestsPerOp: 0, usPerRequest: NaN, cpuUsPerRequest: NaN, backgroundCores: res.backgroundCores });
-          log(`  run ${r + 1} native: ${si(opsPerSec)} stat/s (background ${fixed(res.backgroundCores, 2)} cores)`);
-          continue;
-        }
-        const { ops, counts } = statTree();
-        let served: Served | undefined;
-        try {
-          served = await serve(name, mp, ops);
-          resetCounts(counts);
-          const res = await o.loadgen.run(['stat', join(mp, 'file'), o.seconds, o.warmup], timeoutMs);
-          const [n, ns, warm] = res.values;
-          const requests = totalCount(counts);
-          const requestsPerOp = requests / (n! + warm!);
-          const opsPerSec = n! / (ns! / 1e9);
-          const usPerRequest = ns! / 1e3 / (n! * requestsPerOp);
-          const cpuUsPerRequest = res.daemonCpuUs / requests;
-          results.get(name)!.runs.push({ opsPerSec, requestsPerOp, usPerRequest, cpuUsPerRequest, backgroundCores: res.backgroundCores });
-          log(`  run ${r + 1} ${name}: ${si(opsPerSec)} stat/s, ${fixed(requestsPerOp, 2)} requests/stat, ${fixed(usPerRequest, 2)} µs/request, daemon CPU ${fixed(cpuUsPerRequest, 2)} µs/request (background ${fixed(res.backgroundCores, 2)} cores)`);
-        } finally {
-          if (served) await served.unmount().catch((e: unknown) => log(`  unmount failed: ${(e as Error).message}`));
-          if (isMounted(mp)) await forceUnmount(mp);
+      for (const placement of o.placements) {
+        const cpu = placement === 'cpu0' ? 0 : undefined;
+        const order = names.map((_, i) => names[(i + r) % names.length]!);
+        for (const name of order) {
+          await waitForQuiet(0.2, Math.max(0, Math.min(3000, quietUntil - Date.now())));
+          const run = await statTrial(name, cpu, native, mp, o, timeoutMs);
+          results.get(`${placement}/${name}`)!.runs.push(run);
+          log(`  run ${r + 1} ${placement} ${name}: ${si(run.opsPerSec)} stat/s` + (name === 'native' ? '' : `, ${fixed(run.requestsPerOp, 2)} requests/stat, ${fixed(run.usPerRequest, 1)} µs/request`) +
+            (Number.isFinite(run.cpuUsPerRequest) ? `, daemon CPU ${fixed(run.cpuUsPerRequest, 1)} µs/request` : '') + ` (background ${fixed(run.backgroundCores, 2)} cores)`);
         }
       }
     }
   } finally {
+    pinSelf(undefined);
     if (isMounted(mp)) await forceUnmount(mp);
     rmSync(base, { recursive: true, force: true });
   }
   return [...results.values()];
+}
+
+async function statTrial(name: DesignName, cpu: number | undefined, native: string, mp: string, o: TransportBenchOptions, timeoutMs: number): Promise<StatRun> {
+  const args = (dir: string) => ['stat', join(dir, 'file'), o.seconds, o.warmup];
+  if (name === 'native') {
+    const res = await o.loadgen.run(args(native), timeoutMs, cpu);
+    const [n, ns] = res.values;
+    return { opsPerSec: n! / (ns! / 1e9), requestsPerOp: 0, usPerRequest: NaN, cpuUsPerRequest: NaN, backgroundCores: res.backgroundCores };
+  }
+  if (name === 'rawc') {
+    const d = await o.cdaemon!.start(mp, cpu === undefined ? undefined : String(cpu));
+    const res = await o.loadgen.run(args(mp), timeoutMs, cpu).catch(async (e: unknown) => { await d.stop().catch(() => {}); throw e; });
+    const served = await d.stop();
+    const [n, ns, warm] = res.values;
+    // `served` includes INIT and the mount's first requests: a handful among ~10^5.
+    const requestsPerOp = served / (n! + warm!);
+    return { opsPerSec: n! / (ns! / 1e9), requestsPerOp, usPerRequest: ns! / 1e3 / (n! * requestsPerOp), cpuUsPerRequest: NaN, backgroundCores: res.backgroundCores };
+  }
+  const { ops, counts } = statTree();
+  let served: Served | undefined;
+  pinSelf(cpu === undefined ? undefined : String(cpu));
+  try {
+    served = await serve(name, mp, ops);
+    resetCounts(counts);
+    const res = await o.loadgen.run(args(mp), timeoutMs, cpu);
+    const [n, ns, warm] = res.values;
+    const requests = totalCount(counts);
+    const requestsPerOp = requests / (n! + warm!);
+    return {
+      opsPerSec: n! / (ns! / 1e9),
+      requestsPerOp,
+      usPerRequest: ns! / 1e3 / (n! * requestsPerOp),
+      cpuUsPerRequest: res.daemonCpuUs / requests,
+      backgroundCores: res.backgroundCores,
+    };
+  } finally {
+    if (served) await served.unmount().catch((e: unknown) => log(`  unmount failed: ${(e as Error).message}`));
+    if (isMounted(mp)) await forceUnmount(mp);
+    pinSelf(undefined);
+  }
 }
 
 export const DEFAULT_SELF_ACCESS: readonly SelfAccessCase[] = [
@@ -100,9 +144,7 @@ export const DEFAULT_SELF_ACCESS: readonly SelfAccessCase[] = [
   { transport: 'worker', concurrency: 16 },
   { transport: 'pool1', concurrency: 3 },
   { transport: 'pool1', concurrency: 4 },
-  { transport: 'pool1', concurrency: 16 },
   { transport: 'pool4', concurrency: 1 },
-  { transport: 'pool4', concurrency: 4 },
 ];
 
 const CHILD = fileURLToPath(new URL('./lib/selfaccess-child.ts', import.meta.url));
@@ -118,7 +160,7 @@ export async function selfAccessProbe(cases: readonly SelfAccessCase[], timeoutM
     delete env['UV_THREADPOOL_SIZE']; // the default pool of 4 threads is what a daemon gets
     try {
       const arg = JSON.stringify({ mountpoint: mp, transport: c.transport, concurrency: c.concurrency, perCaller: 50, timeoutMs });
-      const { stdout } = await runProcess(process.execPath, ['--import', 'tsx', CHILD, arg], timeoutMs + 20_000);
+      const { stdout } = await runProcess(process.execPath, ['--import', 'tsx', CHILD, arg], timeoutMs + 20_000, env);
       const line = stdout.trim().split('\n').at(-1) ?? '{}';
       out.push({ ...c, ...(JSON.parse(line) as { outcome: string }) });
     } catch (e) {
@@ -133,9 +175,20 @@ export async function selfAccessProbe(cases: readonly SelfAccessCase[], timeoutM
   return out;
 }
 
-export function transportTable(results: readonly TransportResult[]): string {
-  const nativeOps = median(results.find((r) => r.name === 'native')!.runs.map((x) => x.opsPerSec));
-  const rows = results.map((r) => {
+export const PLACEMENT_LABEL: Record<Placement, string> = {
+  free: 'unpinned (the scheduler places daemon and client)',
+  cpu0: 'daemon and client pinned to CPU 0',
+};
+
+export function transportTable(results: readonly TransportResult[], placement: Placement): string {
+  const mine = results.filter((r) => r.placement === placement);
+  const med = (name: DesignName, f: (x: StatRun) => number) => {
+    const r = mine.find((x) => x.name === name);
+    return r ? median(r.runs.map(f)) : NaN;
+  };
+  const nativeOps = med('native', (x) => x.opsPerSec);
+  const rawcUs = med('rawc', (x) => x.usPerRequest);
+  const rows = mine.map((r) => {
     const ops = r.runs.map((x) => x.opsPerSec);
     const us = r.runs.map((x) => x.usPerRequest);
     const isNative = r.name === 'native';
@@ -144,14 +197,15 @@ export function transportTable(results: readonly TransportResult[]): string {
       si(median(ops)),
       ops.map(si).join(' / '),
       isNative ? '–' : fixed(median(r.runs.map((x) => x.requestsPerOp)), 2),
-      isNative ? `${fixed(1e6 / median(ops), 2)} per stat` : fixed(median(us), 1),
+      isNative ? `(${fixed(1e6 / median(ops), 2)} per stat)` : `**${fixed(median(us), 1)}**`,
       isNative ? '–' : us.map((u) => fixed(u, 1)).join(' / '),
-      isNative ? '–' : fixed(median(r.runs.map((x) => x.cpuUsPerRequest)), 1),
-      isNative ? '1×' : `${(nativeOps / median(ops)).toFixed(0)}× slower`,
+      Number.isFinite(rawcUs) && !isNative ? `${(median(us) / rawcUs).toFixed(2)}×` : '–',
+      isNative || r.name === 'rawc' ? '–' : fixed(median(r.runs.map((x) => x.cpuUsPerRequest)), 1),
+      isNative ? '–' : `${(nativeOps / median(ops)).toFixed(0)}×`,
       fixed(Math.max(...r.runs.map((x) => x.backgroundCores)), 2),
     ];
   });
-  return table(['design', 'stat/s (median)', 'stat/s per run', 'requests/stat', 'µs/round trip (median)', 'µs/round trip per run', 'daemon CPU µs/request', 'vs native', 'max background load (cores)'], rows);
+  return table(['design', 'stat/s (median)', 'stat/s per run', 'requests/stat', 'µs/round trip (median)', 'µs/round trip per run', 'round trip vs raw C', 'daemon CPU µs/request', 'slower than native', 'max background load (cores)'], rows);
 }
 
 export function selfAccessTable(results: readonly SelfAccessResult[]): string {
@@ -168,19 +222,25 @@ function argValue(name: string, fallback: number): number {
 
 async function main(): Promise<void> {
   const loadgen = buildLoadGen();
+  const cdaemon = buildCDaemon();
   try {
     const seconds = argValue('--seconds', 2);
     const runs = argValue('--runs', 3);
+    const placements: Placement[] = ['free', 'cpu0'];
     log(`transport comparison: stat(2) loop from a ${loadgen.kind} client, ${runs} interleaved runs × ${seconds} s`);
-    const results = await transportBench({ seconds, warmup: 0.3, runs, loadgen });
+    const results = await transportBench({ seconds, warmup: 0.3, runs, loadgen, cdaemon, placements, quietBudgetMs: 30_000 });
     log('self-access probe (the daemon stats its own mount):');
     const self = await selfAccessProbe(DEFAULT_SELF_ACCESS);
-    console.log(`## Reading /dev/fuse: stat(2) round trips (${loadgen.kind} client, ${runs} interleaved runs × ${seconds} s, Node ${process.version})\n`);
-    console.log(transportTable(results));
-    console.log('\n## Self-access: the daemon process stats its own mount (timeout 2 s per case)\n');
+    for (const p of placements) {
+      console.log(`## Reading /dev/fuse, ${PLACEMENT_LABEL[p]}: stat(2) round trips (${loadgen.kind} client, ${runs} interleaved runs × ${seconds} s, Node ${process.version})\n`);
+      console.log(transportTable(results, p));
+      console.log('');
+    }
+    console.log('## Self-access: the daemon process stats its own mount (timeout 2 s per case)\n');
     console.log(selfAccessTable(self));
   } finally {
     loadgen.dispose();
+    cdaemon?.dispose();
   }
 }
 

@@ -322,9 +322,9 @@ export function buildLoadGen(): LoadGen {
  * Runs a command asynchronously (the daemon's event loop must stay free to answer it) and returns its
  * output. Killed with SIGKILL after `timeoutMs`.
  */
-export function runProcess(command: string, args: readonly string[], timeoutMs: number): Promise<{ stdout: string; stderr: string }> {
+export function runProcess(command: string, args: readonly string[], timeoutMs: number, env?: NodeJS.ProcessEnv): Promise<{ stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env && { env }) });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
