@@ -13,7 +13,7 @@ import { PRE_INIT, type Negotiated } from '../protocol/negotiated.ts';
 import { opcodeRow, type OpcodeRow, type Encoded } from '../protocol/opcodes.ts';
 import type { InitRequest, InterruptRequest, NotifyReplyRequest, BatchForgetRequest } from '../protocol/requests.ts';
 import * as N from '../protocol/notify.ts';
-import { toU64, type U64 } from '../protocol/u64.ts';
+import type { U64 } from '../protocol/u64.ts';
 import type { BytesLike } from '../protocol/replies.ts';
 import type { InitFlagName } from '../protocol/constants.ts';
 import { Errno, FuseError, TsfuseError, errnoOf, errnoFromName } from '../errors.ts';
@@ -279,9 +279,8 @@ export class SessionCore {
   }
 
   #interrupt(args: InterruptRequest): void {
-    // The kernel names the target by its unique as last sent, which carries the RESEND bit if the request
-    // was resent; requests are keyed without it (header.unique).
-    const target = this.#inflight.get(withoutResendBit(args.target));
+    // decodeInterrupt strips the RESEND bit from the target, so it matches header.unique.
+    const target = this.#inflight.get(args.target);
     // Unknown: already answered (interrupts only follow requests we have read). Nothing to do.
     if (target === undefined || target.settled || target.interrupted) return;
     target.interrupt();
@@ -389,11 +388,6 @@ export class SessionCore {
 }
 
 const EMPTY: readonly Uint8Array[] = Object.freeze([]) as readonly Uint8Array[];
-
-/** `unique` without the RESEND bit (bit 63), in the same number-or-bigint form as header.unique. */
-function withoutResendBit(unique: U64): U64 {
-  return typeof unique === 'number' ? unique : toU64(unique & ~(1n << 63n));
-}
 
 function opcodeRowName(code: number): string {
   return opcodeRow(code)?.name ?? `OPCODE_${code}`;

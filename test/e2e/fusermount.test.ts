@@ -81,6 +81,33 @@ test('fusermount3: an ordinary user mounts hello with Node 26, reads it, and unm
   }
 });
 
+test('fusermount3: under Node 26 --permission the error names --allow-ffi, and with it the mount works', { skip, timeout: 30000 }, async () => {
+  const dir = freshMountpoint();
+  const permission = ['--permission', '--allow-fs-read=*', '--allow-fs-write=*', '--allow-child-process'];
+  let d: Daemon | undefined;
+  try {
+    const denied = await run(NODE26 as string, [...permission, DAEMON, JSON.stringify({ mountpoint: dir, method: 'fusermount3' })]);
+    assert.equal(denied.code, 1, denied.stdout + denied.stderr);
+    const m = /^error (.*)$/m.exec(denied.stdout);
+    assert.ok(m, denied.stdout + denied.stderr);
+    const e = JSON.parse(m[1] as string) as { code: string; message: string };
+    assert.equal(e.code, 'ERR_FUSE_NEEDS_FFI');
+    assert.match(e.message, /permission model blocks: add --allow-ffi/);
+    assert.ok(!isFuseMount(dir), 'nothing was mounted');
+
+    d = startDaemon(NODE26 as string, [...permission, '--allow-ffi', '--allow-worker', DAEMON, JSON.stringify({ mountpoint: dir, method: 'fusermount3', handleSignals: true })]);
+    await d.ready;
+    assert.equal((await run('cat', [join(dir, 'hello.txt')])).stdout, 'Hello from FUSE!\n');
+    d.child.kill('SIGTERM');
+    assert.deepEqual(await d.exited, { code: 0, signal: null }, d.output());
+    assert.ok(!isFuseMount(dir));
+  } finally {
+    await stopDaemon(d);
+    await forceUnmount(dir);
+    await rmdir(dir).catch(() => {});
+  }
+});
+
 test('fusermount3: an ordinary user on Node 20 is told node:ffi (Node >= 26) is missing', { skip: mountSkip(), timeout: 30000 }, async () => {
   const { uid, gid } = await ensureTestUser();
   const dir = freshMountpoint();

@@ -193,7 +193,6 @@ export function memFilesystem(options: MemFsOptions = {}): MemFs {
       record(ctx, parent);
       const n = makeNode(S_IFDIR | (mode & ~umask & 0o7777));
       link(parent, name, n);
-      dir(parent);
       return entryOf(n);
     },
     unlink({ parent, name }, ctx) {

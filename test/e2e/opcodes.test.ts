@@ -275,10 +275,9 @@ test('notify.pollWakeup: a poll() waiting on the file returns after the wakeup',
   const f = fs.add(ROOT_ID, 'pollme', S_IFREG | 0o644, 'x');
   let ready = false;
   const scheduled = deferred<U64>();
-  fs.ops.poll = (req, ctx) => {
+  fs.ops.poll = (req) => {
     fs.calls.push({ op: 'POLL', ino: Number(req.ino) });
     if (req.flags & PollFlags.SCHEDULE_NOTIFY) scheduled.resolve(req.kh);
-    void ctx;
     return ready ? 0x1 : 0; // POLLIN once ready
   };
   await withMount(fs, async (m, dir) => {
