@@ -14,7 +14,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildLoadGen, runProcess, waitForQuiet, pinSelf, type LoadGen } from './lib/loadgen.ts';
+import { buildLoadGen, runProcess, waitForQuiet, pinSelf, nativeBase, type LoadGen } from './lib/loadgen.ts';
 import { buildCDaemon, type CDaemon } from './lib/cdaemon.ts';
 import { serve, forceUnmount, isMounted, ALL_TRANSPORTS, TRANSPORT_LABEL, type BenchTransport, type Served } from './lib/serve.ts';
 import { statTree, resetCounts, totalCount } from './lib/filesystems.ts';
@@ -24,7 +24,7 @@ export interface StatRun {
   opsPerSec: number;
   requestsPerOp: number;
   usPerRequest: number;
-  /** The daemon process's CPU per request (µs), over the whole client run including warm-up (tsfuse designs only). */
+  /** The daemon process's CPU per request (µs), over the whole client run including warm-up. */
   cpuUsPerRequest: number;
   /** Other jobs' CPU on the machine during the run, in cores. */
   backgroundCores: number;
@@ -64,9 +64,9 @@ export const DESIGN_LABEL: Record<DesignName, string> = {
  */
 export async function transportBench(o: TransportBenchOptions): Promise<TransportResult[]> {
   const base = mkdtempSync(join(tmpdir(), 'tsfuse-bench-transport-'));
-  const native = join(base, 'native');
+  const nativeDir = nativeBase('tsfuse-bench-native-');
+  const native = nativeDir.dir;
   const mp = join(base, 'mnt');
-  mkdirSync(native);
   mkdirSync(mp);
   writeFileSync(join(native, 'file'), Buffer.alloc(4096));
   const names: DesignName[] = ['native', ...(o.cdaemon ? ['rawc' as const] : []), ...ALL_TRANSPORTS];
@@ -82,7 +82,7 @@ export async function transportBench(o: TransportBenchOptions): Promise<Transpor
         const cpu = placement === 'cpu0' ? 0 : undefined;
         const order = names.map((_, i) => names[(i + r) % names.length]!);
         for (const name of order) {
-          await waitForQuiet(0.2, Math.max(0, Math.min(3000, quietUntil - Date.now())));
+          await waitForQuiet(0.2, Math.max(0, Math.min(3000, quietUntil - Date.now())), 150);
           const run = await statTrial(name, cpu, native, mp, o, timeoutMs);
           results.get(`${placement}/${name}`)!.runs.push(run);
           log(`  run ${r + 1} ${placement} ${name}: ${si(run.opsPerSec)} stat/s` + (name === 'native' ? '' : `, ${fixed(run.requestsPerOp, 2)} requests/stat, ${fixed(run.usPerRequest, 1)} µs/request`) +
@@ -94,8 +94,11 @@ export async function transportBench(o: TransportBenchOptions): Promise<Transpor
     pinSelf(undefined);
     if (isMounted(mp)) await forceUnmount(mp);
     rmSync(base, { recursive: true, force: true });
+    rmSync(native, { recursive: true, force: true });
   }
-  return [...results.values()];
+  const out = [...results.values()];
+  for (const r of out) if (r.name === 'native') (r as { label: string }).label = `native directory, ${nativeDir.fs}`;
+  return out;
 }
 
 async function statTrial(name: DesignName, cpu: number | undefined, native: string, mp: string, o: TransportBenchOptions, timeoutMs: number): Promise<StatRun> {
@@ -108,11 +111,15 @@ async function statTrial(name: DesignName, cpu: number | undefined, native: stri
   if (name === 'rawc') {
     const d = await o.cdaemon!.start(mp, cpu === undefined ? undefined : String(cpu));
     const res = await o.loadgen.run(args(mp), timeoutMs, cpu).catch(async (e: unknown) => { await d.stop().catch(() => {}); throw e; });
-    const served = await d.stop();
+    const { served, cpuUs } = await d.stop();
     const [n, ns, warm] = res.values;
     // `served` includes INIT and the mount's first requests: a handful among ~10^5.
     const requestsPerOp = served / (n! + warm!);
-    return { opsPerSec: n! / (ns! / 1e9), requestsPerOp, usPerRequest: ns! / 1e3 / (n! * requestsPerOp), cpuUsPerRequest: NaN, backgroundCores: res.backgroundCores };
+    return {
+      opsPerSec: n! / (ns! / 1e9), requestsPerOp, usPerRequest: ns! / 1e3 / (n! * requestsPerOp), cpuUsPerRequest: cpuUs / served,
+      // The C daemon is another process: its CPU is not background load.
+      backgroundCores: Math.max(0, res.backgroundCores - cpuUs / (res.wallNs / 1e3)),
+    };
   }
   const { ops, counts } = statTree();
   let served: Served | undefined;
@@ -200,7 +207,7 @@ export function transportTable(results: readonly TransportResult[], placement: P
       isNative ? `(${fixed(1e6 / median(ops), 2)} per stat)` : `**${fixed(median(us), 1)}**`,
       isNative ? '–' : us.map((u) => fixed(u, 1)).join(' / '),
       Number.isFinite(rawcUs) && !isNative ? `${(median(us) / rawcUs).toFixed(2)}×` : '–',
-      isNative || r.name === 'rawc' ? '–' : fixed(median(r.runs.map((x) => x.cpuUsPerRequest)), 1),
+      isNative ? '–' : fixed(median(r.runs.map((x) => x.cpuUsPerRequest)), 1),
       isNative ? '–' : `${(nativeOps / median(ops)).toFixed(0)}×`,
       fixed(Math.max(...r.runs.map((x) => x.backgroundCores)), 2),
     ];

@@ -21,6 +21,7 @@ const SOURCE = String.raw`
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -92,7 +93,10 @@ int main(int argc, char **argv) {
     default: reply(h, ENOSYS, NULL, 0);
     }
   }
-  fprintf(stderr, "served %llu\n", served);
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  fprintf(stderr, "served %llu cpu %lld\n", served,
+          (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
   return 0;
 }
 `;
@@ -103,8 +107,8 @@ export interface CDaemon {
   dispose(): void;
 }
 export interface RunningCDaemon {
-  /** Unmounts and waits for the daemon to exit; returns how many requests it answered. */
-  stop(): Promise<number>;
+  /** Unmounts and waits for the daemon to exit; returns how many requests it answered and its CPU time (µs). */
+  stop(): Promise<{ served: number; cpuUs: number }>;
 }
 
 export function buildCDaemon(): CDaemon | undefined {
@@ -140,7 +144,8 @@ export function buildCDaemon(): CDaemon | undefined {
             await runProcess('umount', ['-i', '-c', '--', mountpoint], 10_000);
             const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 5000))]);
             if (code !== 0) throw new Error(`the C daemon ended with ${code}: ${err.trim()}`);
-            return Number(/served (\d+)/.exec(err)?.[1] ?? NaN);
+            const m = /served (\d+) cpu (\d+)/.exec(err);
+            return { served: Number(m?.[1] ?? NaN), cpuUs: Number(m?.[2] ?? NaN) };
           } finally {
             await cleanup(child, mountpoint);
           }

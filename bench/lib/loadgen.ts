@@ -266,17 +266,17 @@ export function machineBusyUs(): number {
 
 /**
  * Waits (at most `maxMs`) until the rest of the machine uses less than `cores` CPU, sampling for 300 ms
- * at a time. Returns the last sample. Shared machines run other jobs; this keeps a bench run from
+ * (`sampleMs`) at a time. Returns the last sample. Shared machines run other jobs; this keeps a bench run from
  * starting in the middle of one.
  */
-export async function waitForQuiet(cores = 0.2, maxMs = 5000): Promise<number> {
+export async function waitForQuiet(cores = 0.2, maxMs = 5000, sampleMs = 300): Promise<number> {
   const end = Date.now() + maxMs;
   for (;;) {
     const b0 = machineBusyUs();
     const c0 = process.cpuUsage();
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, sampleMs));
     const own = process.cpuUsage(c0);
-    const bg = Math.max(0, machineBusyUs() - b0 - own.user - own.system) / 300_000;
+    const bg = Math.max(0, machineBusyUs() - b0 - own.user - own.system) / (sampleMs * 1000);
     if (bg < cores || Date.now() >= end) return bg;
   }
 }
@@ -342,6 +342,43 @@ export function runProcess(command: string, args: readonly string[], timeoutMs: 
 /** Pins every thread of this process (and the threads it starts later) to the given CPUs; undefined: all CPUs. */
 export function pinSelf(cpus: string | undefined): void {
   const list = cpus ?? `0-${Math.max(0, availableParallelism() - 1)}`;
-  const r = spawnSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`taskset failed: ${r.stderr || r.error?.message}`);
+  // `taskset -a` walks /proc/PID/task; a thread that exits meanwhile (a worker being terminated) makes
+  // it fail with ESRCH, so try again.
+  let r;
+  for (let i = 0; i < 10; i++) {
+    r = spawnSync('taskset', ['-a', '-p', '-c', list, String(process.pid)], { encoding: 'utf8' });
+    if (r.status === 0) return;
+  }
+  throw new Error(`taskset failed: ${r?.stderr || r?.error?.message}`);
+}
+
+/**
+ * Where native baselines live: a fresh directory on tmpfs (/dev/shm) when there is one, so the 1 GiB
+ * baseline files never reach a disk (and no writeback runs during later measurements); else tmpdir().
+ */
+export function nativeBase(prefix: string): { dir: string; fs: string } {
+  for (const root of ['/dev/shm', tmpdir()]) {
+    try {
+      const fsType = fsTypeOf(root);
+      if (root === '/dev/shm' && fsType !== 'tmpfs') continue;
+      return { dir: mkdtempSync(join(root, prefix)), fs: `${fsType} (${root})` };
+    } catch { /* try the next */ }
+  }
+  throw new Error('no directory for the native baseline');
+}
+
+function fsTypeOf(path: string): string {
+  let best = '';
+  let type = 'unknown';
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const mp = f[4];
+    const sep = f.indexOf('-', 6);
+    if (mp === undefined || sep < 0) continue;
+    if ((path === mp || path.startsWith(mp.endsWith('/') ? mp : `${mp}/`)) && mp.length >= best.length) {
+      best = mp;
+      type = f[sep + 1] ?? 'unknown';
+    }
+  }
+  return type;
 }
