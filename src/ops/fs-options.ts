@@ -32,6 +32,11 @@ export function initWantsFrom(fs: Partial<FsOptions>): InitWants & { want: InitF
   };
 }
 
+/** Applies `f` to a handler's result, staying synchronous when the handler was (a sync reply skips a microtask). */
+function mapResult<T, U>(v: T | Promise<T>, f: (x: T) => U): U | Promise<U> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
 /** Returns `ops` itself when no option changes replies, else a wrapper. */
 export function applyFsOptions(ops: LowLevelOperations, fs: Partial<FsOptions>): LowLevelOperations {
   const fixAttr = attrFixer(fs);
@@ -50,46 +55,49 @@ export function applyFsOptions(ops: LowLevelOperations, fs: Partial<FsOptions>):
   if (touchesEntries) {
     for (const m of ['mknod', 'mkdir', 'symlink', 'link'] as EntryMethod[]) {
       const f = ops[m] as ((req: unknown, ctx: RequestContext) => EntryReply | Promise<EntryReply>) | undefined;
-      if (f) (wrapped as Record<EntryMethod, unknown>)[m] = async (req: unknown, ctx: RequestContext) => entry(await f.call(ops, req, ctx));
+      if (f) (wrapped as Record<EntryMethod, unknown>)[m] = (req: unknown, ctx: RequestContext) => mapResult(f.call(ops, req, ctx), entry);
     }
     for (const m of ['getattr', 'setattr'] as AttrMethod[]) {
       const f = ops[m] as ((req: unknown, ctx: RequestContext) => AttrReply | Promise<AttrReply>) | undefined;
       if (f) {
-        (wrapped as Record<AttrMethod, unknown>)[m] = async (req: unknown, ctx: RequestContext) => {
-          const r = await f.call(ops, req, ctx);
-          return { ...r, timeout: r.timeout ?? fs.attrTimeout, attr: fixAttr ? fixAttr(r.attr) : r.attr };
-        };
+        (wrapped as Record<AttrMethod, unknown>)[m] = (req: unknown, ctx: RequestContext) => mapResult(f.call(ops, req, ctx),
+          (r: AttrReply) => ({ ...r, timeout: r.timeout ?? fs.attrTimeout, attr: fixAttr ? fixAttr(r.attr) : r.attr }));
       }
     }
     if (ops.readdirplus) {
       const f = ops.readdirplus;
-      wrapped.readdirplus = async (req, ctx) => (await f.call(ops, req, ctx)).map((d: DirEntryPlus) => ({ ...d, entry: entry(d.entry) }));
+      wrapped.readdirplus = (req, ctx) => mapResult(f.call(ops, req, ctx), (list) => list.map((d: DirEntryPlus) => ({ ...d, entry: entry(d.entry) })));
     }
   }
   if (ops.lookup && (touchesEntries || negative !== undefined)) {
     const f = ops.lookup;
-    wrapped.lookup = async (req, ctx) => {
+    // negative_timeout: cache "no such name" instead of asking again (node id 0 in entry_out).
+    const onError = (err: unknown): EntryReply => {
+      if (negative !== undefined && errnoOf(err) === Errno.ENOENT) return { ino: 0, entryTimeout: negative, attrTimeout: 0, attr: { mode: 0 } };
+      throw err;
+    };
+    const onEntry = (e: EntryReply): EntryReply => (touchesEntries ? entry(e) : e);
+    wrapped.lookup = (req, ctx) => {
+      let r: EntryReply | Promise<EntryReply>;
       try {
-        const e = await f.call(ops, req, ctx);
-        return touchesEntries ? entry(e) : e;
+        r = f.call(ops, req, ctx);
       } catch (err) {
-        // negative_timeout: cache "no such name" instead of asking again (node id 0 in entry_out).
-        if (negative !== undefined && errnoOf(err) === Errno.ENOENT) return { ino: 0, entryTimeout: negative, attrTimeout: 0, attr: { mode: 0 } };
-        throw err;
+        return onError(err);
       }
+      return r instanceof Promise ? r.then(onEntry, onError) : onEntry(r);
     };
   }
   if (touchesOpen) {
     const extra = (fs.kernelCache ? OpenFlags.KEEP_CACHE : 0) | (fs.directIo ? OpenFlags.DIRECT_IO : 0);
     const open = (o: OpenReply | void): OpenReply => ({ ...(o ?? {}), flags: ((o ?? {}).flags ?? 0) | extra });
     const fOpen = ops.open;
-    wrapped.open = async (req, ctx) => open(fOpen ? await fOpen.call(ops, req, ctx) : undefined);
+    wrapped.open = (req, ctx) => (fOpen ? mapResult(fOpen.call(ops, req, ctx), open) : open(undefined));
     for (const m of ['create', 'tmpfile'] as const) {
-      const f = ops[m];
-      if (f) (wrapped as Record<OpenMethod | 'tmpfile', unknown>)[m] = async (req: never, ctx: RequestContext) => {
-        const r: CreateReply = await (f as (q: never, c: RequestContext) => Promise<CreateReply>).call(ops, req, ctx);
-        return { entry: touchesEntries ? entry(r.entry) : r.entry, open: open(r.open) };
-      };
+      const f = ops[m] as ((q: unknown, c: RequestContext) => CreateReply | Promise<CreateReply>) | undefined;
+      if (f) {
+        (wrapped as Record<OpenMethod | 'tmpfile', unknown>)[m] = (req: unknown, ctx: RequestContext) => mapResult(f.call(ops, req, ctx),
+          (r: CreateReply) => ({ entry: touchesEntries ? entry(r.entry) : r.entry, open: open(r.open) }));
+      }
     }
   }
   return wrapped;

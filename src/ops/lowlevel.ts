@@ -7,6 +7,9 @@
  * or any Node `SystemError` to answer with an errno; anything else thrown becomes EIO (logged), and the
  * daemon keeps serving. Each method's doc says what happens when it is absent.
  *
+ * Byte fields of a request (`name`, `data`, `value`, …) are borrowed views of the request frame, valid
+ * until the handler settles; copy them (`Buffer.from(req.name)`) to keep them longer.
+ *
  * Lookup counting: every successful LOOKUP, MKNOD, MKDIR, SYMLINK, LINK, CREATE and TMPFILE reply, and
  * every READDIRPLUS entry the kernel receives (except "." and ".."), adds one to the node's lookup
  * count; FORGET subtracts. Entries of a readdirplus result that did not fit in the kernel's buffer are

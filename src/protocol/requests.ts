@@ -1,8 +1,8 @@
 /**
  * Request bodies: one typed interface and one decoder per opcode. Decoders read from a FrameReader
  * positioned at the body (header and extensions already split off), never throw, and leave any problem
- * on `r.error`. Byte fields (names, data) are views of the frame buffer, not copies: the frame belongs to
- * the request, so they stay valid while the handler runs.
+ * on `r.error`. Byte fields (names, data) are views of the frame buffer, not copies: they are valid until
+ * the handler settles (the session may reuse a large frame's memory afterwards). Copy what you keep.
  */
 import type { FrameReader } from './reader.ts';
 import type { Negotiated } from './negotiated.ts';

@@ -114,8 +114,11 @@ export class SessionCore {
   /** Requests handed to handlers and not yet answered. */
   get pending(): number { return this.#inflight.size; }
 
-  /** Handles one request frame. Never throws. */
-  handleFrame(frame: Buffer): void {
+  /**
+   * Handles one request frame. Never throws. Decoded byte fields are views of `frame`; when the transport
+   * lends the frame's memory, `release` is called once the handler has settled and the reply is out.
+   */
+  handleFrame(frame: Buffer, release?: () => void): void {
     const d = decodeRequest(frame, this.#negotiated, this.#reader);
     if ('error' in d) {
       const h = d.header;
@@ -124,6 +127,7 @@ export class SessionCore {
         const errno = d.error.kind === 'unknown-opcode' ? Errno.ENOSYS : d.error.kind === 'invalid' ? Errno.EINVAL : Errno.EIO;
         this.#send(h, opcodeRowName(h.opcode), errno, EMPTY, undefined);
       }
+      release?.();
       return;
     }
     const req = new Request(d.header, d.row, d.args, d.extensions);
@@ -131,29 +135,38 @@ export class SessionCore {
       req.started = process.hrtime.bigint();
       requestChannel.publish({ header: d.header, name: d.row.name, args: d.args } satisfies RequestMessage);
     }
-    const row = d.row;
-    const owner = this.#options.ownerOnly;
-    if (owner !== undefined && d.header.uid !== owner && d.header.uid !== 0 && !row.anyCaller) {
-      this.#replyError(req, Errno.EACCES);
-      return;
+    const running = this.#dispatch(req);
+    if (release !== undefined) {
+      if (running === undefined) release();
+      else void running.then(release, release);
     }
-    if (row.session !== undefined) { this.#sessionOp(row.session, req); return; }
+  }
+
+  /** Runs the request; returns a promise while its handler is still working. */
+  #dispatch(req: Request): Promise<unknown> | undefined {
+    const row = req.row;
+    const owner = this.#options.ownerOnly;
+    if (owner !== undefined && req.header.uid !== owner && req.header.uid !== 0 && !row.anyCaller) {
+      this.#replyError(req, Errno.EACCES);
+      return undefined;
+    }
+    if (row.session !== undefined) return this.#sessionOp(row.session, req);
     const method = row.method as keyof LowLevelOperations | undefined;
     const fn = method === undefined ? undefined : (this.#ops[method] as ((a: unknown, c: Request) => unknown) | undefined);
-    if (fn === undefined) { this.#absent(req); return; }
+    if (fn === undefined) { this.#absent(req); return undefined; }
     let result: unknown;
     try {
       result = fn.call(this.#ops, req.args, req);
     } catch (e) {
       this.#fail(req, e);
-      return;
+      return undefined;
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
       this.#inflight.set(req.header.unique, req);
-      (result as Promise<unknown>).then((v) => this.#finish(req, v), (e) => this.#fail(req, e));
-    } else {
-      this.#finish(req, result);
+      return (result as Promise<unknown>).then((v) => this.#finish(req, v), (e) => this.#fail(req, e));
     }
+    this.#finish(req, result);
+    return undefined;
   }
 
   #absent(req: Request): void {
@@ -236,12 +249,12 @@ export class SessionCore {
 
   /* ---- requests the session answers itself ------------------------------------------------------ */
 
-  #sessionOp(op: NonNullable<OpcodeRow['session']>, req: Request): void {
+  #sessionOp(op: NonNullable<OpcodeRow['session']>, req: Request): Promise<void> | undefined {
     switch (op) {
-      case 'init': void this.#init(req); return;
-      case 'interrupt': this.#interrupt(req.args as InterruptRequest); this.#settle(req); this.#traceNoReply(req); return;
-      case 'destroy': void this.#destroy(req); return;
-      case 'notify-reply': this.#notifyReply(req.args as NotifyReplyRequest); this.#settle(req); this.#traceNoReply(req); return;
+      case 'init': return this.#init(req);
+      case 'interrupt': this.#interrupt(req.args as InterruptRequest); this.#settle(req); this.#traceNoReply(req); return undefined;
+      case 'destroy': return this.#destroy(req);
+      case 'notify-reply': this.#notifyReply(req.args as NotifyReplyRequest); this.#settle(req); this.#traceNoReply(req); return undefined;
     }
   }
 

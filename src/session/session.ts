@@ -39,7 +39,7 @@ export class Session {
     this.#core = new SessionCore(ops, { write: (iov) => transport.write(iov), writeAsync: (iov) => transport.writeAsync(iov) }, options);
     this.closed = new Promise<void>((resolve) => {
       transport.start(
-        (frame) => this.#core.handleFrame(frame),
+        (frame, release) => this.#core.handleFrame(frame, release),
         (err) => {
           // ENODEV: unmounted. ECONNABORTED: aborted through /sys/fs/fuse/connections. Both end the session normally.
           if (err && err.code !== 'ENODEV' && err.code !== 'ECONNABORTED' && err.code !== 'EBADF') this.#closeError = err;

@@ -268,3 +268,37 @@ test('an INTERRUPT of a resent request finds it (the RESEND bit is not part of t
   k.core.handleFrame(k.frame('INTERRUPT', 0, body, { unique: 0x41 }));
   assert.equal((await pending).error, EINTR);
 });
+
+test('a lent frame is released once, after the handler settled — even when EINTR went out first', async () => {
+  let finish!: () => void;
+  const events: string[] = [];
+  const k = new FakeKernel({
+    write: async ({ data }) => { await new Promise<void>((r) => { finish = r; }); events.push('handler done'); return data.length; },
+  }, { interruptGraceMs: 10 });
+  await k.init();
+  let released = 0;
+  const unique = k.nextUnique();
+  const frame = k.frame('WRITE', 2, FakeKernel.write(0, 0, Buffer.alloc(50)), { unique });
+  // FakeKernel.send delivers without a release callback; wrap handleFrame to lend this one frame.
+  const handle = k.core.handleFrame.bind(k.core);
+  k.core.handleFrame = (f: Buffer) => handle(f, () => { released++; events.push('released'); });
+  const reply = k.send(frame, unique);
+  k.core.handleFrame = handle;
+  await new Promise((r) => setImmediate(r));
+  k.interrupt(unique);
+  assert.equal((await reply).error, EINTR);
+  assert.equal(released, 0, 'EINTR went out, but the handler still holds the frame');
+  finish();
+  await new Promise((r) => setTimeout(r, 5));
+  assert.equal(released, 1);
+  assert.deepEqual(events, ['handler done', 'released']);
+});
+
+test('a lent frame that fails to decode is released at once', async () => {
+  const k = new FakeKernel({}, { onWarning: () => {} });
+  await k.init();
+  let released = 0;
+  k.core.handleFrame(Buffer.alloc(12), () => { released++; });
+  k.core.handleFrame(k.frame('GETATTR', 1, FakeKernel.getattr(), { unique: 7 }), () => { released++; });
+  assert.equal(released, 2);
+});
