@@ -23,10 +23,10 @@ import { median, si, fixed, table, log } from './lib/report.ts';
 
 type Config = { name: string; transport: 'epoll' | 'worker' | 'epoll-nocopy' | 'worker-rightsized'; options?: string };
 const CONFIGS: Config[] = [
-  { name: 'epoll, timeouts returned by the handlers', transport: 'epoll' },
-  { name: 'epoll, timeouts from -o attr_timeout=0,entry_timeout=0 (async wrapper)', transport: 'epoll', options: 'attr_timeout=0,entry_timeout=0' },
+  { name: 'epoll (src: small frames copied, large frames lent), timeouts returned by the handlers', transport: 'epoll' },
+  { name: 'epoll, timeouts from -o attr_timeout=0,entry_timeout=0 (src wrapper)', transport: 'epoll', options: 'attr_timeout=0,entry_timeout=0' },
   { name: 'epoll-nocopy (frame = view of the read buffer)', transport: 'epoll-nocopy' },
-  { name: 'worker (new ~1 MiB buffer per request)', transport: 'worker' },
+  { name: 'worker (src: one reused read buffer, right-sized copy per frame)', transport: 'worker' },
   { name: 'worker-rightsized (reused read buffer, right-sized copy)', transport: 'worker-rightsized' },
 ];
 

@@ -336,6 +336,8 @@ export class SessionCore {
 
   async #notify(name: string, iov: Uint8Array[]): Promise<void> {
     const err = await this.#out.writeAsync(iov);
+    // The transport answers EBADF once it is closed: the mount is gone, nothing can be notified.
+    if (err === 'EBADF') throw new TsfuseError('ERR_INVALID_STATE', `notification ${name} after the session closed`);
     if (err !== 0) {
       const errno = errnoFromName(err);
       throw errno !== undefined ? new FuseError(errno, `notification ${name} failed: ${err}`) : new TsfuseError('ERR_FUSE_NOTIFY', `notification ${name} failed: ${err}`);

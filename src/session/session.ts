@@ -10,7 +10,6 @@ import type { CapabilityAudit } from '../protocol/init.ts';
 import { INIT_DEFAULTS } from '../protocol/init.ts';
 import { IN_HEADER_SIZE } from '../protocol/header.ts';
 import { MIN_READ_BUFFER } from '../protocol/constants.ts';
-import { TsfuseError } from '../errors.ts';
 
 export interface SessionOptions extends SessionCoreOptions {
   /** How to read /dev/fuse: `'epoll'` (main thread, fastest) or `'worker'`. Defaults to epoll when available. */
@@ -63,9 +62,5 @@ export class Session {
     if (this.#closing) return;
     this.#closing = true;
     this.#transport.close();
-  }
-
-  assertOpen(): void {
-    if (this.#closing) throw new TsfuseError('ERR_INVALID_STATE', 'the session is closed');
   }
 }

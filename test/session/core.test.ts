@@ -302,3 +302,9 @@ test('a lent frame that fails to decode is released at once', async () => {
   k.core.handleFrame(k.frame('GETATTR', 1, FakeKernel.getattr(), { unique: 7 }), () => { released++; });
   assert.equal(released, 2);
 });
+
+test('notifications after the session closed fail with ERR_INVALID_STATE', async () => {
+  const { SessionCore } = await import('../../src/session/core.ts');
+  const core = new SessionCore({}, { write: () => 'EBADF', writeAsync: async () => 'EBADF' });
+  await assert.rejects(core.incEpoch(), (e: Error & { code?: string }) => e.code === 'ERR_INVALID_STATE');
+});
