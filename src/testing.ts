@@ -49,6 +49,8 @@ export class FakeKernel {
   readonly core: SessionCore;
   /** Notification frames the filesystem sent (whole frames, out-header included). */
   readonly notifications: Buffer[] = [];
+  /** Replies to requests nobody waits for any more (answered twice, or after a timeout): should stay empty. */
+  readonly strayReplies: FakeReply[] = [];
   readonly #waiting = new Map<string, (r: FakeReply) => void>();
   readonly #options: FakeKernelOptions;
   #unique = 0;
@@ -61,11 +63,15 @@ export class FakeKernel {
       const unique = readU64(frame, 8);
       if (unique === 0) { this.notifications.push(frame); return 0; }
       const key = String(unique);
-      const waiter = this.#waiting.get(key);
-      if (!waiter) return 'ENOENT'; // like the kernel: nobody waits for this request any more
-      this.#waiting.delete(key);
       const error = frame.readInt32LE(4);
-      waiter({ unique, error: error === 0 ? 0 : -error, body: frame.subarray(16) });
+      const reply: FakeReply = { unique, error: error === 0 ? 0 : -error, body: frame.subarray(16) };
+      const waiter = this.#waiting.get(key);
+      if (!waiter) {
+        this.strayReplies.push(reply);
+        return 'ENOENT'; // like the kernel: nobody waits for this request any more
+      }
+      this.#waiting.delete(key);
+      waiter(reply);
       return 0;
     };
     this.core = new SessionCore(ops, { write: deliver, writeAsync: async (iov) => deliver(iov) }, options);

@@ -68,15 +68,18 @@ export function unsentLookups(entries: readonly DirEntryPlus[], size: number): U
   let used = 0;
   let full = false;
   for (const e of entries) {
-    const name = R.asBytes(e.name);
-    const rec = (Direntplus.size + name.byteLength + 7) & ~7;
+    // Only lengths and the dot names matter here: no need to encode string names again.
+    const name = e.name;
+    const length = typeof name === 'string' ? Buffer.byteLength(name) : name.byteLength;
+    const rec = (Direntplus.size + length + 7) & ~7;
     if (!full && used + rec <= size) used += rec;
     else full = true;
-    const dot = name.byteLength === 1 && name[0] === 0x2e;
-    const dotdot = name.byteLength === 2 && name[0] === 0x2e && name[1] === 0x2e;
+    const dots = typeof name === 'string'
+      ? name === '.' || name === '..'
+      : (length === 1 || length === 2) && name[0] === 0x2e && name[length - 1] === 0x2e;
     // fs/fuse/readdir.c fuse_direntplus_link: "." and ".." and node id 0 are not linked.
     const ino = e.entry.ino;
-    if ((full || dot || dotdot) && ino !== 0 && ino !== 0n) out.push(ino);
+    if ((full || dots) && ino !== 0 && ino !== 0n) out.push(ino);
   }
   return out;
 }

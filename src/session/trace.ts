@@ -25,9 +25,8 @@ function show(v: unknown, depth = 0): string {
 
 /** Formats a request as one trace line. */
 export function formatRequest(m: RequestMessage): string {
-  const { nodeid: _n, ...rest } = (m.args ?? {}) as Record<string, unknown>;
-  delete rest['ino'];
-  delete rest['parent'];
+  // The node id is printed from the header; the args repeat it as `ino` or `parent`.
+  const { ino: _ino, parent: _parent, ...rest } = (m.args ?? {}) as Record<string, unknown>;
   return `rx ${String(m.header.unique)}: ${m.name} n${String(m.header.nodeid)} ${show(rest)} uid=${m.header.uid} pid=${m.header.pid}`;
 }
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { mount, FuseError, OpenFlags, ROOT_ID, type FuseMount, type LowLevelOperations, type RequestContext, type Attr } from '../../src/index.ts';
-import { freshMountpoint, leftoverMounts, mountSkip, pyJson, rejectAfter, safeUnmount } from './helpers.ts';
+import { FIXTURES, freshMountpoint, leftoverMounts, mountSkip, pyJson, rejectAfter, safeUnmount } from './helpers.ts';
 
 const skip = mountSkip();
 const S_IFDIR = 0o040000;
@@ -119,23 +119,11 @@ test('errors: errnos pass through, other throws become EIO with a warning, and t
   }
 });
 
-/** A python3 reader that installs a SIGUSR1 handler without SA_RESTART and read(2)s through ctypes (no PEP 475 retry). */
-const INTERRUPTED_READ = `
-import os, sys, signal, ctypes, errno, json, time
-signal.signal(signal.SIGUSR1, lambda s, f: None)
-signal.siginterrupt(signal.SIGUSR1, True)
-libc = ctypes.CDLL(None, use_errno=True)
-fd = os.open(sys.argv[1], os.O_RDONLY)
-buf = ctypes.create_string_buffer(4096)
-print('reading', flush=True)
-t = time.monotonic()
-n = libc.read(fd, buf, 4096)
-e = ctypes.get_errno()
-print(json.dumps({'n': n, 'errno': errno.errorcode.get(e, str(e)) if n < 0 else None, 'ms': (time.monotonic() - t) * 1000}), flush=True)
-`;
+/** Reads the file once in python3 and reports errno; see fixtures/interrupted_read.py. */
+const INTERRUPTED_READ = join(FIXTURES, 'interrupted_read.py');
 
 async function interruptedRead(path: string, started: Promise<RequestContext>): Promise<{ result: { n: number; errno: string | null; ms: number }; ctx: RequestContext }> {
-  const child = spawn('python3', ['-c', INTERRUPTED_READ, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('python3', [INTERRUPTED_READ, path], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });

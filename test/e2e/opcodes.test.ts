@@ -42,21 +42,11 @@ async function cat(path: string): Promise<string> {
   return r.stdout;
 }
 
-/** A python3 reader of `path` that is sent SIGUSR1 once `started` resolves; returns the errno read(2) gave. */
-const INTERRUPTED_READ = `
-import os, sys, signal, ctypes, errno, json
-signal.signal(signal.SIGUSR1, lambda s, f: None)
-signal.siginterrupt(signal.SIGUSR1, True)
-libc = ctypes.CDLL(None, use_errno=True)
-fd = os.open(sys.argv[1], os.O_RDONLY)
-buf = ctypes.create_string_buffer(4096)
-n = libc.read(fd, buf, 4096)
-e = ctypes.get_errno()
-print(json.dumps({'n': n, 'errno': errno.errorcode.get(e, str(e)) if n < 0 else None, 'data': buf.raw[:max(n, 0)].decode()}), flush=True)
-`;
+/** Reads the file once in python3 and reports errno; see fixtures/interrupted_read.py. */
+const INTERRUPTED_READ = join(FIXTURES, 'interrupted_read.py');
 
 async function interruptRead(path: string, started: Promise<unknown>, beforeSignal: () => Promise<void> = async () => {}): Promise<{ n: number; errno: string | null; data: string }> {
-  const child = spawn('python3', ['-c', INTERRUPTED_READ, path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('python3', [INTERRUPTED_READ, path], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
@@ -67,7 +57,8 @@ async function interruptRead(path: string, started: Promise<unknown>, beforeSign
     child.kill('SIGUSR1');
     const code = await Promise.race([closed, rejectAfter(10_000, `the reader was not interrupted: ${out}`)]);
     assert.equal(code, 0, out);
-    return JSON.parse(out) as { n: number; errno: string | null; data: string };
+    const { n, errno, data } = JSON.parse(out) as { n: number; errno: string | null; data: string; ms: number };
+    return { n, errno, data };
   } finally {
     child.kill('SIGKILL');
   }

@@ -134,6 +134,7 @@ test('a handler that ignores the interrupt still leaves the caller with EINTR af
   assert.equal((await pending).error, EINTR);
   finish(Buffer.from('late'));
   await new Promise((r) => setImmediate(r));
+  assert.deepEqual(k.strayReplies, [], 'the late result must not be sent as a second reply');
   assert.deepEqual(warnings, []);
 });
 
