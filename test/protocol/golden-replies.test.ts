@@ -438,6 +438,9 @@ describe('dirents', () => {
     assert.deepStrictEqual(unsentLookups(list, 0), [10, 1, 11, 13, 12, S.DEADBEEF]);
     // Once one entry does not fit, later (smaller) ones are not sent either, as packDirentsPlus stops there.
     assert.deepStrictEqual(unsentLookups([e('long-name-'.repeat(3), 20), e('s', 21)], 170), [20, 21]);
+    // Names given as bytes: the same rule, and ".x" / "x." are ordinary names.
+    const b = (name: string, ino: number): DirEntryPlus => ({ name: Buffer.from(name), offset: 1, entry: { ino, attr: { mode: 0o40755 } } });
+    assert.deepStrictEqual(unsentLookups([b('.', 30), b('..', 31), b('.x', 32), b('x.', 33), b('ab', 34)], 1 << 20), [30, 31]);
   });
 });
 
