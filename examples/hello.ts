@@ -1,10 +1,14 @@
 /**
- * The hello filesystem: a read-only root directory holding one file, hello.txt, that says
- * "Hello from FUSE!\n". Written against the low-level (inode) API.
+ * The hello filesystem: a root directory holding one file, hello.txt, that says "Hello from FUSE!\n".
+ * Written against the low-level (inode) API; a small example to copy, a client of the package like any
+ * other (in your own project, import from 'tsfuse'). Run it with
  *
- *   npx tsfuse hello /tmp/hello      # or: node --import tsx examples/hello.ts /tmp/hello
+ *   node --import tsx examples/hello.ts /tmp/hello       # Ctrl-C unmounts
+ *
+ * `tsfuse hello` mounts a fuller version (src/hello.ts) that also answers EROFS to every change.
  */
-import { FuseError, ROOT_ID, type LowLevelOperations, type Attr } from '../src/index.ts';
+import { fileURLToPath } from 'node:url';
+import { mount, FuseError, ROOT_ID, type LowLevelOperations, type Attr } from '../src/index.ts';
 
 const HELLO_INO = 2;
 const HELLO_NAME = 'hello.txt';
@@ -56,4 +60,16 @@ export function helloFilesystem(started = Date.now() / 1000): LowLevelOperations
       return { blocks: 1, bfree: 0, bavail: 0, files: 2, ffree: 0, bsize: 4096, namelen: 255 };
     },
   };
+}
+
+// Run directly: mount at the path given, serve until Ctrl-C (or `umount`), then exit.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const mountpoint = process.argv[2];
+  if (mountpoint === undefined) {
+    console.error('usage: node --import tsx examples/hello.ts MOUNTPOINT');
+    process.exit(2);
+  }
+  const fs = await mount(mountpoint, helloFilesystem(), { handleSignals: true });
+  console.error(`hello mounted at ${fs.mountpoint}; Ctrl-C to unmount`);
+  await fs.closed;
 }

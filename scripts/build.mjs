@@ -8,7 +8,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 rmSync(`${root}dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
-  entryPoints: { index: 'src/index.ts', testing: 'src/testing.ts', cli: 'src/cli.ts' },
+  // One entry per package.json "exports" subpath (plus the CLI); each .d.ts comes from tsconfig.build.json.
+  entryPoints: { index: 'src/index.ts', 'protocol-entry': 'src/protocol-entry.ts', testing: 'src/testing.ts', cli: 'src/cli.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,

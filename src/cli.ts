@@ -1,160 +1,474 @@
 /**
  * The `tsfuse` command. Follows libfuse's conventions: `-f` stays in the foreground, `-d` prints one
  * line per request and reply (and implies `-f`), `-o` takes mount options. Without `-f` the command
- * returns once the mount is ready and the daemon runs on in the background.
+ * returns once the mount is ready and the daemon runs on in the background, with its warnings in the
+ * `--log` file (or discarded, which it says).
+ *
+ * Subcommands are rows of one table ({@link COMMANDS}); filesystems to mount are rows of
+ * {@link FILESYSTEMS}, each turned into a subcommand with the mount options every filesystem shares.
+ * Library errors are reworded for the command line here ({@link cliMessage}), so the library's messages can
+ * keep speaking of its API.
  */
 import { spawn } from 'node:child_process';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mount } from './session/fuse-mount.ts';
-import { unmount } from './mount/unmount.ts';
-import { helloFilesystem } from '../examples/hello.ts';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
 import { TsfuseError } from './errors.ts';
+import { helloFilesystem } from './hello.ts';
+import { defaultEnvironment } from './mount/environment.ts';
+import { parseMountOptions } from './mount/options.ts';
+import { StaleMountError, shellQuote, topFuseMount } from './mount/stale.ts';
+import { resolveWithoutFollowing, unmount } from './mount/unmount.ts';
+import { mountsAt, readMountinfo } from './mount/mountinfo.ts';
 import type { LowLevelOperations } from './ops/lowlevel.ts';
+import { mount } from './session/fuse-mount.ts';
 
-const FILESYSTEMS: Readonly<Record<string, { describe: string; create: () => LowLevelOperations }>> = {
-  hello: { describe: 'one read-only file, hello.txt, saying "Hello from FUSE!"', create: () => helloFilesystem() },
+/** Where the command writes; tests pass their own. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
+type Values = Readonly<Record<string, string | boolean | (string | boolean)[] | undefined>>;
+
+/** What a subcommand's `run` receives: its parsed options and positional arguments. */
+export interface ParsedCommand {
+  readonly values: Values;
+  readonly positionals: readonly string[];
+  /** The arguments after the subcommand's name, as given. */
+  readonly argv: readonly string[];
+}
+
+/** One `tsfuse` subcommand. */
+export interface Subcommand {
+  readonly name: string;
+  /** One line for `tsfuse --help`. */
+  readonly summary: string;
+  /** What follows the name in the usage line: `MOUNTPOINT [-f] [-d] [-o OPTIONS]`. */
+  readonly usage: string;
+  /** What follows the name in `tsfuse --help`'s list: `MOUNTPOINT`. */
+  readonly synopsis: string;
+  /** Its options, for node:util parseArgs (`-h, --help` is added to every command). */
+  readonly args: OptionsConfig;
+  /** Names of the positional arguments it requires, in order. */
+  readonly positionals: readonly string[];
+  /** The description in `tsfuse NAME --help`. */
+  readonly help: string;
+  /** One line per option (`-h, --help` is added). */
+  readonly optionsHelp: string;
+  /** Closing remarks in `tsfuse NAME --help`. Absent: none. */
+  readonly notes?: string;
+  run(parsed: ParsedCommand, io: Io): Promise<number>;
+}
+
+/** A filesystem that `tsfuse NAME [SOURCE…] MOUNTPOINT` mounts. */
+export interface FilesystemCommand {
+  readonly name: string;
+  /** One line for `tsfuse --help`. */
+  readonly summary: string;
+  /** Positional arguments before MOUNTPOINT (e.g. `['SOURCE']` for a passthrough). Absent: none. */
+  readonly sources?: readonly string[];
+  /** Options of this filesystem beyond the mount options every filesystem command has. Absent: none. */
+  readonly options?: OptionsConfig;
+  /** Help lines for {@link options}, formatted like the others. Absent: none. */
+  readonly optionsHelp?: string;
+  /**
+   * Builds the filesystem, before mounting, in the process that serves it. Resolve relative paths here:
+   * a background daemon changes to `/` once mounted, so that it keeps no directory busy.
+   */
+  create(args: { readonly sources: readonly string[]; readonly values: Values }): LowLevelOperations | Promise<LowLevelOperations>;
+}
+
+/**
+ * The filesystems the command can mount. To add one, write it under src/ (never import examples/) and
+ * add a row here; it gets its subcommand, usage line, `--help` and the shared mount options.
+ */
+export const FILESYSTEMS: readonly FilesystemCommand[] = [
+  {
+    name: 'hello',
+    summary: 'one read-only file, hello.txt, saying "Hello from FUSE!"',
+    create: () => helloFilesystem(),
+  },
+  // memfs: a filesystem in memory (row to come with src/memfs).
+  // passthrough: SOURCE mirrored at MOUNTPOINT (row to come with src/passthrough; `sources: ['SOURCE']`).
+];
+
+// ---------------------------------------------------------------------------------------------------
+// Mounting a filesystem
+
+const MOUNT_OPTIONS = {
+  foreground: { type: 'boolean', short: 'f' },
+  debug: { type: 'boolean', short: 'd' },
+  options: { type: 'string', short: 'o', multiple: true },
+  log: { type: 'string' },
+  'clean-stale': { type: 'boolean' },
+  'no-watchdog': { type: 'boolean' },
+} as const satisfies OptionsConfig;
+
+const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default: return once mounted, serve in the background)
+  -d, --debug       one line per request and reply with its latency (implies -f)
+  -o OPTIONS        mount options, comma-separated, as for libfuse: ro, allow_other, default_permissions,
+                    fsname=NAME, subtype=NAME, attr_timeout=S, entry_timeout=S, negative_timeout=S,
+                    kernel_cache, direct_io, max_write=N, uid=N, gid=N, umask=OCT, … (repeatable)
+  --log FILE        append warnings (and the -d trace) to FILE; without it a background daemon
+                    discards them, a foreground one writes them to stderr
+  --clean-stale     first unmount a stale FUSE mount (its daemon is gone) at MOUNTPOINT
+  --no-watchdog     no watchdog process: if the daemon is killed, the mount stays behind, stale`;
+
+/** Set in the environment of the background daemon that a mount command starts. */
+const DAEMON_ENV = 'TSFUSE_DAEMON';
+
+function filesystemSubcommand(fs: FilesystemCommand): Subcommand {
+  const sources = fs.sources ?? [];
+  const positionals = [...sources, 'MOUNTPOINT'];
+  return {
+    name: fs.name,
+    summary: fs.summary,
+    usage: `${positionals.join(' ')} [-f] [-d] [-o OPTIONS] [--log FILE] [--clean-stale] [--no-watchdog]`,
+    synopsis: positionals.join(' '),
+    args: { ...MOUNT_OPTIONS, ...fs.options },
+    positionals,
+    help: `Mounts the ${fs.name} filesystem: ${fs.summary}.`,
+    optionsHelp: `${MOUNT_OPTIONS_HELP}${fs.optionsHelp !== undefined ? `\n${fs.optionsHelp}` : ''}`,
+    notes: 'Stop a foreground daemon with Ctrl-C (it unmounts); a background one with `tsfuse umount MOUNTPOINT`.',
+    run: (parsed, io) => mountCommand(fs, parsed, io),
+  };
+}
+
+/** Where warnings go: a line writer and its description for the start-up message. */
+interface LogDestination {
+  readonly describe: string;
+  write(line: string): void;
+}
+
+async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io): Promise<number> {
+  const { values } = parsed;
+  const mountpoint = parsed.positionals.at(-1) as string;
+  const sources = parsed.positionals.slice(0, -1);
+  const options = (values['options'] as string[] | undefined) ?? [];
+  const debug = values['debug'] === true;
+  const foreground = values['foreground'] === true || debug;
+  const logFile = values['log'] as string | undefined;
+  const daemon = process.env[DAEMON_ENV] === '1' && process.send !== undefined;
+  const prefix = `tsfuse ${fs.name}: `;
+
+  try {
+    parseMountOptions(options); // a bad -o is reported here, before anything starts
+  } catch (e) {
+    io.err(`${prefix}${cliMessage(e)}\n`);
+    return 1;
+  }
+  if (!foreground && !daemon) return startBackground(fs.name, parsed, logFile, io);
+
+  // The daemon's stderr already is the log file (or /dev/null): the parent opened it.
+  let log: LogDestination;
+  if (logFile !== undefined && !daemon) {
+    const stream = createWriteStream(resolve(logFile), { flags: 'a', mode: 0o600 });
+    const opened = await new Promise<Error | undefined>((done) => {
+      stream.once('open', () => done(undefined));
+      stream.once('error', done);
+    });
+    if (opened !== undefined) {
+      io.err(`${prefix}cannot open the log file ${logFile}: ${opened.message}\n`);
+      return 1;
+    }
+    log = { describe: resolve(logFile), write: (line) => stream.write(`${new Date().toISOString()} ${line}\n`) };
+    // Warnings from anywhere in the process (not only the session's) go to the file instead of stderr.
+    process.removeAllListeners('warning');
+    process.on('warning', (w) => log.write(`${w.name}: ${w.message}`));
+  } else if (daemon) {
+    log = { describe: 'the log file', write: (line) => io.err(`${new Date().toISOString()} ${line}\n`) };
+  } else {
+    log = { describe: 'stderr', write: (line) => io.err(`${line}\n`) };
+  }
+
+  try {
+    const m = await mount(mountpoint, await fs.create({ sources, values }), {
+      options,
+      debug: debug ? (line) => log.write(line) : false,
+      onWarning: (message) => log.write(`warning: ${message}`),
+      handleSignals: true,
+      cleanStale: values['clean-stale'] === true,
+      watchdog: values['no-watchdog'] !== true,
+    });
+    if (daemon) {
+      log.write(`${prefix}serving ${m.mountpoint} (pid ${process.pid})`);
+      process.chdir('/'); // keep no directory busy, as a daemon should
+      process.send?.({ ready: m.mountpoint, pid: process.pid });
+      process.disconnect?.();
+    } else {
+      io.err(`${prefix}mounted at ${m.mountpoint}; warnings go to ${log.describe}; Ctrl-C to unmount\n`);
+    }
+    await m.closed;
+    if (daemon) log.write(`${prefix}${m.mountpoint} unmounted; exiting`);
+    return 0;
+  } catch (e) {
+    const message = cliMessage(e);
+    if (daemon) {
+      process.send?.({ error: message });
+      process.disconnect?.();
+    } else {
+      io.err(`${prefix}${message}\n`);
+    }
+    return 1;
+  }
+}
+
+/** Node's own flags to pass on to the daemon (`--import tsx` from sources), without the test runner's. */
+function daemonExecArgv(): string[] {
+  return process.execArgv.filter((a) => !a.startsWith('--test'));
+}
+
+/**
+ * Re-runs this command in a detached child and returns once it reports the mount ready. The child's
+ * stdout and stderr are the log file (opened here, so that a bad path is reported now) or /dev/null.
+ */
+async function startBackground(name: string, parsed: ParsedCommand, logFile: string | undefined, io: Io): Promise<number> {
+  const prefix = `tsfuse ${name}: `;
+  let logFd: number | 'ignore' = 'ignore';
+  if (logFile !== undefined) {
+    try {
+      logFd = openSync(resolve(logFile), 'a', 0o600);
+    } catch (e) {
+      io.err(`${prefix}cannot open the log file ${logFile}: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
+  const where = logFile !== undefined
+    ? `warnings go to ${resolve(logFile)}`
+    : 'warnings are discarded (use --log FILE to keep them)';
+  const child = spawn(process.execPath, [...daemonExecArgv(), fileURLToPath(import.meta.url), name, ...parsed.argv], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'ipc'],
+    env: { ...process.env, [DAEMON_ENV]: '1' },
+  });
+  if (typeof logFd === 'number') closeSync(logFd);
+  return new Promise((done) => {
+    let finished = false;
+    const finish = (code: number) => {
+      if (finished) return;
+      finished = true;
+      child.removeAllListeners();
+      if (child.connected) child.disconnect();
+      child.unref();
+      done(code);
+    };
+    child.on('message', (m: { ready?: string; pid?: number; error?: string }) => {
+      if (m.ready !== undefined) {
+        io.out(`${m.ready}\n`);
+        io.err(`${prefix}serving ${m.ready} in the background (pid ${m.pid ?? child.pid}); ${where}\n`);
+        finish(0);
+      } else {
+        io.err(`${prefix}${m.error ?? 'failed'}\n`);
+        finish(1);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      io.err(`${prefix}the daemon exited (${signal ?? code}) before the mount was ready${logFile !== undefined ? `; see ${resolve(logFile)}` : ''}\n`);
+      finish(1);
+    });
+    child.on('error', (e) => {
+      io.err(`${prefix}${e.message}\n`);
+      finish(1);
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// umount
+
+const UMOUNT: Subcommand = {
+  name: 'umount',
+  summary: 'unmount a FUSE filesystem (-z: lazily)',
+  usage: '[-z] MOUNTPOINT',
+  synopsis: '[-z] MOUNTPOINT',
+  args: { lazy: { type: 'boolean', short: 'z' } },
+  positionals: ['MOUNTPOINT'],
+  help: `Unmounts a FUSE filesystem (umount(8) as root, fusermount3 -u otherwise); anything else at
+MOUNTPOINT is left alone.`,
+  optionsHelp: '  -z, --lazy        detach now, finish when the mount is no longer busy',
+  async run({ values, positionals }, io) {
+    const given = positionals[0] as string;
+    const lazy = values['lazy'] === true;
+    try {
+      // Resolved without looking at the mountpoint itself: a stat there would hang on a hung daemon.
+      const path = await resolveWithoutFollowing(given);
+      if ((await topFuseMount(defaultEnvironment(), path)) === undefined) {
+        const top = mountsAt(await readMountinfo(), path).at(-1);
+        io.err(`tsfuse umount: ${top === undefined ? `nothing is mounted at ${path}` : `${path} is not a FUSE mount (${top.fsType}); tsfuse umount unmounts only FUSE filesystems`}\n`);
+        return 1;
+      }
+      await unmount(path, { lazy });
+      return 0;
+    } catch (e) {
+      io.err(`tsfuse umount: ${cliMessage(e, given)}\n`);
+      return 1;
+    }
+  },
 };
 
-const MAIN_HELP = `Usage: tsfuse <command> [options]
+// ---------------------------------------------------------------------------------------------------
+// help, and the table
+
+const HELP: Subcommand = {
+  name: 'help',
+  summary: 'show help for the command or a subcommand',
+  usage: '[COMMAND]',
+  synopsis: '[COMMAND]',
+  args: {},
+  positionals: [],
+  help: 'Shows help: the list of commands, or the options of COMMAND.',
+  optionsHelp: '',
+  async run({ positionals }, io) {
+    const topic = positionals[0];
+    if (topic === undefined) {
+      io.out(mainHelp());
+      return 0;
+    }
+    const command = findCommand(topic);
+    if (command === undefined) {
+      io.err(`tsfuse help: unknown command '${topic}'\n\n${mainHelp()}`);
+      return 2;
+    }
+    io.out(commandHelp(command));
+    return 0;
+  },
+};
+
+/** Every subcommand: one per filesystem, then the others. */
+export const COMMANDS: readonly Subcommand[] = [...FILESYSTEMS.map(filesystemSubcommand), UMOUNT, HELP];
+
+const ALIASES: Readonly<Record<string, string>> = { unmount: 'umount' };
+
+function findCommand(name: string): Subcommand | undefined {
+  const wanted = ALIASES[name] ?? name;
+  return COMMANDS.find((c) => c.name === wanted);
+}
+
+function mainHelp(): string {
+  const lines = COMMANDS.map((c) => `  ${`${c.name} ${c.synopsis}`.padEnd(24)}  ${c.summary}`);
+  return `Usage: tsfuse <command> [options]
 
 Commands:
-  hello MOUNTPOINT [-f] [-d] [-o OPTIONS]   mount the hello filesystem
-  umount MOUNTPOINT [-z]                    unmount a FUSE filesystem (-z: lazily)
-  help [COMMAND]                            show help
+${lines.join('\n')}
 
 Options:
-  -h, --help      show help
+  -h, --help      show help (tsfuse COMMAND --help: that command's options)
   -V, --version   show the version
 
 A FUSE mount needs Linux with /dev/fuse, and either root (mount(8) is used) or fusermount3 with Node >= 26.
 `;
+}
 
-const MOUNT_HELP = (name: string) => `Usage: tsfuse ${name} MOUNTPOINT [-f] [-d] [-o OPTIONS]
+function commandHelp(c: Subcommand): string {
+  const options = `${c.optionsHelp === '' ? '' : `${c.optionsHelp}\n`}  -h, --help        show this help`;
+  return `Usage: tsfuse ${c.name} ${c.usage}\n\n${c.help}\n\nOptions:\n${options}\n${c.notes !== undefined ? `\n${c.notes}\n` : ''}`;
+}
 
-Mounts the ${name} filesystem: ${FILESYSTEMS[name]?.describe ?? ''}.
+/** parseArgs' errors, in the command's words. */
+function argumentError(e: unknown): string {
+  const { code, message } = e as { code?: string; message: string };
+  const option = /Option '([^']+?)'/.exec(message)?.[1]?.replace(/ <value>$/, '');
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option '${/Unknown option '([^']+)'/.exec(message)?.[1] ?? '?'}'`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return message.includes('does not take an argument') ? `option ${option} takes no value` : `option ${option} needs a value`;
+    default:
+      return message;
+  }
+}
 
-Options:
-  -f              stay in the foreground (default: return once mounted, serve in the background)
-  -d              debug: one line per request and reply with its latency (implies -f)
-  -o OPTIONS      mount options, comma-separated, as for libfuse: ro, allow_other, default_permissions,
-                  fsname=NAME, subtype=NAME, attr_timeout=S, entry_timeout=S, negative_timeout=S,
-                  kernel_cache, direct_io, max_write=N, uid=N, gid=N, umask=OCT, …
-  -h, --help      show this help
+function parseCommand(c: Subcommand, argv: readonly string[]): ParsedCommand | string {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { ...c.args, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    return argumentError(e);
+  }
+  const { values, positionals } = parsed;
+  if (values['help'] !== true) {
+    const missing = c.positionals.slice(positionals.length);
+    if (missing.length > 0) return `missing ${missing.join(' ')}`;
+    const max = c === HELP ? 1 : c.positionals.length;
+    if (positionals.length > max) return `unexpected argument '${positionals[max] ?? ''}'`;
+  }
+  return { values: values as Values, positionals, argv };
+}
 
-Stop a foreground daemon with Ctrl-C (it unmounts); a background one with \`tsfuse umount MOUNTPOINT\`.
-`;
-
-const UMOUNT_HELP = `Usage: tsfuse umount MOUNTPOINT [-z]
-
-Unmounts a FUSE filesystem (umount(8) as root, fusermount3 -u otherwise).
-
-Options:
-  -z, --lazy      detach now, finish when the mount is no longer busy
-  -h, --help      show this help
-`;
-
-interface Io { out: (s: string) => void; err: (s: string) => void }
-const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
-
+/** Runs the command line `argv` (without `node` and the script); resolves the exit code. */
 export async function main(argv: readonly string[], io: Io = stdio): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === '-h' || command === '--help') { io.out(MAIN_HELP); return command === undefined ? 1 : 0; }
-  if (command === '-V' || command === '--version') { io.out(`${await version()}\n`); return 0; }
-  if (command === 'help') {
-    const topic = rest[0];
-    io.out(topic === 'umount' ? UMOUNT_HELP : topic !== undefined && FILESYSTEMS[topic] ? MOUNT_HELP(topic) : MAIN_HELP);
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err(mainHelp());
+    return 2;
+  }
+  if (name === '-h' || name === '--help') {
+    io.out(mainHelp());
     return 0;
   }
-  if (command === 'umount' || command === 'unmount') return umountCommand(rest, io);
-  if (Object.hasOwn(FILESYSTEMS, command)) return mountCommand(command, rest, io);
-  io.err(`tsfuse: unknown command '${command}'\n\n${MAIN_HELP}`);
-  return 2;
-}
-
-interface MountArgs { mountpoint: string; foreground: boolean; debug: boolean; options: string[] }
-
-function parseMountArgs(name: string, args: readonly string[]): MountArgs | string {
-  const out: MountArgs = { mountpoint: '', foreground: false, debug: false, options: [] };
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '-f') out.foreground = true;
-    else if (a === '-d' || a === '--debug') { out.debug = true; out.foreground = true; }
-    else if (a === '-o') {
-      const v = args[++i];
-      if (v === undefined) return `-o needs a value`;
-      out.options.push(v);
-    } else if (a.startsWith('-o')) out.options.push(a.slice(2));
-    else if (a.startsWith('-')) return `unknown option '${a}' for ${name}`;
-    else if (out.mountpoint === '') out.mountpoint = a;
-    else return `unexpected argument '${a}'`;
-  }
-  if (out.mountpoint === '') return 'missing MOUNTPOINT';
-  return out;
-}
-
-async function mountCommand(name: string, args: readonly string[], io: Io): Promise<number> {
-  if (args.includes('-h') || args.includes('--help')) { io.out(MOUNT_HELP(name)); return 0; }
-  const parsed = parseMountArgs(name, args);
-  if (typeof parsed === 'string') { io.err(`tsfuse ${name}: ${parsed}\n\n${MOUNT_HELP(name)}`); return 2; }
-  if (!parsed.foreground && process.env['TSFUSE_DAEMON'] !== '1') return startBackground(name, parsed, io);
-  try {
-    const m = await mount(parsed.mountpoint, FILESYSTEMS[name]!.create(), {
-      options: parsed.options, debug: parsed.debug ? (line) => io.err(`${line}\n`) : false, handleSignals: true,
-    });
-    if (process.send) { process.send({ ready: m.mountpoint }); process.disconnect(); }
-    else io.err(`tsfuse: ${name} mounted at ${m.mountpoint}; Ctrl-C to unmount\n`);
-    await m.closed;
+  if (name === '-V' || name === '--version') {
+    io.out(`${await version()}\n`);
     return 0;
-  } catch (e) {
-    const message = e instanceof TsfuseError ? `${e.message} (${e.code})` : (e as Error).message;
-    if (process.send) { process.send({ error: message }); process.disconnect(); }
-    else io.err(`tsfuse ${name}: ${message}\n`);
-    return 1;
   }
-}
-
-/** Re-runs this command in a detached child with `-f` and returns once it reports the mount ready. */
-function startBackground(name: string, a: MountArgs, io: Io): Promise<number> {
-  const script = process.argv[1] ?? fileURLToPath(import.meta.url);
-  const args = [...process.execArgv, script, name, a.mountpoint, ...a.options.flatMap((o) => ['-o', o])];
-  const child = spawn(process.execPath, args, {
-    detached: true, stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env: { ...process.env, TSFUSE_DAEMON: '1' },
-  });
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (code: number) => {
-      if (done) return;
-      done = true;
-      child.removeAllListeners();
-      if (child.connected) child.disconnect();
-      child.unref();
-      resolve(code);
-    };
-    child.on('message', (m: { ready?: string; error?: string }) => {
-      if (m.ready !== undefined) { io.out(`${m.ready}\n`); finish(0); }
-      else { io.err(`tsfuse ${name}: ${m.error ?? 'failed'}\n`); finish(1); }
-    });
-    child.on('exit', (code) => { io.err(`tsfuse ${name}: the daemon exited (${code}) before the mount was ready\n`); finish(1); });
-    child.on('error', (e) => { io.err(`tsfuse ${name}: ${e.message}\n`); finish(1); });
-  });
-}
-
-async function umountCommand(args: readonly string[], io: Io): Promise<number> {
-  if (args.includes('-h') || args.includes('--help')) { io.out(UMOUNT_HELP); return 0; }
-  const lazy = args.includes('-z') || args.includes('--lazy');
-  const rest = args.filter((x) => x !== '-z' && x !== '--lazy');
-  if (rest.length !== 1 || rest[0]!.startsWith('-')) { io.err(`tsfuse umount: expected one MOUNTPOINT\n\n${UMOUNT_HELP}`); return 2; }
-  try {
-    await unmount(rest[0]!, { lazy });
+  const command = findCommand(name);
+  if (command === undefined) {
+    io.err(`tsfuse: unknown command '${name}'\n\n${mainHelp()}`);
+    return 2;
+  }
+  const parsed = parseCommand(command, rest);
+  if (typeof parsed === 'string') {
+    io.err(`tsfuse ${command.name}: ${parsed}\n\n${commandHelp(command)}`);
+    return 2;
+  }
+  if (parsed.values['help'] === true) {
+    io.out(commandHelp(command));
     return 0;
-  } catch (e) {
-    io.err(`tsfuse umount: ${(e as Error).message}\n`);
-    return 1;
+  }
+  return command.run(parsed, io);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Library errors in the command's words
+
+const BUSY = /target is busy|Device or resource busy|EBUSY/;
+
+/** A library error as the command line says it: options and flags instead of API names. */
+export function cliMessage(e: unknown, mountpoint?: string): string {
+  if (e instanceof StaleMountError) {
+    const q = shellQuote(e.mountpoint);
+    return `${e.mountpoint} has a stale FUSE mount (its daemon is gone: "Transport endpoint is not connected"); ` +
+      `run again with --clean-stale to unmount it first, or run \`tsfuse umount -z ${q}\``;
+  }
+  if (!(e instanceof TsfuseError)) return (e as Error).message ?? String(e);
+  switch (e.code) {
+    case 'ERR_FUSE_UNMOUNT_FAILED':
+      if (BUSY.test(e.message)) {
+        const q = shellQuote(mountpoint ?? 'MOUNTPOINT');
+        return `${mountpoint ?? 'the mount'} is busy (a process has a file open or its working directory there). ` +
+          `Close those, or run \`tsfuse umount -z ${q}\` to detach it now and finish when it is no longer busy ` +
+          `(${e.message})`;
+      }
+      return e.message;
+    case 'ERR_FUSE_NO_MOUNT_COMMAND':
+      return 'mounting as root uses mount(8) and umount(8) from util-linux, which were not found; ' +
+        'install util-linux (apt-get install mount), or run as an ordinary user with fusermount3 and Node >= 26';
+    default:
+      return e.message;
   }
 }
 
 async function version(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
   for (const rel of ['../package.json', '../../package.json']) {
     try {
       return (JSON.parse(await readFile(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;

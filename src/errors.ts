@@ -72,10 +72,13 @@ export class FuseError extends Error {
 /**
  * The errno a thrown value stands for, or `undefined` when it names none (the session answers those
  * with EIO and logs them). Accepts `FuseError`, Node `SystemError`s (a string `code` that is an errno
- * name, or a numeric `errno`, which Node makes negative), and `AbortError`s, which mean the request was
- * interrupted (EINTR).
+ * name, or a numeric `errno`, which Node makes negative), `AbortError`s, which mean the request was
+ * interrupted (EINTR), and a bare errno name or number (`throw 'ENOENT'`, `throw -2`).
  */
 export function errnoOf(err: unknown): number | undefined {
+  // `throw 'ENOENT'` and `throw -2` / `throw 2` say which errno they mean as plainly as a FuseError.
+  if (typeof err === 'string') return errnoFromName(err);
+  if (typeof err === 'number') return Number.isInteger(err) && err !== 0 && Math.abs(err) < 4096 ? Math.abs(err) : undefined;
   if (err === null || typeof err !== 'object') return undefined;
   if (err instanceof FuseError) return err.errno;
   const { code, errno, name } = err as { code?: unknown; errno?: unknown; name?: unknown };

@@ -1,35 +1,60 @@
 /**
- * tsfuse: the Linux FUSE protocol in pure TypeScript. The public API, in one place.
+ * tsfuse: the Linux FUSE protocol in pure TypeScript. What a filesystem author needs, in one place:
+ * mounting, the low-level interface with its request and reply types, errors, constants and helpers.
+ * The codec itself (decoders, encoders, the opcode table, INIT negotiation) and the transport-free
+ * session core are for experimenters, in `tsfuse/protocol`; a fake kernel for tests is `tsfuse/testing`.
  */
 // Errors
 export { FuseError, TsfuseError, Errno, errnoName, errnoOf, ERROR_CODES, type ErrorCode } from './errors.ts';
 // Mounting and serving
 export { mount, type FuseMount, type MountOptions } from './session/fuse-mount.ts';
 export { Session, type SessionOptions, type Notifier } from './session/session.ts';
-export { SessionCore, deriveCapabilities, REQUEST_CHANNEL, REPLY_CHANNEL, type SessionCoreOptions, type CoreOutput, type RequestMessage, type ReplyMessage } from './session/core.ts';
-export { startTrace, formatRequest, formatReply } from './session/trace.ts';
 export type { TransportKind } from './session/transport.ts';
 export {
   mountDevice, unmount, cleanStaleMount, parseMountOptions, DEFAULT_FSNAME, KNOWN_OPTIONS,
   type MountedDevice, type MountDeviceOptions, type ParsedMountOptions, type FsOptions, type KernelMountOptions,
-  type MountOptionsInput, type MountMethod, type UnmountOptions,
+  type MountOptionsInput, type MountOptionsObject, type AtimeMode, type MountMethod, type UnmountOptions,
 } from './mount/index.ts';
+// Tracing: the diagnostics channels and the `-d` formatter
+export { startTrace, formatRequest, formatReply } from './session/trace.ts';
+export { REQUEST_CHANNEL, REPLY_CHANNEL, type RequestMessage, type ReplyMessage } from './session/core.ts';
+export { opcodeName } from './protocol/opcodes.ts';
 // The low-level filesystem interface
-export type { LowLevelOperations, RequestContext, InitInfo, MaybePromise, HandlerName } from './ops/lowlevel.ts';
-// The protocol: types handlers use, constants, and the codec for experimenters
+export type { LowLevelOperations, RequestContext, InitInfo, ReadyInfo, MaybePromise, HandlerName } from './ops/lowlevel.ts';
+// The path-based filesystem interface, served through the low-level one
+export { pathOperations } from './ops/path/layer.ts';
+export type {
+  PathFilesystem, PathOperations, PathLayerOptions, PathStat, PathContext, PathDirEntry, PathListing, PathOpenResult,
+  PathStatfs, PathLock, PathNotifier, TimeLike, Timestamp, AnyStat,
+} from './ops/path/types.ts';
+// Helpers for handlers
+export { attrFromStats } from './ops/stats.ts';
+export { checkAccess, callerGroups, F_OK, R_OK, W_OK, X_OK, type Caller, type AccessAttr } from './ops/permissions.ts';
 export {
-  ROOT_ID, KERNEL_MAJOR, KERNEL_MINOR, MIN_SUPPORTED_MINOR, OpenFlags, SetattrValid, RenameFlags, IoctlFlags, PollFlags,
-  AttrFlags, INIT_FLAGS, NotifyCode, OPCODES, opcodeName, opcodeRow, decodeRequest, negotiateInit, encodeInitOut,
-  frameReply, packDirents, packDirentsPlus, hasFlag,
-  type U64, type Ino, type Fh, type LockOwner, type Unique, type InitFlagName, type Negotiated, type InitWants,
-  type CapabilityAudit, type DecodeError, type OpcodeRow, type DirEntry, type DirEntryPlus, type Attr, type EntryReply,
-  type AttrReply, type OpenReply, type CreateReply, type StatfsReply, type LockReply, type IoctlReply, type StatxReply,
-  type StatxData, type BytesLike, type InitRequest,
-  type LookupRequest, type BatchForgetRequest, type ForgetRequest, type GetattrRequest, type SetattrRequest, type SetTime,
-  type Timespec, type InodeRequest, type SymlinkRequest, type MknodRequest, type MkdirRequest, type EntryNameRequest,
-  type RenameRequest, type LinkRequest, type OpenRequest, type ReadRequest, type WriteRequest, type ReleaseRequest,
-  type FsyncRequest, type SetxattrRequest, type GetxattrRequest, type ListxattrRequest, type RemovexattrRequest,
-  type FlushRequest, type LockRequest, type FileLock, type AccessRequest, type CreateRequest, type BmapRequest,
-  type IoctlRequest, type PollRequest, type FallocateRequest, type LseekRequest, type CopyFileRangeRequest,
-  type TmpfileRequest, type StatxRequest, type RequestExtensions, type SecurityContext,
-} from './protocol/index.ts';
+  S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO,
+  DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK, dtFromMode,
+} from './ops/file-mode.ts';
+// Constants and flag sets found in requests and replies
+export {
+  ROOT_ID, OpenFlags, SetattrValid, RenameFlags, IoctlFlags, PollFlags, AttrFlags, ReleaseFlags, GetattrFlags, LockFlags,
+  WriteFlags, ReadFlags, FsyncFlags, OpenInFlags, SetxattrFlags, type InitFlagName,
+} from './protocol/constants.ts';
+export { hasFlag, type Negotiated } from './protocol/negotiated.ts';
+export type { InitWants, CapabilityAudit } from './protocol/init.ts';
+export type { U64 } from './protocol/u64.ts';
+export type { Ino, Fh, LockOwner, Unique } from './protocol/ids.ts';
+export type { RequestExtensions, SecurityContext } from './protocol/header.ts';
+// What handlers return
+export type {
+  Attr, EntryReply, AttrReply, OpenReply, CreateReply, StatfsReply, LockReply, IoctlReply, IoctlIovec, StatxReply,
+  StatxData, StatxTime, BytesLike,
+} from './protocol/replies.ts';
+export type { DirEntry, DirEntryPlus } from './protocol/dirent.ts';
+// What handlers receive
+export type {
+  InitRequest, LookupRequest, BatchForgetRequest, ForgetRequest, GetattrRequest, SetattrRequest, SetTime, Timespec,
+  InodeRequest, SymlinkRequest, MknodRequest, MkdirRequest, EntryNameRequest, RenameRequest, LinkRequest, OpenRequest,
+  ReadRequest, WriteRequest, ReleaseRequest, FsyncRequest, SetxattrRequest, GetxattrRequest, ListxattrRequest,
+  RemovexattrRequest, FlushRequest, LockRequest, FileLock, AccessRequest, CreateRequest, BmapRequest, IoctlRequest,
+  PollRequest, FallocateRequest, LseekRequest, CopyFileRangeRequest, TmpfileRequest, StatxRequest,
+} from './protocol/requests.ts';

@@ -9,7 +9,7 @@
  *   r.error; // 0
  *   decodeEntryOut(r.body).nodeid;
  */
-import { SessionCore, type SessionCoreOptions } from './session/core.ts';
+import { SessionCore, type SessionCoreOptions, type RequestSink } from './session/core.ts';
 import type { LowLevelOperations } from './ops/lowlevel.ts';
 import { opcodeByName } from './protocol/opcodes.ts';
 import { INIT_FLAGS, KERNEL_MAJOR, KERNEL_MINOR, type InitFlagName } from './protocol/constants.ts';
@@ -35,6 +35,8 @@ export interface FakeRequestOptions {
   readonly expectNoReply?: boolean;
   /** Defaults to 2000 ms. */
   readonly timeoutMs?: number;
+  /** Lend the frame, as a transport does with large ones: called once the core gives its memory back. */
+  readonly release?: () => void;
 }
 
 export interface FakeKernelOptions extends SessionCoreOptions {
@@ -43,6 +45,13 @@ export interface FakeKernelOptions extends SessionCoreOptions {
   /** Capabilities the fake kernel offers. Defaults to all of them. */
   readonly offer?: readonly InitFlagName[];
   readonly maxReadahead?: number;
+  /**
+   * Collect replies nobody waits for (a second reply to one request, a reply after its timeout, a reply
+   * to a frame that was never sent through `send`/`request`) in `strayReplies` instead of failing.
+   * Defaults to false: the first stray reply rejects every pending and later request with an error
+   * saying which request it answered, and `check()` throws it.
+   */
+  readonly allowStrayReplies?: boolean;
 }
 
 export class FakeKernel {
@@ -51,30 +60,68 @@ export class FakeKernel {
   readonly notifications: Buffer[] = [];
   /** Replies to requests nobody waits for any more (answered twice, or after a timeout): should stay empty. */
   readonly strayReplies: FakeReply[] = [];
-  readonly #waiting = new Map<string, (r: FakeReply) => void>();
+  readonly #waiting = new Map<string, { resolve: (r: FakeReply) => void; reject: (e: Error) => void }>();
   readonly #options: FakeKernelOptions;
+  /** The sink every request frame is delivered with: replies come back to `#deliver`. */
+  readonly #sink: RequestSink;
   #unique = 0;
+  #fault: Error | undefined;
 
   constructor(ops: LowLevelOperations, options: FakeKernelOptions = {}) {
     this.#options = options;
-    const deliver = (iov: readonly Uint8Array[]): string | 0 => {
-      const frame = Buffer.concat(iov.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
-      if (frame.length < 16 || frame.readUInt32LE(0) !== frame.length) throw new Error(`bad frame length ${frame.length}`);
-      const unique = readU64(frame, 8);
-      if (unique === 0) { this.notifications.push(frame); return 0; }
-      const key = String(unique);
-      const error = frame.readInt32LE(4);
-      const reply: FakeReply = { unique, error: error === 0 ? 0 : -error, body: frame.subarray(16) };
-      const waiter = this.#waiting.get(key);
-      if (!waiter) {
-        this.strayReplies.push(reply);
-        return 'ENOENT'; // like the kernel: nobody waits for this request any more
-      }
-      this.#waiting.delete(key);
-      waiter(reply);
-      return 0;
-    };
+    const deliver = (iov: readonly Uint8Array[]): string | 0 => this.#deliver(iov);
+    this.#sink = Object.freeze({ reply: deliver });
     this.core = new SessionCore(ops, { write: deliver, writeAsync: async (iov) => deliver(iov) }, options);
+  }
+
+  /** The first stray reply seen (unless `allowStrayReplies`), as the error pending requests were rejected with. */
+  get fault(): Error | undefined { return this.#fault; }
+
+  /** Throws if a stray or duplicate reply was seen (see `allowStrayReplies`). */
+  check(): void {
+    if (this.#fault) throw this.#fault;
+  }
+
+  /** Checks a reply or notification frame as the kernel's fuse_dev_do_write would, and routes it. */
+  #deliver(iov: readonly Uint8Array[]): string | 0 {
+    // Like writev(2) from Node: only byte views can be written; anything else never reaches the kernel.
+    if (!iov.every((b) => b instanceof Uint8Array)) {
+      const e = new TypeError('The "buffers" argument must be an ArrayBufferView[]') as TypeError & { code: string };
+      e.code = 'ERR_INVALID_ARG_TYPE';
+      throw e;
+    }
+    const frame = Buffer.concat(iov.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)));
+    // fs/fuse/dev.c fuse_dev_do_write: a wrong length or an error outside -511..0 is EINVAL, and the
+    // request stays waiting for a proper reply.
+    if (frame.length < 16 || frame.readUInt32LE(0) !== frame.length) return 'EINVAL';
+    const unique = readU64(frame, 8);
+    const error = frame.readInt32LE(4);
+    if (unique === 0) { this.notifications.push(frame); return 0; }
+    if (error > 0 || error <= -512) return 'EINVAL';
+    const key = String(unique);
+    const reply: FakeReply = { unique, error: error === 0 ? 0 : -error, body: frame.subarray(16) };
+    const waiter = this.#waiting.get(key);
+    if (!waiter) {
+      this.strayReplies.push(reply);
+      if (!this.#options.allowStrayReplies) {
+        this.#failAll(new Error(
+          `FakeKernel: stray reply to request ${key} (error ${reply.error}, ${reply.body.length} body bytes): nobody waits for it — ` +
+          'a second reply to one request, a reply after its timeout, or a reply to a frame not sent through send()/request(). ' +
+          'Pass { allowStrayReplies: true } to collect these in strayReplies instead.',
+        ));
+      }
+      return 'ENOENT'; // like the kernel: nobody waits for this request any more
+    }
+    this.#waiting.delete(key);
+    waiter.resolve(reply);
+    return 0;
+  }
+
+  #failAll(e: Error): void {
+    this.#fault ??= e;
+    const waiting = [...this.#waiting.values()];
+    this.#waiting.clear();
+    for (const w of waiting) w.reject(e);
   }
 
   /** The next request id (the kernel counts in steps of 2; bit 0 marks interrupts). */
@@ -128,6 +175,7 @@ export class FakeKernel {
 
   /** Delivers a raw frame; resolves with the reply to `unique` (or undefined when none is expected). */
   send(frame: Buffer, unique: U64, options: FakeRequestOptions = {}): Promise<FakeReply> {
+    if (this.#fault) return Promise.reject(this.#fault);
     const key = String(unique);
     const reply = new Promise<FakeReply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -135,9 +183,16 @@ export class FakeKernel {
         if (options.expectNoReply) resolve(undefined as unknown as FakeReply);
         else reject(new Error(`no reply to request ${key} within ${options.timeoutMs ?? 2000} ms`));
       }, options.expectNoReply ? Math.min(options.timeoutMs ?? 50, 50) : options.timeoutMs ?? 2000);
-      this.#waiting.set(key, (r) => { clearTimeout(timer); resolve(r); });
+      this.#waiting.set(key, {
+        resolve: (r) => {
+          clearTimeout(timer);
+          if (options.expectNoReply) reject(new Error(`FakeKernel: request ${key} expected no reply, got error ${r.error}`));
+          else resolve(r);
+        },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      });
     });
-    this.core.handleFrame(frame);
+    this.core.handleFrame(frame, options.release === undefined ? this.#sink : { reply: this.#sink.reply, release: options.release });
     return reply;
   }
 
@@ -146,7 +201,7 @@ export class FakeKernel {
     const body = Buffer.alloc(8);
     writeU64(body, 0, target);
     const unique = this.nextUnique();
-    this.core.handleFrame(this.frame('INTERRUPT', 0, body, { unique }));
+    this.core.handleFrame(this.frame('INTERRUPT', 0, body, { unique }), this.#sink);
   }
 
   /* ---- request body builders ------------------------------------------------------------------ */

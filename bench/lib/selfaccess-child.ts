@@ -40,7 +40,7 @@ try {
   process.stdout.write(`${JSON.stringify({ outcome, done, expected: args.concurrency * args.perCaller, ms: Math.round(ms), threadpool: process.env['UV_THREADPOOL_SIZE'] ?? '4 (default)' })}\n`);
   if (outcome === 'stalled') {
     // Pool threads are parked in stat(2) on our own mount and in read(2) on /dev/fuse: abort the connection.
-    callers.forEach((p) => p.catch(() => {}));
+    for (const p of callers) p.catch(() => {});
     await forceUnmount(args.mountpoint);
     served = undefined;
   }

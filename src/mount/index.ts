@@ -17,6 +17,7 @@ export type {
   KernelMountOptions,
   MountDataIds,
   MountOptionsInput,
+  MountOptionsObject,
   ParsedMountOptions,
 } from './options.ts';
 export { mountDevice } from './mount.ts';

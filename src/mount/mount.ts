@@ -17,7 +17,7 @@ import { preflight } from './preflight.ts';
 import type { PreflightResult } from './preflight.ts';
 import { runUnmount, unmountCommand } from './unmount.ts';
 import type { MountMethod, UnmountOptions } from './unmount.ts';
-import { startWatchdog } from './watchdog.ts';
+import { NO_WATCHDOG, startWatchdog } from './watchdog.ts';
 import type { Watchdog } from './watchdog.ts';
 
 export interface MountDeviceOptions {
@@ -30,6 +30,12 @@ export interface MountDeviceOptions {
   readonly method?: 'auto' | MountMethod | undefined;
   /** Lazily unmount a stale FUSE mount (dead daemon) found at the mountpoint first. Defaults to false. */
   readonly cleanStale?: boolean | undefined;
+  /**
+   * Start the watchdog, a small `/bin/sh` process that unmounts lazily if this process dies without
+   * unmounting (even by SIGKILL). With false, a killed daemon leaves a stale mount behind ("Transport
+   * endpoint is not connected") until someone unmounts it. Defaults to true.
+   */
+  readonly watchdog?: boolean | undefined;
 }
 
 /** A mounted FUSE device. */
@@ -49,7 +55,13 @@ export interface MountedDevice {
    * (ERR_FUSE_UNMOUNT_FAILED, e.g. busy) the mount and its watchdog stay, and it may be called again.
    */
   unmount(options?: UnmountOptions): Promise<void>;
-  /** Unmounts lazily; for `await using`. */
+  /**
+   * Unmounts, lazily if the mount is busy, so the mountpoint is always released; resolves once it is.
+   * The descriptor stays open (the caller owns it). Idempotent: later calls return the same promise, and
+   * after a failure (both attempts failed) it may be called again. Same behaviour as `FuseMount.close()`.
+   */
+  close(): Promise<void>;
+  /** Awaits {@link close}; for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -82,7 +94,8 @@ export async function mountDeviceWith(
   const lazyUnmount = unmountCommand(checked.method, checked.unmountTool, checked.mountpoint, true);
   let watchdog: Watchdog;
   try {
-    watchdog = await startWatchdog({ mountpoint: checked.mountpoint, fsType, uid: env.uid, knownMountIds, unmount: lazyUnmount });
+    watchdog = options.watchdog === false ? NO_WATCHDOG
+      : await startWatchdog({ mountpoint: checked.mountpoint, fsType, uid: env.uid, knownMountIds, unmount: lazyUnmount });
   } catch (cause) {
     throw new TsfuseError('ERR_FUSE_MOUNT_FAILED', `could not start the unmount watchdog: ${(cause as Error).message}`, { cause });
   }
@@ -148,6 +161,7 @@ class Mounted implements MountedDevice {
   readonly #fusermount: FusermountMount | undefined;
   readonly #mountinfoPath: string;
   #unmounting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(
     fd: number,
@@ -178,8 +192,16 @@ class Mounted implements MountedDevice {
     return this.#unmounting;
   }
 
+  close(): Promise<void> {
+    this.#closing ??= this.unmount().catch(() => this.unmount({ lazy: true })).catch((err: unknown) => {
+      this.#closing = undefined;
+      throw err;
+    });
+    return this.#closing;
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
-    await this.unmount({ lazy: true });
+    await this.close();
   }
 
   async #unmount(lazy: boolean): Promise<void> {

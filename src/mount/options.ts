@@ -12,8 +12,25 @@
  */
 import { TsfuseError } from '../errors.ts';
 
-/** One or more `-o` groups. */
-export type MountOptionsInput = string | readonly string[];
+/**
+ * Mount options: one or more `-o` groups (`'ro,fsname=demo'`, `['ro', 'fsname=demo']`), or an object
+ * (`{ readOnly: true, fsname: 'demo' }`) with the fields of the parsed result, which becomes the same `-o`
+ * list and is checked by the same rules.
+ */
+export type MountOptionsInput = string | readonly string[] | MountOptionsObject;
+
+/**
+ * Mount options as an object: every field of {@link KernelMountOptions} and {@link FsOptions}, optional.
+ * A boolean with an opposite `-o` flag gives either (`readOnly: false` is `rw`, `nosuid: false` is `suid`);
+ * other booleans give their flag when true and nothing when false. `umask` may be a number (`0o022`) or
+ * octal text (`'022'`). Absent or `undefined` fields keep their defaults.
+ */
+export type MountOptionsObject = {
+  readonly [K in keyof KernelMountOptions | keyof FsOptions]?:
+    K extends 'umask' ? number | string
+      : K extends keyof KernelMountOptions ? Exclude<KernelMountOptions[K], undefined>
+        : K extends keyof FsOptions ? Exclude<FsOptions[K], undefined> : never;
+};
 
 /** How access times are updated. `undefined` keeps the kernel default, which is `relatime`. */
 export type AtimeMode = 'atime' | 'noatime' | 'relatime';
@@ -24,14 +41,24 @@ export interface KernelMountOptions {
   readonly fsname: string;
   /** Makes the filesystem type `fuse.<subtype>`; plain `fuse` when undefined. */
   readonly subtype: string | undefined;
-  /** Other users may access the mount (kernel `allow_other`). */
+  /**
+   * Other users may access the mount (kernel `allow_other`). Without {@link defaultPermissions} the kernel
+   * then checks no permissions for them, and lets every user reuse an entry and attributes cached after
+   * another user's lookup: the filesystem must check each access itself and must not let the kernel
+   * cache (see `LowLevelOperations.checksPermissions`, which makes entry and attribute timeouts default to
+   * 0), or `mount()` warns. See "Permissions" in the README. Defaults to false.
+   */
   readonly allowOther: boolean;
   /**
    * Only the mounting user and root may access the mount. Like libfuse, this mounts with the kernel's
    * `allow_other` and leaves refusing everybody else to the session (libfuse's `deny_others`).
    */
   readonly allowRoot: boolean;
-  /** The kernel checks permissions from the file mode (kernel `default_permissions`). */
+  /**
+   * The kernel checks permissions from each node's mode, uid and gid, as for a local filesystem (kernel
+   * `default_permissions`). Without it the kernel checks (almost) nothing and leaves it to the filesystem.
+   * Defaults to false, as in libfuse; recommended with {@link allowOther}.
+   */
   readonly defaultPermissions: boolean;
   readonly readOnly: boolean;
   /** Defaults to true, as in libfuse (`MS_NOSUID | MS_NODEV` unless `suid`/`dev` is given). */
@@ -175,9 +202,10 @@ function invalid(message: string): TsfuseError {
  * `allow_root` together with `allow_other`.
  */
 export function parseMountOptions(input: MountOptionsInput = []): ParsedMountOptions {
-  const groups = typeof input === 'string' ? [input] : input;
+  const isObject = typeof input === 'object' && input !== null && !Array.isArray(input);
+  const groups = typeof input === 'string' ? [input] : isObject ? [] : input;
   if (!Array.isArray(groups) || groups.some((g) => typeof g !== 'string')) {
-    throw invalid('mount options must be a string or an array of strings');
+    throw invalid('mount options must be a string, an array of strings, or an object like { allowOther: true }');
   }
   const draft: Draft = {
     mount: {
@@ -193,6 +221,9 @@ export function parseMountOptions(input: MountOptionsInput = []): ParsedMountOpt
   };
   for (const group of groups) {
     for (const item of splitOptionGroup(group)) applyOption(draft, item);
+  }
+  if (isObject) {
+    for (const [name, val, label] of optionItemsFromObject(input as MountOptionsObject)) applyOption(draft, name, val, label);
   }
   const { mount, fs } = draft;
   if (mount.allowOther && mount.allowRoot) {
@@ -235,12 +266,14 @@ export function splitOptionGroup(group: string): string[] {
   return items.filter((item) => item !== '');
 }
 
-function applyOption(draft: Draft, item: string): void {
-  const eq = item.indexOf('=');
+/** Applies one `-o` item (`name` or `name=value`), or a name and value from the object form. */
+function applyOption(draft: Draft, item: string, objectValue?: string, label?: string): void {
+  const eq = label !== undefined ? -1 : item.indexOf('=');
   const name = eq === -1 ? item : item.slice(0, eq);
-  const val = eq === -1 ? undefined : item.slice(eq + 1);
+  const val = label !== undefined ? objectValue : eq === -1 ? undefined : item.slice(eq + 1);
   const row = Object.hasOwn(OPTION_TABLE, name) ? OPTION_TABLE[name] : undefined;
-  if (row === undefined) throw invalid(`unknown mount option ${JSON.stringify(name)}`);
+  if (row === undefined) throw invalid(`unknown mount option ${JSON.stringify(name)}${suggestion(name, KNOWN_OPTIONS)}`);
+  const shown = label ?? name;
   switch (row.kind) {
     case 'refused':
       throw invalid(`option '${name}' is not supported: ${row.why}`);
@@ -249,10 +282,122 @@ function applyOption(draft: Draft, item: string): void {
       row.set(draft);
       return;
     case 'value':
-      if (val === undefined || val === '') throw invalid(`option '${name}' needs a value: '${name}=<value>'`);
-      row.set(draft, val, name);
+      if (val === undefined || val === '') throw invalid(`option '${shown}' needs a value: '${name}=<value>'`);
+      row.set(draft, val, shown);
       return;
   }
+}
+
+/** How each field of the object form becomes `-o` items. */
+type ObjectKey =
+  | { readonly kind: 'flag'; readonly on: string; readonly off?: string }
+  | { readonly kind: 'value'; readonly name: string }
+  | { readonly kind: 'choice'; readonly names: readonly string[] };
+
+const OBJECT_KEYS: Readonly<Record<keyof MountOptionsObject, ObjectKey>> = Object.freeze({
+  fsname: { kind: 'value', name: 'fsname' },
+  subtype: { kind: 'value', name: 'subtype' },
+  allowOther: { kind: 'flag', on: 'allow_other' },
+  allowRoot: { kind: 'flag', on: 'allow_root' },
+  defaultPermissions: { kind: 'flag', on: 'default_permissions' },
+  readOnly: { kind: 'flag', on: 'ro', off: 'rw' },
+  nosuid: { kind: 'flag', on: 'nosuid', off: 'suid' },
+  nodev: { kind: 'flag', on: 'nodev', off: 'dev' },
+  noexec: { kind: 'flag', on: 'noexec', off: 'exec' },
+  atime: { kind: 'choice', names: ['atime', 'noatime', 'relatime'] },
+  maxRead: { kind: 'value', name: 'max_read' },
+  autoUnmount: { kind: 'flag', on: 'auto_unmount' },
+  nonempty: { kind: 'flag', on: 'nonempty' },
+  attrTimeout: { kind: 'value', name: 'attr_timeout' },
+  entryTimeout: { kind: 'value', name: 'entry_timeout' },
+  negativeTimeout: { kind: 'value', name: 'negative_timeout' },
+  kernelCache: { kind: 'flag', on: 'kernel_cache' },
+  autoCache: { kind: 'flag', on: 'auto_cache' },
+  directIo: { kind: 'flag', on: 'direct_io' },
+  writebackCache: { kind: 'flag', on: 'writeback_cache' },
+  maxWrite: { kind: 'value', name: 'max_write' },
+  maxBackground: { kind: 'value', name: 'max_background' },
+  congestionThreshold: { kind: 'value', name: 'congestion_threshold' },
+  uid: { kind: 'value', name: 'uid' },
+  gid: { kind: 'value', name: 'gid' },
+  umask: { kind: 'value', name: 'umask' },
+} satisfies Record<keyof MountOptionsObject, ObjectKey>);
+
+/** The `-o` name a field of the object form stands for, to suggest it for a misspelt or `-o`-style key. */
+const OBJECT_KEY_BY_OPTION: ReadonlyMap<string, string> = new Map(Object.entries(OBJECT_KEYS).flatMap(([key, k]) =>
+  k.kind === 'flag' ? [[k.on, key], ...(k.off === undefined ? [] : [[k.off, key]])] as [string, string][]
+    : k.kind === 'value' ? [[k.name, key]] as [string, string][] : k.names.map((n) => [n, key] as [string, string])));
+
+/** The object form as `[option name, value or undefined, field name]` items, in the object's key order. */
+function optionItemsFromObject(input: MountOptionsObject): [string, string | undefined, string][] {
+  const items: [string, string | undefined, string][] = [];
+  for (const [key, v] of Object.entries(input)) {
+    const spec = Object.hasOwn(OBJECT_KEYS, key) ? OBJECT_KEYS[key as keyof MountOptionsObject] : undefined;
+    if (spec === undefined) {
+      const asOption = OBJECT_KEY_BY_OPTION.get(key) ?? OBJECT_KEY_BY_OPTION.get(key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+      const hint = asOption !== undefined ? `; did you mean '${asOption}'?` : suggestion(key, Object.keys(OBJECT_KEYS));
+      throw invalid(`unknown mount option key ${JSON.stringify(key)}${hint}`);
+    }
+    if (v === undefined) continue;
+    switch (spec.kind) {
+      case 'flag':
+        if (typeof v !== 'boolean') throw invalid(`option '${key}' must be true or false, got ${describe(v)}`);
+        if (v) items.push([spec.on, undefined, key]);
+        else if (spec.off !== undefined) items.push([spec.off, undefined, key]);
+        break;
+      case 'choice':
+        if (typeof v !== 'string' || !spec.names.includes(v)) {
+          throw invalid(`option '${key}' must be one of ${spec.names.map((n) => `'${n}'`).join(', ')}, got ${describe(v)}`);
+        }
+        items.push([v, undefined, key]);
+        break;
+      case 'value':
+        items.push([spec.name, objectValueText(key, v), key]);
+        break;
+    }
+  }
+  return items;
+}
+
+/** A value of the object form as the text its `-o` option takes; numbers must be finite. */
+function objectValueText(key: string, v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v !== 'number') throw invalid(`option '${key}' must be a ${key === 'fsname' || key === 'subtype' ? 'string' : 'number'}, got ${describe(v)}`);
+  if (key === 'fsname' || key === 'subtype') throw invalid(`option '${key}' must be a string, got ${describe(v)}`);
+  if (!Number.isFinite(v)) throw invalid(`option '${key}' must be a finite number, got ${String(v)}`);
+  if (key === 'umask') {
+    if (!Number.isInteger(v) || v < 0) throw invalid(`option 'umask' must be a mode like 0o022, got ${String(v)}`);
+    return v.toString(8);
+  }
+  // Decimal text as the -o parser reads it (String(1e-7) would be '1e-7').
+  return Number.isInteger(v) ? String(v) : v < 0 ? String(v) : v.toFixed(9).replace(/0+$/, '');
+}
+
+function describe(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : typeof v === 'object' ? (v === null ? 'null' : Array.isArray(v) ? 'an array' : 'an object') : `${typeof v} ${String(v)}`;
+}
+
+/** `; did you mean 'x'?` for the known name closest to `name` (edit distance ≤ 3), else nothing. */
+function suggestion(name: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDistance = 4;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d < bestDistance) { best = k; bestDistance = d; }
+  }
+  return best === undefined ? '' : `; did you mean '${best}'?`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur.push(Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 function parseInteger(name: string, text: string, min: number, max: number): number {

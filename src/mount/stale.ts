@@ -71,13 +71,26 @@ export async function topFuseMount(env: MountEnvironment, path: string): Promise
   return top !== undefined && isFuseType(top.fsType) ? top : undefined;
 }
 
+/**
+ * ERR_FUSE_MOUNTPOINT for a stale FUSE mount in the way. Its own class so that callers with other words
+ * for the remedy (the CLI's `--clean-stale`) can recognise it without parsing the message.
+ */
+export class StaleMountError extends TsfuseError {
+  /** The canonical mountpoint. */
+  readonly mountpoint: string;
+  constructor(mountpoint: string, message: string) {
+    super('ERR_FUSE_MOUNTPOINT', message);
+    this.mountpoint = mountpoint;
+  }
+}
+
 /** The error for a FUSE mount that is in the way, stale or not. */
 export function mountedError(path: string, entry: MountInfoEntry, probe: string): TsfuseError {
   const what = `${entry.fsType} '${entry.source}'`;
   if (probe === 'ENOTCONN') {
     const q = shellQuote(path);
-    return new TsfuseError(
-      'ERR_FUSE_MOUNTPOINT',
+    return new StaleMountError(
+      path,
       `mountpoint ${path} is a stale FUSE mount (${what}): its daemon is gone and the path answers ` +
       `"Transport endpoint is not connected". Clean it with \`fusermount3 -u -z ${q}\` (or \`umount -l ${q}\` ` +
       'as root), or pass { cleanStale: true } to mountDevice(), or call cleanStaleMount(path).',

@@ -1,21 +1,26 @@
 /**
- * The watchdog: a tiny detached Node process that unmounts lazily when the daemon dies, even by SIGKILL,
- * so the mountpoint goes back to being a plain directory instead of failing with "Transport endpoint is
- * not connected". fusermount3's own auto_unmount covers only the fusermount3 path, hence this one, which
- * runs on every path.
+ * The watchdog: a tiny detached `/bin/sh` process that unmounts lazily when the daemon dies, even by
+ * SIGKILL, so the mountpoint goes back to being a plain directory instead of failing with "Transport
+ * endpoint is not connected". fusermount3's own auto_unmount covers only the fusermount3 path, hence this
+ * one, which runs on every path.
+ *
+ * Why a shell: it costs about 1 MB of memory where a second Node runtime cost about 40 MB (measured with
+ * /proc/<pid>/status VmRSS, see test/mount/watchdog.test.ts), and POSIX sh is on every Linux that has
+ * mount(8) or fusermount3. It uses only builtins until it runs the unmount command.
  *
  * How it knows: its stdin is a pipe from the daemon, and nothing else holds the write end (libuv makes
  * the parent's end close-on-exec), so EOF on stdin means the daemon is gone. The daemon talks to it in
  * lines: `arm <mountId> <major:minor>` once mounted, `disarm` after a clean unmount (exit without
  * unmounting). It is started before the mount so that a daemon killed in between is covered too: if never
  * armed, it unmounts a FUSE mount of our type and uid at the mountpoint whose mount id it was not told
- * existed beforehand.
+ * existed beforehand. Armed, it unmounts only the mount with that id and that device number (the minor is
+ * the FUSE connection), and only while it is the top mount at the mountpoint: a mount stacked on top by
+ * someone else, or a new mount that reused the id, is left alone.
  *
  * What it must not do: hold the /dev/fuse descriptor (it is close-on-exec and not in the watchdog's
- * stdio), touch the mountpoint (it reads /proc/self/mountinfo only, and the unmount commands do not
- * resolve the mountpoint, see unmount.ts), or keep the daemon alive (its process and pipe are unref'd).
- * It runs from an inline source string with `process.execPath -e`, so it works the same from TypeScript
- * sources and from the built package, with no entry file to locate.
+ * stdio), touch the mountpoint (it runs in `/`, reads /proc/self/mountinfo only, and the unmount commands
+ * do not resolve the mountpoint, see unmount.ts), or keep the daemon alive (its process and pipe are
+ * unref'd).
  */
 import { spawn } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -28,11 +33,12 @@ export interface WatchdogConfig {
   readonly uid: number;
   /** Mount ids at the mountpoint before mounting; any other one of our type is ours. */
   readonly knownMountIds: readonly number[];
-  /** The lazy unmount to run. */
+  /** The lazy unmount to run; `command` is an absolute path (no PATH search in the watchdog). */
   readonly unmount: CommandLine;
 }
 
 export interface Watchdog {
+  /** The watchdog's process id; -1 when there is none (`watchdog: false`). */
   readonly pid: number;
   /** Names our mount exactly, once it exists. */
   arm(mountId: number, device: string): void;
@@ -40,64 +46,90 @@ export interface Watchdog {
   disarm(): void;
 }
 
+/** The word that names watchdog processes in `ps` and /proc/<pid>/cmdline (the shell's `$0`). */
+export const WATCHDOG_NAME = 'tsfuse-watchdog';
+
+/** The shell that runs the watchdog. */
+export const WATCHDOG_SHELL = '/bin/sh';
+
 /**
- * The watchdog program. Plain CommonJS with no dependencies; `process.argv[1]` is the JSON config.
- * Its mountinfo parsing mirrors mountinfo.ts (octal escapes, fields after the ' - ' separator).
+ * The watchdog program, POSIX sh. Arguments: `$1` the mountpoint and `$2` the filesystem type as
+ * mountinfo prints them (escaped), `$3` the uid, `$4` the known mount ids separated by spaces, then the
+ * unmount command line.
+ *
+ * mountinfo fields (proc(5)): id parent major:minor root mountpoint options [optional…] - type source
+ * superoptions. Fields are split by the shell (globbing off); the kernel escapes whitespace inside
+ * fields, so the split is exact, except that an empty source collapses, which is why the super options
+ * are taken as the last field rather than counted from the separator. Later lines are mounted later, so
+ * the last line for the mountpoint is the mount on top. A function has its own positional parameters,
+ * which keeps the unmount command line in the script's `$@` intact.
  */
-export const WATCHDOG_SOURCE = String.raw`'use strict';
-const { spawn } = require('node:child_process');
-const { readFileSync } = require('node:fs');
-const cfg = JSON.parse(process.argv[1]);
-process.title = 'tsfuse-watchdog';
-let armed = null;
-let finished = false;
-let pending = '';
-const unescape = (s) => s.replace(/\\([0-3][0-7][0-7])/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
-function ourMountOnTop() {
-  let text;
-  try { text = readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return false; }
-  let top = null;
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    const sep = f.indexOf('-', 6);
-    if (sep !== -1 && unescape(f[4] || '') === cfg.mountpoint) top = { f, sep };
-  }
-  if (top === null) return false;
-  const { f, sep } = top;
-  const id = Number(f[0]);
-  if (armed !== null) return id === armed.id && f[2] === armed.device;
-  return f[sep + 1] === cfg.fsType && !cfg.knownMountIds.includes(id) &&
-    (f[sep + 3] || '').split(',').includes('user_id=' + cfg.uid);
+export const WATCHDOG_SCRIPT = `set -f
+trap '' HUP INT QUIT PIPE
+cd / || exit 1
+mp=$1 fstype=$2 uid=$3 known=" $4 "
+shift 4
+armed_id= armed_dev=
+scan() {
+  [ "$5" = "$mp" ] || return 0
+  top_id=$1 top_dev=$3
+  shift 6
+  while [ $# -gt 0 ] && [ "$1" != - ]; do shift; done
+  [ $# -ge 3 ] || return 0
+  top_type=$2
+  eval "top_opts=\\\${$#}"
 }
-function daemonGone() {
-  if (finished) return;
-  finished = true;
-  if (!ourMountOnTop()) process.exit(0);
-  const child = spawn(cfg.unmount.command, cfg.unmount.args, { stdio: 'ignore', cwd: '/' });
-  child.on('exit', () => process.exit(0));
-  child.on('error', () => process.exit(1));
+ours() {
+  top_id= top_dev= top_type= top_opts=
+  while IFS= read -r line; do scan $line; done < /proc/self/mountinfo
+  [ -n "$top_id" ] || return 1
+  if [ -n "$armed_id" ]; then
+    [ "$top_id" = "$armed_id" ] && [ "$top_dev" = "$armed_dev" ]
+    return
+  fi
+  [ "$top_type" = "$fstype" ] || return 1
+  case $known in *" $top_id "*) return 1 ;; esac
+  case ,$top_opts, in *,user_id=$uid,*) return 0 ;; esac
+  return 1
 }
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  pending += chunk;
-  for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
-    const words = pending.slice(0, nl).split(' ');
-    pending = pending.slice(nl + 1);
-    if (words[0] === 'arm') armed = { id: Number(words[1]), device: words[2] };
-    if (words[0] === 'disarm') { finished = true; process.exit(0); }
-  }
-});
-process.stdin.on('end', daemonGone);
-process.stdin.on('error', daemonGone);
+while read -r word id dev; do
+  case $word in
+    arm) armed_id=$id armed_dev=$dev ;;
+    disarm) exit 0 ;;
+  esac
+done
+ours || exit 0
+exec "$@"
 `;
+
+/** Escapes a field as /proc/self/mountinfo prints it: space, tab, newline, backslash as `\ooo` (fs/proc_namespace.c, mangle()). */
+export function mountinfoEscape(field: string): string {
+  return field.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
+/** The command line that runs the watchdog for `config` (its stdin must be the pipe from the daemon). */
+export function watchdogCommand(config: WatchdogConfig): CommandLine {
+  return {
+    command: WATCHDOG_SHELL,
+    args: [
+      '-c', WATCHDOG_SCRIPT, WATCHDOG_NAME,
+      mountinfoEscape(config.mountpoint), mountinfoEscape(config.fsType), String(config.uid),
+      config.knownMountIds.join(' '), config.unmount.command, ...config.unmount.args,
+    ],
+  };
+}
+
+/** A watchdog that does nothing, for `watchdog: false`. */
+export const NO_WATCHDOG: Watchdog = Object.freeze({ pid: -1, arm(): void {}, disarm(): void {} });
 
 /** Starts the watchdog; resolves once its process exists. */
 export function startWatchdog(config: WatchdogConfig): Promise<Watchdog> {
-  const child = spawn(process.execPath, ['--input-type=commonjs', '-e', WATCHDOG_SOURCE, JSON.stringify(config)], {
+  const line = watchdogCommand(config);
+  const child = spawn(line.command, line.args, {
     detached: true, // its own session: a Ctrl-C or SIGHUP for the daemon's process group must not reach it
     stdio: ['pipe', 'ignore', 'ignore'],
     cwd: '/', // never pin a directory, least of all the mountpoint
-    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, // no NODE_OPTIONS (--import tsx ...)
+    env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', LC_ALL: 'C' },
   });
   return new Promise((resolve, reject) => {
     child.once('error', reject);

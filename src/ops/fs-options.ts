@@ -5,17 +5,15 @@
  * size limits become INIT requests instead (see `initWantsFrom`).
  */
 import type { FsOptions } from '../mount/options.ts';
-import type { LowLevelOperations, RequestContext } from './lowlevel.ts';
-import type { EntryReply, AttrReply, OpenReply, Attr, CreateReply } from '../protocol/replies.ts';
+import type { HandlerName, LowLevelOperations, RequestContext } from './lowlevel.ts';
+import type { EntryReply, AttrReply, OpenReply, Attr, CreateReply, StatxReply, StatxData } from '../protocol/replies.ts';
 import type { DirEntryPlus } from '../protocol/dirent.ts';
 import type { InitWants } from '../protocol/init.ts';
 import type { InitFlagName } from '../protocol/constants.ts';
-import { OpenFlags } from '../protocol/constants.ts';
+import { OpenFlags, StatxMask } from '../protocol/constants.ts';
+import { OPCODES, type ReplyShape } from '../protocol/opcodes.ts';
+import { PRE_INIT } from '../protocol/negotiated.ts';
 import { errnoOf, Errno } from '../errors.ts';
-
-type EntryMethod = 'lookup' | 'mknod' | 'mkdir' | 'symlink' | 'link';
-type AttrMethod = 'getattr' | 'setattr';
-type OpenMethod = 'open' | 'create';
 
 /** INIT requests that follow from the options. */
 export function initWantsFrom(fs: Partial<FsOptions>): InitWants & { want: InitFlagName[] } {
@@ -32,75 +30,114 @@ export function initWantsFrom(fs: Partial<FsOptions>): InitWants & { want: InitF
   };
 }
 
-/** Applies `f` to a handler's result, staying synchronous when the handler was (a sync reply skips a microtask). */
-function mapResult<T, U>(v: T | Promise<T>, f: (x: T) => U): U | Promise<U> {
-  return v instanceof Promise ? v.then(f) : f(v);
+type Rewrite = (result: unknown) => unknown;
+type Handler = (req: unknown, ctx: RequestContext) => unknown;
+
+/**
+ * Applies `f` to a handler's result, staying synchronous when the handler was (a sync reply skips a
+ * microtask). A thenable that is not a Promise is adopted, so `f` always sees the settled value.
+ */
+function mapResult(v: unknown, f: Rewrite): unknown {
+  if (v !== null && typeof v === 'object' && typeof (v as PromiseLike<unknown>).then === 'function') return Promise.resolve(v).then(f);
+  return f(v);
 }
 
-/** Returns `ops` itself when no option changes replies, else a wrapper. */
-export function applyFsOptions(ops: LowLevelOperations, fs: Partial<FsOptions>): LowLevelOperations {
-  const fixAttr = attrFixer(fs);
-  const touchesEntries = fs.attrTimeout !== undefined || fs.entryTimeout !== undefined || fixAttr !== undefined;
-  const touchesOpen = fs.kernelCache === true || fs.directIo === true;
-  const negative = fs.negativeTimeout !== undefined && fs.negativeTimeout > 0 ? fs.negativeTimeout : undefined;
-  if (!touchesEntries && !touchesOpen && negative === undefined) return ops;
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
 
-  const wrapped: LowLevelOperations = Object.create(ops) as LowLevelOperations;
-  const entry = (e: EntryReply): EntryReply => ({
+/**
+ * Returns `ops` itself when no option changes replies, else a wrapper. Which handlers are wrapped follows
+ * from the opcode table alone: each row's reply shape says what its answer carries (entries, attributes,
+ * open flags), so no list of method names lives here. Results that do not have the shape (a handler bug)
+ * pass through untouched, for the session to report as they were returned.
+ */
+export function applyFsOptions(ops: LowLevelOperations, fs: Partial<FsOptions>): LowLevelOperations {
+  const rewrites = shapeRewrites(fs);
+  const negative = fs.negativeTimeout !== undefined && fs.negativeTimeout > 0 ? fs.negativeTimeout : undefined;
+  const wrapped = Object.create(ops) as Record<HandlerName, unknown>;
+  let changed = false;
+  for (const row of OPCODES) {
+    const m = row.method;
+    // Rows sharing a handler (SETLK/SETLKW, RENAME/RENAME2, …) are wrapped once, by the first.
+    if (m === undefined || Object.hasOwn(wrapped, m)) continue;
+    const rewrite = rewrites[row.reply];
+    const negativeEntry = row.negativeEntry === true ? negative : undefined;
+    if (rewrite === undefined && negativeEntry === undefined) continue;
+    const f = ops[m] as Handler | undefined;
+    const absent = row.absent;
+    let call: Handler;
+    if (f !== undefined) call = (req, ctx) => f.call(ops, req, ctx);
+    // A synthesized answer (OPEN's fh 0, the root's attributes) gets the options too. No absent answer
+    // reads the negotiated state, so the pre-INIT one stands in for it.
+    else if (typeof absent === 'function') call = (req) => absent(req, PRE_INIT);
+    else continue;
+    if (negativeEntry !== undefined) wrapped[m] = negativeLookup(call, negativeEntry, rewrite);
+    else if (rewrite !== undefined) wrapped[m] = (req: unknown, ctx: RequestContext) => mapResult(call(req, ctx), rewrite);
+    changed = true;
+  }
+  return changed ? wrapped as LowLevelOperations : ops;
+}
+
+/** negative_timeout: cache "no such name" instead of asking again (node id 0 in entry_out). */
+function negativeLookup(call: Handler, timeout: number, rewrite: Rewrite | undefined): Handler {
+  const onError = (err: unknown): EntryReply => {
+    // Node id 0: the kernel reads no attributes (fs/fuse/dir.c fuse_lookup_name).
+    if (errnoOf(err) === Errno.ENOENT) return { ino: 0, entryTimeout: timeout, attrTimeout: 0 };
+    throw err;
+  };
+  const onEntry = rewrite ?? ((e: unknown) => e);
+  return (req, ctx) => {
+    let r: unknown;
+    try {
+      r = call(req, ctx);
+    } catch (err) {
+      return onError(err);
+    }
+    if (isObject(r) && typeof r['then'] === 'function') return Promise.resolve(r).then(onEntry, onError);
+    return onEntry(r);
+  };
+}
+
+/** How each reply shape is rewritten by the options; a shape left out carries nothing an option changes. */
+function shapeRewrites(fs: Partial<FsOptions>): Partial<Record<ReplyShape, Rewrite>> {
+  const fixAttr = attrFixer(fs);
+  const fixStatx = statxFixer(fs);
+  const touchesAttr = fs.attrTimeout !== undefined || fixAttr !== undefined;
+  const touchesEntries = touchesAttr || fs.entryTimeout !== undefined;
+  // kernel_cache and direct_io are about a file's data: libfuse's fuse_lib_open sets them, fuse_lib_opendir does not.
+  const openBits = (fs.kernelCache === true ? OpenFlags.KEEP_CACHE : 0) | (fs.directIo === true ? OpenFlags.DIRECT_IO : 0);
+
+  const entry = (e: unknown): unknown => (!isObject(e) ? e : {
     ...e,
-    entryTimeout: e.entryTimeout ?? fs.entryTimeout,
-    attrTimeout: e.attrTimeout ?? fs.attrTimeout,
-    attr: fixAttr ? fixAttr(e.attr) : e.attr,
+    entryTimeout: e['entryTimeout'] ?? fs.entryTimeout,
+    attrTimeout: e['attrTimeout'] ?? fs.attrTimeout,
+    attr: fixAttr && isObject(e['attr']) ? fixAttr(e['attr'] as unknown as Attr) : e['attr'],
   });
-  if (touchesEntries) {
-    for (const m of ['mknod', 'mkdir', 'symlink', 'link'] as EntryMethod[]) {
-      const f = ops[m] as ((req: unknown, ctx: RequestContext) => EntryReply | Promise<EntryReply>) | undefined;
-      if (f) (wrapped as Record<EntryMethod, unknown>)[m] = (req: unknown, ctx: RequestContext) => mapResult(f.call(ops, req, ctx), entry);
-    }
-    for (const m of ['getattr', 'setattr'] as AttrMethod[]) {
-      const f = ops[m] as ((req: unknown, ctx: RequestContext) => AttrReply | Promise<AttrReply>) | undefined;
-      if (f) {
-        (wrapped as Record<AttrMethod, unknown>)[m] = (req: unknown, ctx: RequestContext) => mapResult(f.call(ops, req, ctx),
-          (r: AttrReply) => ({ ...r, timeout: r.timeout ?? fs.attrTimeout, attr: fixAttr ? fixAttr(r.attr) : r.attr }));
-      }
-    }
-    if (ops.readdirplus) {
-      const f = ops.readdirplus;
-      wrapped.readdirplus = (req, ctx) => mapResult(f.call(ops, req, ctx), (list) => list.map((d: DirEntryPlus) => ({ ...d, entry: entry(d.entry) })));
-    }
-  }
-  if (ops.lookup && (touchesEntries || negative !== undefined)) {
-    const f = ops.lookup;
-    // negative_timeout: cache "no such name" instead of asking again (node id 0 in entry_out).
-    const onError = (err: unknown): EntryReply => {
-      if (negative !== undefined && errnoOf(err) === Errno.ENOENT) return { ino: 0, entryTimeout: negative, attrTimeout: 0, attr: { mode: 0 } };
-      throw err;
-    };
-    const onEntry = (e: EntryReply): EntryReply => (touchesEntries ? entry(e) : e);
-    wrapped.lookup = (req, ctx) => {
-      let r: EntryReply | Promise<EntryReply>;
-      try {
-        r = f.call(ops, req, ctx);
-      } catch (err) {
-        return onError(err);
-      }
-      return r instanceof Promise ? r.then(onEntry, onError) : onEntry(r);
-    };
-  }
-  if (touchesOpen) {
-    const extra = (fs.kernelCache ? OpenFlags.KEEP_CACHE : 0) | (fs.directIo ? OpenFlags.DIRECT_IO : 0);
-    const open = (o: OpenReply | void): OpenReply => ({ ...(o ?? {}), flags: ((o ?? {}).flags ?? 0) | extra });
-    const fOpen = ops.open;
-    wrapped.open = (req, ctx) => (fOpen ? mapResult(fOpen.call(ops, req, ctx), open) : open(undefined));
-    for (const m of ['create', 'tmpfile'] as const) {
-      const f = ops[m] as ((q: unknown, c: RequestContext) => CreateReply | Promise<CreateReply>) | undefined;
-      if (f) {
-        (wrapped as Record<OpenMethod | 'tmpfile', unknown>)[m] = (req: unknown, ctx: RequestContext) => mapResult(f.call(ops, req, ctx),
-          (r: CreateReply) => ({ entry: touchesEntries ? entry(r.entry) : r.entry, open: open(r.open) }));
-      }
-    }
-  }
-  return wrapped;
+  const attr = (r: unknown): unknown => (!isObject(r) ? r : {
+    ...r,
+    attrTimeout: (r as Partial<AttrReply>).attrTimeout ?? (r as Partial<AttrReply>).timeout ?? fs.attrTimeout,
+    attr: fixAttr && isObject(r['attr']) ? fixAttr(r['attr'] as unknown as Attr) : r['attr'],
+  });
+  const statx = (r: unknown): unknown => {
+    if (!isObject(r)) return r;
+    const x = r as Partial<StatxReply>;
+    return { ...x, attrTimeout: x.attrTimeout ?? x.timeout ?? fs.attrTimeout, statx: fixStatx && isObject(x.statx) ? fixStatx(x.statx) : x.statx };
+  };
+  // OPEN answers may be empty (undefined: fh 0, no flags).
+  const open = (o: unknown): unknown => (o !== undefined && !isObject(o) ? o : { ...o, flags: ((o as OpenReply | undefined)?.flags ?? 0) | openBits });
+  const created = (r: unknown): unknown => {
+    if (!isObject(r)) return r;
+    const c = r as Partial<CreateReply>;
+    return { ...c, entry: touchesEntries ? entry(c.entry) : c.entry, open: openBits !== 0 ? open(c.open) : c.open };
+  };
+  const entriesPlus = (list: unknown): unknown => (!Array.isArray(list) ? list
+    : list.map((d: DirEntryPlus) => (isObject(d) ? { ...d, entry: entry(d.entry) as EntryReply } : d)));
+
+  return {
+    ...(touchesEntries && { entry, 'entries-plus': entriesPlus }),
+    ...(touchesAttr && { attr, statx }),
+    ...(openBits !== 0 && { open }),
+    ...((touchesEntries || openBits !== 0) && { create: created }),
+  };
 }
 
 function attrFixer(fs: Partial<FsOptions>): ((a: Attr) => Attr) | undefined {
@@ -110,6 +147,21 @@ function attrFixer(fs: Partial<FsOptions>): ((a: Attr) => Attr) | undefined {
     ...a,
     ...(uid !== undefined && { uid }),
     ...(gid !== undefined && { gid }),
-    ...(umask !== undefined && { mode: a.mode & ~umask }),
+    // A missing or non-numeric mode is left for the session to refuse, not masked into 0.
+    ...(umask !== undefined && typeof a.mode === 'number' && { mode: a.mode & ~umask }),
+  });
+}
+
+/** uid/gid/umask for a statx answer: forced ids are also marked valid in the mask. */
+function statxFixer(fs: Partial<FsOptions>): ((s: StatxData) => StatxData) | undefined {
+  const { uid, gid, umask } = fs;
+  if (uid === undefined && gid === undefined && umask === undefined) return undefined;
+  // A mask that is not a number is a handler bug: left for the session to refuse, not made valid here.
+  return (s) => (typeof s.mask !== 'number' ? s : {
+    ...s,
+    mask: (s.mask | (uid !== undefined ? StatxMask.UID : 0) | (gid !== undefined ? StatxMask.GID : 0)) >>> 0,
+    ...(uid !== undefined && { uid }),
+    ...(gid !== undefined && { gid }),
+    ...(umask !== undefined && typeof s.mode === 'number' && { mode: s.mode & ~umask }),
   });
 }

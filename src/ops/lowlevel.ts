@@ -14,11 +14,17 @@
  * every READDIRPLUS entry the kernel receives (except "." and ".."), adds one to the node's lookup
  * count; FORGET subtracts. Entries of a readdirplus result that did not fit in the kernel's buffer are
  * handed straight back through `forget`, so the count stays exact without extra work.
+ *
+ * Names: how long the kernel may cache something is `entryTimeout` / `attrTimeout`, in seconds, in every
+ * reply and option that has one (`-o entry_timeout=` / `attr_timeout=`); tsfuse's own waits are in
+ * milliseconds and end in `Ms` (`initTimeoutMs`, `interruptGraceMs`). The kernel's lock owner id is
+ * `lockOwner` in every request that carries one.
  */
 import type * as P from '../protocol/index.ts';
 import type { RequestExtensions } from '../protocol/header.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { InitWants } from '../protocol/init.ts';
+import type { Notifier } from '../session/session.ts';
 
 /** Sync or async. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -51,11 +57,35 @@ export interface InitInfo {
   readonly wants: InitWants;
 }
 
+/** What {@link LowLevelOperations.ready} receives once INIT is answered. */
+export interface ReadyInfo {
+  /** What the kernel and the filesystem agreed. */
+  readonly negotiated: Negotiated;
+  /** Each capability asked for, and whether the kernel granted it. */
+  readonly audit: readonly P.CapabilityAudit[];
+  /**
+   * Notifications to the kernel (cache invalidation, store/retrieve, poll wakeup, …), the same object as
+   * `FuseMount.notify`: keep it to notify from inside the handlers. Do not await an invalidation inside
+   * the handler of a request that holds the same node's lock (say, `invalEntry(parent, …)` inside a lookup
+   * in `parent`): the kernel takes that lock to apply it, so both wait for each other (libfuse's
+   * fuse_lowlevel.h gives the same warning). Send it without awaiting, or after replying.
+   */
+  readonly notify: Notifier;
+}
+
 export interface LowLevelOperations {
+  /**
+   * This filesystem decides every access itself (see `checkAccess` and `callerGroups`). Only read at
+   * mount: with `allow_other` and without `default_permissions`, `mount()` then does not warn, and lets
+   * the kernel cache entries and attributes for 0 seconds unless `entry_timeout`/`attr_timeout` are given,
+   * because the kernel would otherwise reuse one caller's permission decision for every user of a cached
+   * entry. Defaults to false.
+   */
+  readonly checksPermissions?: boolean;
   /** Called with INIT; return adjusted wants (capabilities, maxWrite, …). Absent: the derived wants are used. */
   init?(info: InitInfo): MaybePromise<InitWants | void>;
-  /** Called once after INIT is answered, with what was agreed. */
-  ready?(negotiated: Negotiated, audit: readonly P.CapabilityAudit[]): void;
+  /** Called once after INIT is answered, with what was agreed and the notifier. Absent: nothing. */
+  ready?(info: ReadyInfo): void;
   /** DESTROY or unmount: the filesystem is going away. Absent: nothing. */
   destroy?(): MaybePromise<void>;
 
@@ -108,8 +138,16 @@ export interface LowLevelOperations {
   /** Absent: success with fh 0. */
   opendir?(req: P.OpenRequest, ctx: RequestContext): MaybePromise<P.OpenReply | void>;
   /**
-   * Return the entries after `req.offset`, each with the offset of the entry after it; those that fit
-   * in `req.size` are sent. Absent: ENOSYS.
+   * Return the entries after `req.offset`, each with the offset of the entry after it (an opaque cookie
+   * the kernel hands back as `req.offset` to continue; it need not increase); those that fit in
+   * `req.size` are sent. An entry whose offset is 0 or equals `req.offset` (a handler that ignores
+   * `req.offset`) would make the reader ask for the same place forever: the listing is ended there, with
+   * no entries and a warning naming the handler.
+   * Or return the whole listing with no `offset` on any entry, plain names allowed (`['.', '..', 'a']`):
+   * the entries are numbered 1, 2, … and those after `req.offset` are sent (simple, but the listing is
+   * rebuilt for every READDIR of a large directory). Entries without `ino` (plain names) are reported
+   * with FUSE_UNKNOWN_INO, 0xffffffff. Mixing the two forms is an invalid result (EIO and a warning).
+   * readdirplus takes both forms too, with `{ name, entry }` objects. Absent: ENOSYS.
    */
   readdir?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<readonly P.DirEntry[]>;
   /** Like readdir, each entry with its lookup answer. Implementing it turns on READDIRPLUS. Absent: ENOSYS. */
@@ -147,4 +185,4 @@ export interface LowLevelOperations {
 }
 
 /** The names of the request handlers (every method but the lifecycle ones). */
-export type HandlerName = Exclude<keyof LowLevelOperations, 'init' | 'ready' | 'destroy'>;
+export type HandlerName = Exclude<keyof LowLevelOperations, 'init' | 'ready' | 'destroy' | 'checksPermissions'>;

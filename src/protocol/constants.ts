@@ -18,6 +18,11 @@ export const MIN_READ_BUFFER = 8192;
 export const INVALID_UIDGID = 0xffff_ffff;
 /** Top bit of `unique`: the kernel resent this request (7.40). Replies echo `unique` exactly. */
 export const UNIQUE_RESEND_BIT_HI = 0x8000_0000;
+/**
+ * INIT_EXT in the 32-bit `flags` of fuse_init_in/out: `flags2` is valid (7.36). The one capability bit
+ * the codec reads itself, to find the second flag word; INIT_FLAGS lists it as bit 30 with the others.
+ */
+export const INIT_EXT = 1 << 30;
 /** Extension types: 0..31 are security-context headers, 32 is supplementary groups (7.38). */
 export const MAX_NR_SECCTX = 31;
 export const EXT_GROUPS = 32;
@@ -111,6 +116,11 @@ export const FsyncFlags = Object.freeze({ FDATASYNC: 1 << 0 } as const);
 export const PollFlags = Object.freeze({ SCHEDULE_NOTIFY: 1 << 0 } as const);
 export const AttrFlags = Object.freeze({ SUBMOUNT: 1 << 0, DAX: 1 << 1 } as const);
 export const OpenInFlags = Object.freeze({ KILL_SUIDGID: 1 << 0 } as const);
+/** STATX_* bits of fuse_statx.mask (<linux/stat.h>): which fields of a statx answer are valid. */
+export const StatxMask = Object.freeze({
+  TYPE: 1 << 0, MODE: 1 << 1, NLINK: 1 << 2, UID: 1 << 3, GID: 1 << 4, ATIME: 1 << 5, MTIME: 1 << 6, CTIME: 1 << 7,
+  INO: 1 << 8, SIZE: 1 << 9, BLOCKS: 1 << 10, BTIME: 1 << 11,
+} as const);
 export const SetxattrFlags = Object.freeze({ ACL_KILL_SGID: 1 << 0 } as const);
 export const InvalEntryFlags = Object.freeze({ EXPIRE_ONLY: 1 << 0 } as const);
 export const IoctlFlags = Object.freeze({

@@ -4,13 +4,16 @@
  */
 import type { FrameReader } from './reader.ts';
 import { InHeader, OutHeader, ExtHeader, SuppGroups, Secctx } from './structs.ts';
-import { readU64 } from './u64.ts';
+import { readU64, u64FromHalves } from './u64.ts';
 import { EXT_GROUPS, MAX_NR_SECCTX, UNIQUE_RESEND_BIT_HI } from './constants.ts';
 import type { Ino, Unique } from './ids.ts';
 
 export const IN_HEADER_SIZE = InHeader.size;
 export const OUT_HEADER_SIZE = OutHeader.size;
 const H = InHeader.off;
+const O = OutHeader.off;
+/** The high half of a u64 field is 4 bytes after its start (little-endian). */
+const HI_HALF = 4;
 
 /** The decoded in-header of one request. */
 export interface InHeaderFields {
@@ -66,9 +69,9 @@ export function decodeInHeader(r: FrameReader): InHeaderFields | undefined {
     return undefined;
   }
   const uniqueLo = buf.readUInt32LE(start + H.unique);
-  const uniqueHi = buf.readUInt32LE(start + H.unique + 4);
+  const uniqueHi = buf.readUInt32LE(start + H.unique + HI_HALF);
   const hi = (uniqueHi & ~UNIQUE_RESEND_BIT_HI) >>> 0;
-  const unique = (hi <= 0x1f_ffff ? hi * 0x1_0000_0000 + uniqueLo : (BigInt(hi) << 32n) | BigInt(uniqueLo)) as Unique;
+  const unique = u64FromHalves(uniqueLo, hi) as Unique;
   const totalExtlen = buf.readUInt16LE(start + H.total_extlen);
   if (totalExtlen * 8 > len - IN_HEADER_SIZE) {
     r.error = { kind: 'bad-extension', reason: `total_extlen ${totalExtlen}×8 exceeds the ${len - IN_HEADER_SIZE}-byte body` };
@@ -118,7 +121,8 @@ export function decodeExtensions(r: FrameReader, buf: Buffer, start: number, end
       groups = [];
       for (let i = 0; i < n; i++) groups.push(buf.readUInt32LE(base + SuppGroups.size + 4 * i));
     } else {
-      (unknown ??= []).push({ type, bytes: buf.subarray(at, at + size) });
+      unknown ??= [];
+      unknown.push({ type, bytes: buf.subarray(at, at + size) });
     }
     at += (size + 7) & ~7;
   }
@@ -155,10 +159,10 @@ export function frameReply(uniqueLo: number, uniqueHi: number, error: number, bo
   let len = OUT_HEADER_SIZE;
   for (let i = 0; i < body.length; i++) len += body[i]!.byteLength;
   const header = Buffer.allocUnsafe(OUT_HEADER_SIZE);
-  header.writeUInt32LE(len, 0);
-  header.writeInt32LE(error === 0 ? 0 : -error, 4);
-  header.writeUInt32LE(uniqueLo, 8);
-  header.writeUInt32LE(uniqueHi, 12);
+  header.writeUInt32LE(len, O.len);
+  header.writeInt32LE(error === 0 ? 0 : -error, O.error);
+  header.writeUInt32LE(uniqueLo, O.unique);
+  header.writeUInt32LE(uniqueHi, O.unique + HI_HALF);
   const out: Uint8Array[] = [header];
   for (let i = 0; i < body.length; i++) out.push(body[i]!);
   return out;
@@ -169,7 +173,7 @@ export function frameNotify(code: number, body: readonly Uint8Array[]): Uint8Arr
   let len = OUT_HEADER_SIZE;
   for (const b of body) len += b.byteLength;
   const header = Buffer.alloc(OUT_HEADER_SIZE);
-  header.writeUInt32LE(len, 0);
-  header.writeInt32LE(code, 4);
+  header.writeUInt32LE(len, O.len);
+  header.writeInt32LE(code, O.error);
   return [header, ...body];
 }

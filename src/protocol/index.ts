@@ -9,7 +9,7 @@ export * as structs from './structs.ts';
 export {
   KERNEL_MAJOR, KERNEL_MINOR, MIN_SUPPORTED_MINOR, ROOT_ID, MIN_READ_BUFFER, INVALID_UIDGID, NotifyCode, INIT_FLAGS,
   INIT_FLAG_BY_NAME, OpenFlags, SetattrValid, ReleaseFlags, GetattrFlags, LockFlags, WriteFlags, ReadFlags, FsyncFlags,
-  PollFlags, AttrFlags, OpenInFlags, SetxattrFlags, InvalEntryFlags, IoctlFlags, IOCTL_MAX_IOV, CuseInitFlags,
+  PollFlags, AttrFlags, OpenInFlags, StatxMask, SetxattrFlags, InvalEntryFlags, IoctlFlags, IOCTL_MAX_IOV, CuseInitFlags, INIT_EXT,
   SetupmappingFlags, RenameFlags, DevIoctl, Uring, flagNames, type InitFlagName, type InitFlagInfo, type NotifyCodeName,
 } from './constants.ts';
 export {
@@ -18,12 +18,12 @@ export {
 } from './header.ts';
 export * from './requests.ts';
 export * from './replies.ts';
-export { packDirents, packDirentsPlus, type DirEntry, type DirEntryPlus, type PackedDirents } from './dirent.ts';
+export { packDirents, packDirentsPlus, countDirentsPlus, unsentLookups, type DirEntry, type DirEntryPlus, type PackedDirents } from './dirent.ts';
 export {
   negotiateInit, encodeInitOut, initOutSize, INIT_DEFAULTS, DEFAULT_MAX_PAGES_LIMIT,
   type InitWants, type InitOutcome, type InitOutFields, type CapabilityAudit,
 } from './init.ts';
 export { type Negotiated, hasFlag, PRE_INIT } from './negotiated.ts';
 export * from './notify.ts';
-export { OPCODES, opcodeRow, opcodeByName, opcodeName, Opcode, unsentLookups, type OpcodeRow, type Encoded } from './opcodes.ts';
+export { OPCODES, opcodeRow, opcodeByName, opcodeName, Opcode, type OpcodeRow, type ReplyShape, type Encoded } from './opcodes.ts';
 export { decodeRequest, type DecodedRequest } from './decode.ts';

@@ -3,7 +3,7 @@
  * of every capability bit, and the encoder of fuse_init_out in the size each minor expects.
  */
 import {
-  INIT_FLAGS, INIT_FLAG_BY_NAME, KERNEL_MAJOR, KERNEL_MINOR, MIN_SUPPORTED_MINOR, type InitFlagName,
+  INIT_FLAGS, INIT_FLAG_BY_NAME, INIT_EXT, KERNEL_MAJOR, KERNEL_MINOR, MIN_SUPPORTED_MINOR, type InitFlagName,
 } from './constants.ts';
 import type { InitRequest } from './requests.ts';
 import type { Negotiated } from './negotiated.ts';
@@ -119,7 +119,7 @@ export function negotiateInit(kernel: InitRequest, wants: InitWants = {}): InitO
     };
   }
   const minor = Math.min(kernel.minor, KERNEL_MINOR);
-  const offeredFlags2 = (kernel.flags & (1 << 30)) !== 0 ? kernel.flags2 : 0;
+  const offeredFlags2 = (kernel.flags & INIT_EXT) !== 0 ? kernel.flags2 : 0;
   const want = new Set<InitFlagName>(wants.want ?? []);
   const require = new Set<InitFlagName>(wants.require ?? []);
   for (const name of [...want, ...require]) {
@@ -187,10 +187,14 @@ const EMPTY_REPLY: InitOutFields = {
   maxPages: 0, mapAlignment: 0, flags2: 0, maxStackDepth: 0, requestTimeout: 0,
 };
 
-/** fuse_init_out size for a kernel minor: 8 before 7.5, 24 before 7.23 (FUSE_COMPAT_*INIT_OUT_SIZE), else 64. */
+/** fuse_init_out of kernels before 7.5 (FUSE_COMPAT_INIT_OUT_SIZE) and before 7.23 (FUSE_COMPAT_22_INIT_OUT_SIZE). */
+const COMPAT_INIT_OUT_SIZE = 8;
+const COMPAT_22_INIT_OUT_SIZE = 24;
+
+/** fuse_init_out size for a kernel minor: 8 before 7.5, 24 before 7.23, else 64. */
 export function initOutSize(kernelMinor: number): number {
-  if (kernelMinor < 5) return 8;
-  if (kernelMinor < 23) return 24;
+  if (kernelMinor < 5) return COMPAT_INIT_OUT_SIZE;
+  if (kernelMinor < 23) return COMPAT_22_INIT_OUT_SIZE;
   return InitOut.size;
 }
 

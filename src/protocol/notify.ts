@@ -2,7 +2,7 @@
  * Notifications: messages the daemon sends without a request (unique = 0, the code in the error
  * field). Each encoder returns the framed iovecs, ready for one writev.
  */
-import { NotifyCode } from './constants.ts';
+import { NotifyCode, InvalEntryFlags } from './constants.ts';
 import { frameNotify } from './header.ts';
 import {
   NotifyPollWakeupOut, NotifyInvalInodeOut, NotifyInvalEntryOut, NotifyStoreOut, NotifyRetrieveOut, NotifyDeleteOut,
@@ -38,7 +38,7 @@ export function encodeNotifyInvalEntry(parent: U64, name: BytesLike, expireOnly 
   const b = Buffer.alloc(NotifyInvalEntryOut.size);
   writeU64(b, NotifyInvalEntryOut.off.parent, parent);
   b.writeUInt32LE(n.byteLength, NotifyInvalEntryOut.off.namelen);
-  b.writeUInt32LE(expireOnly ? 1 : 0, NotifyInvalEntryOut.off.flags);
+  b.writeUInt32LE(expireOnly ? InvalEntryFlags.EXPIRE_ONLY : 0, NotifyInvalEntryOut.off.flags);
   return frameNotify(NotifyCode.INVAL_ENTRY, [b, n, NUL]);
 }
 

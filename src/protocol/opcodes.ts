@@ -1,19 +1,23 @@
 /**
  * The protocol as a table: one row per opcode of FUSE 7.45, holding everything the rest of tsfuse needs
  * to know about it — number, name, the minor that introduced it, the low-level handler that serves it,
- * the request decoder, the reply encoder, whether it is answered at all, and what to answer when the
- * filesystem has no handler. Dispatch, tracing and the tests all read this table; adding an opcode means
- * adding a row.
+ * the request's fixed struct, the request decoder, the reply's shape and encoder, whether it is answered
+ * at all, what to answer when the filesystem has no handler, and the INIT capabilities a handler implies.
+ * Dispatch, tracing, the `-o` options (src/ops/fs-options.ts), capability derivation
+ * (src/ops/capabilities.ts) and the tests all read this table; adding an opcode means adding a row and
+ * its two functions (decoder and encoder).
  */
 import * as D from './requests.ts';
 import * as R from './replies.ts';
-import { packDirents, packDirentsPlus, type DirEntry, type DirEntryPlus } from './dirent.ts';
+import * as S from './structs.ts';
+import { packDirents, packDirentsPlus, countDirentsPlus, unsentLookups, type DirEntry, type DirEntryPlus } from './dirent.ts';
 import { encodeInitOut, type InitOutFields } from './init.ts';
-import { Direntplus } from './structs.ts';
 import type { Negotiated } from './negotiated.ts';
+import type { StructLayout } from './layout.ts';
 import type { U64 } from './u64.ts';
 import type { Ino } from './ids.ts';
-import { ROOT_ID } from './constants.ts';
+import { ROOT_ID, type InitFlagName } from './constants.ts';
+import type { HandlerName } from '../ops/lowlevel.ts';
 
 const ENOSYS = 38;
 const ERANGE = 34;
@@ -21,9 +25,44 @@ const EIO = 5;
 const S_IFDIR = 0o040000;
 /** fs/fuse/dir.c fuse_readlink_folio reads at most PAGE_SIZE − 1 bytes; a longer reply fails with EIO. */
 const READLINK_MAX = D.PATH_MAX_BYTES - 1;
+/** fuse_write_out.size is a u32: COPY_FILE_RANGE (not _64) cannot report more. */
+const U32_MAX = 0xffff_ffff;
 
 /** Body parts of a successful reply (no out-header), or a positive errno to answer with instead. */
 export type Encoded = readonly Uint8Array[] | number;
+
+/**
+ * What a successful reply carries, by the struct(s) of its body. Code that rewrites results by what they
+ * contain (the `-o` options) keys on this, never on opcode or method names.
+ */
+export type ReplyShape =
+  /** No body (or, with `noReply`, no reply at all). */
+  | 'none'
+  /** fuse_entry_out: node id, entry and attribute timeouts, attributes. */
+  | 'entry'
+  /** fuse_attr_out: attribute timeout and attributes. */
+  | 'attr'
+  /** fuse_statx_out: attribute timeout and statx attributes (7.39). */
+  | 'statx'
+  /** fuse_open_out of a regular file: fh and FOPEN_* flags about file data. */
+  | 'open'
+  /** fuse_open_out of a directory: FOPEN_* flags about file data (kernel_cache, direct_io) do not apply. */
+  | 'open-dir'
+  /** fuse_entry_out then fuse_open_out (CREATE, TMPFILE). */
+  | 'create'
+  /** fuse_dirent records. */
+  | 'entries'
+  /** fuse_direntplus records: each an entry_out and a dirent. */
+  | 'entries-plus'
+  /** Raw bytes (file data, a symlink target). */
+  | 'data'
+  /** An xattr value or name list, or fuse_getxattr_out for a size probe. */
+  | 'xattr'
+  /** fuse_write_out: a 32-bit byte count. */
+  | 'write'
+  | 'statfs' | 'lock' | 'init' | 'bmap' | 'ioctl' | 'poll' | 'lseek'
+  /** fuse_copy_file_range_out: a 64-bit byte count (7.45). */
+  | 'copy-64';
 
 export interface OpcodeRow<Req = any, Res = any> {
   readonly code: number;
@@ -32,15 +71,32 @@ export interface OpcodeRow<Req = any, Res = any> {
   /** The protocol minor that introduced the opcode (fuse_kernel.h changelog; 0 for 7.1 and earlier). */
   readonly minMinor: number;
   /** The low-level handler that serves it; undefined for requests the session answers itself. */
-  readonly method?: string;
+  readonly method?: HandlerName;
+  /**
+   * The struct at the start of the body, as the kernel sends it at 7.45 with every capability granted
+   * (older minors and ungranted capabilities may send a shorter compat form, which the decoder accepts).
+   * Absent: the body has no fixed part.
+   */
+  readonly fixed?: StructLayout;
+  /** How many NUL-terminated names follow the fixed part (before any counted payload). Absent: none. */
+  readonly names?: 1 | 2;
   /** Decodes the body. Problems are left on the reader (`r.error`); never throws. */
   readonly decode: D.Decoder<Req>;
+  /** What a successful reply carries. */
+  readonly reply: ReplyShape;
   /** Encodes a handler's result. May throw TypeError for an impossible result (the session answers EIO). */
   readonly encodeReply: (res: Res, req: Req, n: Negotiated) => Encoded;
   /** The kernel expects no reply (FORGET, BATCH_FORGET, INTERRUPT's own frame, NOTIFY_REPLY). */
   readonly noReply?: true;
   /** Answer when the filesystem has no handler: an errno, or a synthesized result. */
   readonly absent: number | ((req: Req, n: Negotiated) => Res);
+  /** INIT capabilities to ask for when the filesystem implements `method`. */
+  readonly implies?: readonly InitFlagName[];
+  /**
+   * ENOENT may instead be answered with a negative entry (node id 0) that the kernel caches for
+   * entry_valid (fs/fuse/dir.c fuse_lookup_name): what the `negative_timeout` option does.
+   */
+  readonly negativeEntry?: true;
   /** Served by the session itself rather than a filesystem handler. */
   readonly session?: 'init' | 'interrupt' | 'destroy' | 'notify-reply';
   /**
@@ -48,8 +104,11 @@ export interface OpcodeRow<Req = any, Res = any> {
    * these: the kernel sends them for files already open, or on its own (libfuse's deny_others list).
    */
   readonly anyCaller?: true;
-  /** Node ids in a successful result whose lookup reference the kernel did not take (READDIRPLUS). */
-  readonly droppedLookups?: (res: Res, req: Req) => U64[];
+  /**
+   * Node ids in a successful result whose lookup reference the kernel did not take, given the body parts
+   * that were sent (READDIRPLUS: what did not fit, and "." / "..").
+   */
+  readonly droppedLookups?: (res: Res, sent: readonly Uint8Array[]) => U64[];
 }
 
 const empty: Encoded = Object.freeze([]) as readonly Uint8Array[];
@@ -57,106 +116,101 @@ const none = (): Encoded => empty;
 const entry = (res: R.EntryReply): Encoded => [R.encodeEntryOut(res)];
 const attr = (res: R.AttrReply, req: { ino: Ino }): Encoded => [R.encodeAttrOut(res, req.ino)];
 const open = (res: R.OpenReply | undefined): Encoded => [R.encodeOpenOut(res ?? {})];
+const created = (res: R.CreateReply): Encoded => R.encodeCreateOut(res);
+
+/** The capabilities that make lock handlers reachable: POSIX_LOCKS for fcntl locks, FLOCK_LOCKS for flock(2). */
+const LOCKS: readonly InitFlagName[] = Object.freeze(['POSIX_LOCKS', 'FLOCK_LOCKS']);
 
 function row<Req, Res>(r: OpcodeRow<Req, Res>): OpcodeRow<Req, Res> {
+  if (r.implies) Object.freeze(r.implies);
   return Object.freeze(r);
 }
 
-/** Entries of a READDIRPLUS result for which the kernel takes no lookup reference. */
-export function unsentLookups(entries: readonly DirEntryPlus[], size: number): U64[] {
-  const out: U64[] = [];
-  let used = 0;
-  let full = false;
-  for (const e of entries) {
-    // Only lengths and the dot names matter here: no need to encode string names again.
-    const name = e.name;
-    const length = typeof name === 'string' ? Buffer.byteLength(name) : name.byteLength;
-    const rec = (Direntplus.size + length + 7) & ~7;
-    if (!full && used + rec <= size) used += rec;
-    else full = true;
-    const dots = typeof name === 'string'
-      ? name === '.' || name === '..'
-      : (length === 1 || length === 2) && name[0] === 0x2e && name[length - 1] === 0x2e;
-    // fs/fuse/readdir.c fuse_direntplus_link: "." and ".." and node id 0 are not linked.
-    const ino = e.entry.ino;
-    if ((full || dots) && ino !== 0 && ino !== 0n) out.push(ino);
-  }
-  return out;
-}
-
 export const OPCODES: readonly OpcodeRow[] = Object.freeze([
-  row<D.LookupRequest, R.EntryReply>({ code: 1, name: 'LOOKUP', minMinor: 0, method: 'lookup', decode: D.decodeLookup, encodeReply: entry, absent: ENOSYS }),
+  row<D.LookupRequest, R.EntryReply>({ code: 1, name: 'LOOKUP', minMinor: 0, method: 'lookup', names: 1, decode: D.decodeLookup, reply: 'entry', encodeReply: entry, absent: ENOSYS, negativeEntry: true }),
   // FORGET and BATCH_FORGET reach the same handler with the same shape: a list of (node, count).
-  row<D.BatchForgetRequest, void>({ code: 2, name: 'FORGET', anyCaller: true, minMinor: 0, method: 'forget', decode: (r, ino, n, h) => ({ items: [D.decodeForget(r, ino, n, h)] }), encodeReply: none, noReply: true, absent: () => undefined }),
+  row<D.BatchForgetRequest, void>({ code: 2, name: 'FORGET', anyCaller: true, minMinor: 0, method: 'forget', fixed: S.ForgetIn, decode: (r, ino, n, h) => ({ items: [D.decodeForget(r, ino, n, h)] }), reply: 'none', encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.GetattrRequest, R.AttrReply>({
-    code: 3, name: 'GETATTR', minMinor: 0, method: 'getattr', decode: D.decodeGetattr, encodeReply: attr,
+    code: 3, name: 'GETATTR', minMinor: 0, method: 'getattr', fixed: S.GetattrIn, decode: D.decodeGetattr, reply: 'attr', encodeReply: attr,
     // Without a getattr handler the root still needs attributes for the mount to be usable.
     absent: (req) => {
       if (req.ino === ROOT_ID) return { attr: { mode: S_IFDIR | 0o755, nlink: 2 } };
       throw Object.assign(new Error('ENOSYS'), { code: 'ENOSYS', errno: ENOSYS });
     },
   }),
-  row<D.SetattrRequest, R.AttrReply>({ code: 4, name: 'SETATTR', minMinor: 0, method: 'setattr', decode: D.decodeSetattr, encodeReply: attr, absent: ENOSYS }),
-  row<D.InodeRequest, R.BytesLike>({ code: 5, name: 'READLINK', minMinor: 0, method: 'readlink', decode: D.decodeInode, encodeReply: (res) => R.encodeData(res, READLINK_MAX), absent: ENOSYS }),
-  row<D.SymlinkRequest, R.EntryReply>({ code: 6, name: 'SYMLINK', minMinor: 0, method: 'symlink', decode: D.decodeSymlink, encodeReply: entry, absent: ENOSYS }),
-  row<D.MknodRequest, R.EntryReply>({ code: 8, name: 'MKNOD', minMinor: 0, method: 'mknod', decode: D.decodeMknod, encodeReply: entry, absent: ENOSYS }),
-  row<D.MkdirRequest, R.EntryReply>({ code: 9, name: 'MKDIR', minMinor: 0, method: 'mkdir', decode: D.decodeMkdir, encodeReply: entry, absent: ENOSYS }),
-  row<D.EntryNameRequest, void>({ code: 10, name: 'UNLINK', minMinor: 0, method: 'unlink', decode: D.decodeEntryName, encodeReply: none, absent: ENOSYS }),
-  row<D.EntryNameRequest, void>({ code: 11, name: 'RMDIR', minMinor: 0, method: 'rmdir', decode: D.decodeEntryName, encodeReply: none, absent: ENOSYS }),
-  row<D.RenameRequest, void>({ code: 12, name: 'RENAME', minMinor: 0, method: 'rename', decode: D.decodeRename, encodeReply: none, absent: ENOSYS }),
-  row<D.LinkRequest, R.EntryReply>({ code: 13, name: 'LINK', minMinor: 0, method: 'link', decode: D.decodeLink, encodeReply: entry, absent: ENOSYS }),
-  row<D.OpenRequest, R.OpenReply | undefined>({ code: 14, name: 'OPEN', minMinor: 0, method: 'open', decode: D.decodeOpen, encodeReply: open, absent: () => ({}) }),
-  row<D.ReadRequest, R.BytesLike | readonly Uint8Array[]>({ code: 15, name: 'READ', anyCaller: true, minMinor: 0, method: 'read', decode: D.decodeRead, encodeReply: (res, req) => R.encodeData(res, req.size), absent: ENOSYS }),
+  row<D.SetattrRequest, R.AttrReply>({ code: 4, name: 'SETATTR', minMinor: 0, method: 'setattr', fixed: S.SetattrIn, decode: D.decodeSetattr, reply: 'attr', encodeReply: attr, absent: ENOSYS }),
+  row<D.InodeRequest, R.BytesLike>({ code: 5, name: 'READLINK', minMinor: 0, method: 'readlink', decode: D.decodeInode, reply: 'data', encodeReply: (res) => R.encodeData(res, READLINK_MAX), absent: ENOSYS }),
+  row<D.SymlinkRequest, R.EntryReply>({ code: 6, name: 'SYMLINK', minMinor: 0, method: 'symlink', names: 2, decode: D.decodeSymlink, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.MknodRequest, R.EntryReply>({ code: 8, name: 'MKNOD', minMinor: 0, method: 'mknod', fixed: S.MknodIn, names: 1, decode: D.decodeMknod, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.MkdirRequest, R.EntryReply>({ code: 9, name: 'MKDIR', minMinor: 0, method: 'mkdir', fixed: S.MkdirIn, names: 1, decode: D.decodeMkdir, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.EntryNameRequest, void>({ code: 10, name: 'UNLINK', minMinor: 0, method: 'unlink', names: 1, decode: D.decodeEntryName, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.EntryNameRequest, void>({ code: 11, name: 'RMDIR', minMinor: 0, method: 'rmdir', names: 1, decode: D.decodeEntryName, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.RenameRequest, void>({ code: 12, name: 'RENAME', minMinor: 0, method: 'rename', fixed: S.RenameIn, names: 2, decode: D.decodeRename, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.LinkRequest, R.EntryReply>({ code: 13, name: 'LINK', minMinor: 0, method: 'link', fixed: S.LinkIn, names: 1, decode: D.decodeLink, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.OpenRequest, R.OpenReply | undefined>({ code: 14, name: 'OPEN', minMinor: 0, method: 'open', fixed: S.OpenIn, decode: D.decodeOpen, reply: 'open', encodeReply: open, absent: () => ({}) }),
+  row<D.ReadRequest, R.BytesLike | readonly Uint8Array[]>({ code: 15, name: 'READ', anyCaller: true, minMinor: 0, method: 'read', fixed: S.ReadIn, decode: D.decodeRead, reply: 'data', encodeReply: (res, req) => R.encodeData(res, req.size), absent: ENOSYS }),
   row<D.WriteRequest, number>({
-    code: 16, name: 'WRITE', anyCaller: true, minMinor: 0, method: 'write', decode: D.decodeWrite,
+    code: 16, name: 'WRITE', anyCaller: true, minMinor: 0, method: 'write', fixed: S.WriteIn, decode: D.decodeWrite, reply: 'write',
     encodeReply: (res, req) => (Number.isInteger(res) && res >= 0 && res <= req.size ? [R.encodeWriteOut(res)] : badResult(`write must return a byte count 0..${req.size}, got ${String(res)}`)),
     absent: ENOSYS,
   }),
-  row<D.InodeRequest, R.StatfsReply>({ code: 17, name: 'STATFS', minMinor: 0, method: 'statfs', decode: D.decodeInode, encodeReply: (res) => [R.encodeStatfsOut(res)], absent: () => ({ namelen: 255, bsize: 512 }) }),
-  row<D.ReleaseRequest, void>({ code: 18, name: 'RELEASE', anyCaller: true, minMinor: 0, method: 'release', decode: D.decodeRelease, encodeReply: none, absent: () => undefined }),
-  row<D.FsyncRequest, void>({ code: 20, name: 'FSYNC', anyCaller: true, minMinor: 0, method: 'fsync', decode: D.decodeFsync, encodeReply: none, absent: ENOSYS }),
-  row<D.SetxattrRequest, void>({ code: 21, name: 'SETXATTR', minMinor: 0, method: 'setxattr', decode: D.decodeSetxattr, encodeReply: none, absent: ENOSYS }),
-  row<D.GetxattrRequest, R.BytesLike>({ code: 22, name: 'GETXATTR', minMinor: 0, method: 'getxattr', decode: D.decodeGetxattr, encodeReply: (res, req) => xattr(R.asBytes(res), req.size), absent: ENOSYS }),
-  row<D.ListxattrRequest, readonly R.BytesLike[] | Uint8Array>({ code: 23, name: 'LISTXATTR', minMinor: 0, method: 'listxattr', decode: D.decodeListxattr, encodeReply: (res, req) => xattr(R.joinXattrNames(res), req.size), absent: ENOSYS }),
-  row<D.RemovexattrRequest, void>({ code: 24, name: 'REMOVEXATTR', minMinor: 0, method: 'removexattr', decode: D.decodeRemovexattr, encodeReply: none, absent: ENOSYS }),
-  row<D.FlushRequest, void>({ code: 25, name: 'FLUSH', minMinor: 0, method: 'flush', decode: D.decodeFlush, encodeReply: none, absent: ENOSYS }),
-  row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', anyCaller: true, minMinor: 0, session: 'init', decode: D.decodeInit, encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
-  row<D.OpenRequest, R.OpenReply | undefined>({ code: 27, name: 'OPENDIR', minMinor: 0, method: 'opendir', decode: D.decodeOpen, encodeReply: open, absent: () => ({}) }),
-  row<D.ReadRequest, readonly DirEntry[]>({ code: 28, name: 'READDIR', anyCaller: true, minMinor: 0, method: 'readdir', decode: D.decodeRead, encodeReply: (res, req) => [packDirents(res, req.size).data], absent: ENOSYS }),
-  row<D.ReleaseRequest, void>({ code: 29, name: 'RELEASEDIR', anyCaller: true, minMinor: 0, method: 'releasedir', decode: D.decodeRelease, encodeReply: none, absent: () => undefined }),
-  row<D.FsyncRequest, void>({ code: 30, name: 'FSYNCDIR', anyCaller: true, minMinor: 2, method: 'fsyncdir', decode: D.decodeFsync, encodeReply: none, absent: ENOSYS }),
-  row<D.LockRequest, R.LockReply>({ code: 31, name: 'GETLK', minMinor: 7, method: 'getlk', decode: D.decodeLock(false), encodeReply: (res) => [R.encodeLkOut(res)], absent: ENOSYS }),
-  row<D.LockRequest, void>({ code: 32, name: 'SETLK', minMinor: 7, method: 'setlk', decode: D.decodeLock(false), encodeReply: none, absent: ENOSYS }),
-  row<D.LockRequest, void>({ code: 33, name: 'SETLKW', minMinor: 7, method: 'setlk', decode: D.decodeLock(true), encodeReply: none, absent: ENOSYS }),
-  row<D.AccessRequest, void>({ code: 34, name: 'ACCESS', minMinor: 3, method: 'access', decode: D.decodeAccess, encodeReply: none, absent: ENOSYS }),
-  row<D.CreateRequest, R.CreateReply>({ code: 35, name: 'CREATE', minMinor: 3, method: 'create', decode: D.decodeCreate, encodeReply: (res) => R.encodeCreateOut(res), absent: ENOSYS }),
-  row<D.InterruptRequest, void>({ code: 36, name: 'INTERRUPT', anyCaller: true, minMinor: 7, session: 'interrupt', decode: D.decodeInterrupt, encodeReply: none, noReply: true, absent: () => undefined }),
-  row<D.BmapRequest, U64>({ code: 37, name: 'BMAP', minMinor: 8, method: 'bmap', decode: D.decodeBmap, encodeReply: (res) => [R.encodeBmapOut(res)], absent: ENOSYS }),
-  row<D.EmptyRequest, void>({ code: 38, name: 'DESTROY', anyCaller: true, minMinor: 8, session: 'destroy', decode: D.decodeEmpty, encodeReply: none, absent: () => undefined }),
-  row<D.IoctlRequest, R.IoctlReply>({ code: 39, name: 'IOCTL', minMinor: 11, method: 'ioctl', decode: D.decodeIoctl, encodeReply: (res, req) => R.encodeIoctlOut(res, req.outSize), absent: ENOSYS }),
-  row<D.PollRequest, number>({ code: 40, name: 'POLL', minMinor: 11, method: 'poll', decode: D.decodePoll, encodeReply: (res) => [R.encodePollOut(res)], absent: ENOSYS }),
+  // Absent: libfuse's answer, an empty filesystem with NAME_MAX (255) names and 512-byte blocks.
+  row<D.InodeRequest, R.StatfsReply>({ code: 17, name: 'STATFS', minMinor: 0, method: 'statfs', decode: D.decodeInode, reply: 'statfs', encodeReply: (res) => [R.encodeStatfsOut(res)], absent: () => ({ namelen: 255, bsize: 512 }) }),
+  row<D.ReleaseRequest, void>({ code: 18, name: 'RELEASE', anyCaller: true, minMinor: 0, method: 'release', fixed: S.ReleaseIn, decode: D.decodeRelease, reply: 'none', encodeReply: none, absent: () => undefined }),
+  row<D.FsyncRequest, void>({ code: 20, name: 'FSYNC', anyCaller: true, minMinor: 0, method: 'fsync', fixed: S.FsyncIn, decode: D.decodeFsync, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  // The extended fuse_setxattr_in is only sent once SETXATTR_EXT is granted, so implementing setxattr asks for it.
+  row<D.SetxattrRequest, void>({ code: 21, name: 'SETXATTR', minMinor: 0, method: 'setxattr', fixed: S.SetxattrIn, names: 1, decode: D.decodeSetxattr, reply: 'none', encodeReply: none, absent: ENOSYS, implies: ['SETXATTR_EXT'] }),
+  row<D.GetxattrRequest, R.BytesLike>({ code: 22, name: 'GETXATTR', minMinor: 0, method: 'getxattr', fixed: S.GetxattrIn, names: 1, decode: D.decodeGetxattr, reply: 'xattr', encodeReply: (res, req) => xattr(R.asBytes(res), req.size), absent: ENOSYS }),
+  // LISTXATTR's body is a fuse_getxattr_in too (the size of the caller's buffer).
+  row<D.ListxattrRequest, readonly R.BytesLike[] | Uint8Array>({ code: 23, name: 'LISTXATTR', minMinor: 0, method: 'listxattr', fixed: S.GetxattrIn, decode: D.decodeListxattr, reply: 'xattr', encodeReply: (res, req) => xattr(R.joinXattrNames(res), req.size), absent: ENOSYS }),
+  row<D.RemovexattrRequest, void>({ code: 24, name: 'REMOVEXATTR', minMinor: 0, method: 'removexattr', names: 1, decode: D.decodeRemovexattr, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.FlushRequest, void>({ code: 25, name: 'FLUSH', minMinor: 0, method: 'flush', fixed: S.FlushIn, decode: D.decodeFlush, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', anyCaller: true, minMinor: 0, session: 'init', fixed: S.InitIn, decode: D.decodeInit, reply: 'init', encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
+  row<D.OpenRequest, R.OpenReply | undefined>({ code: 27, name: 'OPENDIR', minMinor: 0, method: 'opendir', fixed: S.OpenIn, decode: D.decodeOpen, reply: 'open-dir', encodeReply: open, absent: () => ({}) }),
+  row<D.ReadRequest, readonly DirEntry[]>({ code: 28, name: 'READDIR', anyCaller: true, minMinor: 0, method: 'readdir', fixed: S.ReadIn, decode: D.decodeRead, reply: 'entries', encodeReply: (res, req) => [packDirents(res, req.size).data], absent: ENOSYS }),
+  row<D.ReleaseRequest, void>({ code: 29, name: 'RELEASEDIR', anyCaller: true, minMinor: 0, method: 'releasedir', fixed: S.ReleaseIn, decode: D.decodeRelease, reply: 'none', encodeReply: none, absent: () => undefined }),
+  row<D.FsyncRequest, void>({ code: 30, name: 'FSYNCDIR', anyCaller: true, minMinor: 2, method: 'fsyncdir', fixed: S.FsyncIn, decode: D.decodeFsync, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  // Without POSIX_LOCKS the kernel keeps fcntl locks local and never sends GETLK/SETLK (fs/fuse/file.c fuse_file_lock).
+  row<D.LockRequest, R.LockReply>({ code: 31, name: 'GETLK', minMinor: 7, method: 'getlk', fixed: S.LkIn, decode: D.decodeLock(false), reply: 'lock', encodeReply: (res) => [R.encodeLkOut(res)], absent: ENOSYS, implies: ['POSIX_LOCKS'] }),
+  // SETLK also carries flock(2) locks, which need FLOCK_LOCKS (fs/fuse/file.c fuse_file_flock).
+  row<D.LockRequest, void>({ code: 32, name: 'SETLK', minMinor: 7, method: 'setlk', fixed: S.LkIn, decode: D.decodeLock(false), reply: 'none', encodeReply: none, absent: ENOSYS, implies: LOCKS }),
+  row<D.LockRequest, void>({ code: 33, name: 'SETLKW', minMinor: 7, method: 'setlk', fixed: S.LkIn, decode: D.decodeLock(true), reply: 'none', encodeReply: none, absent: ENOSYS, implies: LOCKS }),
+  row<D.AccessRequest, void>({ code: 34, name: 'ACCESS', minMinor: 3, method: 'access', fixed: S.AccessIn, decode: D.decodeAccess, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.CreateRequest, R.CreateReply>({ code: 35, name: 'CREATE', minMinor: 3, method: 'create', fixed: S.CreateIn, names: 1, decode: D.decodeCreate, reply: 'create', encodeReply: created, absent: ENOSYS }),
+  row<D.InterruptRequest, void>({ code: 36, name: 'INTERRUPT', anyCaller: true, minMinor: 7, session: 'interrupt', fixed: S.InterruptIn, decode: D.decodeInterrupt, reply: 'none', encodeReply: none, noReply: true, absent: () => undefined }),
+  row<D.BmapRequest, U64>({ code: 37, name: 'BMAP', minMinor: 8, method: 'bmap', fixed: S.BmapIn, decode: D.decodeBmap, reply: 'bmap', encodeReply: (res) => [R.encodeBmapOut(res)], absent: ENOSYS }),
+  row<D.EmptyRequest, void>({ code: 38, name: 'DESTROY', anyCaller: true, minMinor: 8, session: 'destroy', decode: D.decodeEmpty, reply: 'none', encodeReply: none, absent: () => undefined }),
+  // Without HAS_IOCTL_DIR the kernel answers ENOTTY to ioctls on directories itself.
+  row<D.IoctlRequest, R.IoctlReply>({ code: 39, name: 'IOCTL', minMinor: 11, method: 'ioctl', fixed: S.IoctlIn, decode: D.decodeIoctl, reply: 'ioctl', encodeReply: (res, req) => R.encodeIoctlOut(res, req.outSize), absent: ENOSYS, implies: ['HAS_IOCTL_DIR'] }),
+  row<D.PollRequest, number>({ code: 40, name: 'POLL', minMinor: 11, method: 'poll', fixed: S.PollIn, decode: D.decodePoll, reply: 'poll', encodeReply: (res) => [R.encodePollOut(res)], absent: ENOSYS }),
   row<D.NotifyReplyRequest, void>({
-    code: 41, name: 'NOTIFY_REPLY', anyCaller: true, minMinor: 15, session: 'notify-reply', noReply: true, encodeReply: none, absent: () => undefined,
-    decode: D.decodeNotifyReply,
+    code: 41, name: 'NOTIFY_REPLY', anyCaller: true, minMinor: 15, session: 'notify-reply', noReply: true, reply: 'none', encodeReply: none, absent: () => undefined,
+    fixed: S.NotifyRetrieveIn, decode: D.decodeNotifyReply,
   }),
-  row<D.BatchForgetRequest, void>({ code: 42, name: 'BATCH_FORGET', anyCaller: true, minMinor: 16, method: 'forget', decode: D.decodeBatchForget, encodeReply: none, noReply: true, absent: () => undefined }),
-  row<D.FallocateRequest, void>({ code: 43, name: 'FALLOCATE', minMinor: 19, method: 'fallocate', decode: D.decodeFallocate, encodeReply: none, absent: ENOSYS }),
-  row<D.ReadRequest, readonly DirEntryPlus[]>({ code: 44, name: 'READDIRPLUS', anyCaller: true, minMinor: 21, method: 'readdirplus', decode: D.decodeRead, encodeReply: (res, req) => [packDirentsPlus(res, req.size).data], droppedLookups: (res, req) => unsentLookups(res, req.size), absent: ENOSYS }),
-  row<D.RenameRequest, void>({ code: 45, name: 'RENAME2', minMinor: 23, method: 'rename', decode: D.decodeRename2, encodeReply: none, absent: ENOSYS }),
-  row<D.LseekRequest, U64>({ code: 46, name: 'LSEEK', minMinor: 24, method: 'lseek', decode: D.decodeLseek, encodeReply: (res) => [R.encodeLseekOut(res)], absent: ENOSYS }),
+  row<D.BatchForgetRequest, void>({ code: 42, name: 'BATCH_FORGET', anyCaller: true, minMinor: 16, method: 'forget', fixed: S.BatchForgetIn, decode: D.decodeBatchForget, reply: 'none', encodeReply: none, noReply: true, absent: () => undefined }),
+  row<D.FallocateRequest, void>({ code: 43, name: 'FALLOCATE', minMinor: 19, method: 'fallocate', fixed: S.FallocateIn, decode: D.decodeFallocate, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.ReadRequest, readonly DirEntryPlus[]>({
+    code: 44, name: 'READDIRPLUS', anyCaller: true, minMinor: 21, method: 'readdirplus', fixed: S.ReadIn, decode: D.decodeRead, reply: 'entries-plus',
+    encodeReply: (res, req) => [packDirentsPlus(res, req.size).data],
+    // What fit is read back from the bytes sent, so the packer's decision is the only one.
+    droppedLookups: (res, sent) => unsentLookups(res, sent[0] === undefined ? 0 : countDirentsPlus(sent[0])),
+    absent: ENOSYS, implies: ['DO_READDIRPLUS', 'READDIRPLUS_AUTO'],
+  }),
+  row<D.RenameRequest, void>({ code: 45, name: 'RENAME2', minMinor: 23, method: 'rename', fixed: S.Rename2In, names: 2, decode: D.decodeRename2, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.LseekRequest, U64>({ code: 46, name: 'LSEEK', minMinor: 24, method: 'lseek', fixed: S.LseekIn, decode: D.decodeLseek, reply: 'lseek', encodeReply: (res) => [R.encodeLseekOut(res)], absent: ENOSYS }),
   row<D.CopyFileRangeRequest, number>({
-    code: 47, name: 'COPY_FILE_RANGE', minMinor: 28, method: 'copyFileRange', decode: D.decodeCopyFileRange,
+    code: 47, name: 'COPY_FILE_RANGE', minMinor: 28, method: 'copyFileRange', fixed: S.CopyFileRangeIn, decode: D.decodeCopyFileRange, reply: 'write',
     // The 32-bit reply (fuse_write_out) cannot say more than 4 GiB − 1; the kernel asks for no more.
-    encodeReply: (res) => (Number.isInteger(res) && res >= 0 && res <= 0xffff_ffff ? [R.encodeWriteOut(res)] : badResult(`copyFileRange must return 0..2^32-1 bytes here, got ${String(res)}`)),
+    encodeReply: (res) => (Number.isInteger(res) && res >= 0 && res <= U32_MAX ? [R.encodeWriteOut(res)] : badResult(`copyFileRange must return 0..2^32-1 bytes here, got ${String(res)}`)),
     absent: ENOSYS,
   }),
-  row<D.SetupmappingRequest, void>({ code: 48, name: 'SETUPMAPPING', minMinor: 31, decode: D.decodeSetupmapping, encodeReply: none, absent: ENOSYS }),
-  row<D.RemovemappingRequest, void>({ code: 49, name: 'REMOVEMAPPING', minMinor: 31, decode: D.decodeRemovemapping, encodeReply: none, absent: ENOSYS }),
-  row<D.InodeRequest, void>({ code: 50, name: 'SYNCFS', minMinor: 34, method: 'syncfs', decode: D.decodeSyncfs, encodeReply: none, absent: ENOSYS }),
-  row<D.TmpfileRequest, R.CreateReply>({ code: 51, name: 'TMPFILE', minMinor: 37, method: 'tmpfile', decode: D.decodeTmpfile, encodeReply: (res) => R.encodeCreateOut(res), absent: ENOSYS }),
-  row<D.StatxRequest, R.StatxReply>({ code: 52, name: 'STATX', minMinor: 39, method: 'statx', decode: D.decodeStatx, encodeReply: (res, req) => [R.encodeStatxOut(res, req.ino)], absent: ENOSYS }),
-  row<D.CopyFileRangeRequest, U64>({ code: 53, name: 'COPY_FILE_RANGE_64', minMinor: 45, method: 'copyFileRange', decode: D.decodeCopyFileRange, encodeReply: (res) => [R.encodeCopyFileRangeOut(res)], absent: ENOSYS }),
-  row<D.CuseInitRequest, void>({ code: 4096, name: 'CUSE_INIT', minMinor: 11, decode: D.decodeCuseInit, encodeReply: none, absent: ENOSYS }),
+  row<D.SetupmappingRequest, void>({ code: 48, name: 'SETUPMAPPING', minMinor: 31, fixed: S.SetupmappingIn, decode: D.decodeSetupmapping, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.RemovemappingRequest, void>({ code: 49, name: 'REMOVEMAPPING', minMinor: 31, fixed: S.RemovemappingIn, decode: D.decodeRemovemapping, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.InodeRequest, void>({ code: 50, name: 'SYNCFS', minMinor: 34, method: 'syncfs', fixed: S.SyncfsIn, decode: D.decodeSyncfs, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.TmpfileRequest, R.CreateReply>({ code: 51, name: 'TMPFILE', minMinor: 37, method: 'tmpfile', fixed: S.CreateIn, names: 1, decode: D.decodeTmpfile, reply: 'create', encodeReply: created, absent: ENOSYS }),
+  row<D.StatxRequest, R.StatxReply>({ code: 52, name: 'STATX', minMinor: 39, method: 'statx', fixed: S.StatxIn, decode: D.decodeStatx, reply: 'statx', encodeReply: (res, req) => [R.encodeStatxOut(res, req.ino)], absent: ENOSYS }),
+  row<D.CopyFileRangeRequest, U64>({ code: 53, name: 'COPY_FILE_RANGE_64', minMinor: 45, method: 'copyFileRange', fixed: S.CopyFileRangeIn, decode: D.decodeCopyFileRange, reply: 'copy-64', encodeReply: (res) => [R.encodeCopyFileRangeOut(res)], absent: ENOSYS }),
+  row<D.CuseInitRequest, void>({ code: 4096, name: 'CUSE_INIT', minMinor: 11, fixed: S.CuseInitIn, decode: D.decodeCuseInit, reply: 'none', encodeReply: none, absent: ENOSYS }),
 ]);
 
 function xattr(data: Uint8Array, size: number): Encoded {
@@ -168,17 +222,19 @@ function badResult(message: string): never {
   throw new TypeError(message);
 }
 
-/** Row by opcode number: a dense array for the common range and a map for CUSE_INIT. */
+/** Opcodes below this index a dense array; the few above it (CUSE_INIT) a map. */
+const DENSE_CODES = 1024;
 const BY_CODE: (OpcodeRow | undefined)[] = [];
+const HIGH_CODES = new Map<number, OpcodeRow>();
 const BY_NAME = new Map<string, OpcodeRow>();
 for (const r of OPCODES) {
-  if (r.code < 1024) BY_CODE[r.code] = r;
+  if (r.code < DENSE_CODES) BY_CODE[r.code] = r;
+  else HIGH_CODES.set(r.code, r);
   BY_NAME.set(r.name, r);
 }
-const CUSE_INIT_ROW = BY_NAME.get('CUSE_INIT');
 
 export function opcodeRow(code: number): OpcodeRow | undefined {
-  return code < 1024 ? BY_CODE[code] : code === 4096 ? CUSE_INIT_ROW : undefined;
+  return code < DENSE_CODES ? BY_CODE[code] : HIGH_CODES.get(code);
 }
 
 export function opcodeByName(name: string): OpcodeRow | undefined {

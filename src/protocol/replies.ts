@@ -2,27 +2,48 @@
  * Reply bodies: the types handlers return and the encoders that turn them into bytes. Each encoder
  * returns the body parts (fixed struct first, then any payload) without the out-header, which
  * `frameReply` adds. Missing optional fields encode as 0.
+ *
+ * Handlers are user code, so every encoder checks what it is given instead of trusting the types: a
+ * field of the wrong type or out of its range (`ino: NaN`, `size: -5`, `mode: 'rwx'`, an attr without
+ * `mode`, a payload that is not bytes) throws a TypeError naming the field, what was expected and what
+ * came, and the session answers that request EIO with a warning. Nothing is wrapped or truncated
+ * silently, and nothing that is not a Uint8Array reaches `writev`.
  */
 import type { U64 } from './u64.ts';
-import { writeU64, writeI64 } from './u64.ts';
+import { writeU64, writeI64, isU64, MAX_OFF_T } from './u64.ts';
+import type { Timespec } from './requests.ts';
 import {
   Attr as AttrLayout, AttrOut, EntryOut, OpenOut, WriteOut, StatfsOut, Kstatfs, GetxattrOut, LkOut, FileLock as FileLockLayout,
-  BmapOut, IoctlOut, IoctlIovec, PollOut, LseekOut, CopyFileRangeOut, StatxOut, Statx as StatxLayout, SxTime,
+  BmapOut, IoctlOut, IoctlIovec as IoctlIovecLayout, PollOut, LseekOut, CopyFileRangeOut, StatxOut, Statx as StatxLayout, SxTime,
 } from './structs.ts';
+import { IOCTL_MAX_IOV } from './constants.ts';
 
-/** File attributes (struct fuse_attr). Times are seconds since the epoch; fractional seconds become nsec unless `*nsec` is given. */
+/**
+ * A point in time, as a filesystem may return it: seconds since the epoch as a number (fractions become
+ * nanoseconds), a `Date`, a bigint of nanoseconds since the epoch (`fs.BigIntStats.mtimeNs`), or
+ * `{ sec, nsec }`. Times before 1970 are negative.
+ */
+export type TimeLike = number | bigint | Date | Timespec;
+
+/** File attributes (struct fuse_attr). */
 export interface Attr {
   /** Defaults to the node id the reply is about. */
   readonly ino?: U64;
+  /** At most 2^63 − 1 (the kernel refuses larger sizes: fs/fuse/fuse_i.h fuse_valid_size). */
   readonly size?: U64;
   readonly blocks?: U64;
-  readonly atime?: number;
-  readonly mtime?: number;
-  readonly ctime?: number;
+  /** Absent: 0 (the epoch). */
+  readonly atime?: TimeLike;
+  readonly mtime?: TimeLike;
+  readonly ctime?: TimeLike;
+  /** Nanoseconds (0..999 999 999), only read when `atime` is a number: its fraction is then ignored. */
   readonly atimensec?: number;
   readonly mtimensec?: number;
   readonly ctimensec?: number;
-  /** File type and permission bits (S_IFREG | 0o644, …). */
+  /**
+   * File type and permission bits (S_IFREG | 0o644, …). Required, with one of the seven file types: the
+   * kernel refuses any other (fs/fuse/fuse_i.h fuse_invalid_attr).
+   */
   readonly mode: number;
   readonly nlink?: number;
   readonly uid?: number;
@@ -35,19 +56,25 @@ export interface Attr {
 
 /** A LOOKUP-style answer: a node id, its attributes and how long the kernel may cache both. */
 export interface EntryReply {
-  /** The node id; 0 with `entryTimeout` caches a negative lookup (the name does not exist). */
+  /**
+   * The node id: any non-zero number (or bigint) the filesystem chooses. 0 with `entryTimeout` caches a
+   * negative lookup (the name does not exist); `attr` is then not needed.
+   */
   readonly ino: U64;
   readonly generation?: U64;
   /** Seconds the kernel may cache the name → node mapping. Defaults to 1. */
   readonly entryTimeout?: number;
   /** Seconds the kernel may cache the attributes. Defaults to 1. */
   readonly attrTimeout?: number;
-  readonly attr: Attr;
+  /** Required unless `ino` is 0. */
+  readonly attr?: Attr;
 }
 
 export interface AttrReply {
   readonly attr: Attr;
   /** Seconds the kernel may cache the attributes. Defaults to 1. */
+  readonly attrTimeout?: number;
+  /** @deprecated Use `attrTimeout` (one name in every reply); read when `attrTimeout` is absent. */
   readonly timeout?: number;
 }
 
@@ -60,7 +87,11 @@ export interface OpenReply {
   readonly backingId?: number;
 }
 
-export interface CreateReply { readonly entry: EntryReply; readonly open: OpenReply }
+export interface CreateReply {
+  readonly entry: EntryReply;
+  /** Absent: fh 0, no flags. */
+  readonly open?: OpenReply;
+}
 
 export interface StatfsReply {
   readonly blocks?: U64; readonly bfree?: U64; readonly bavail?: U64; readonly files?: U64; readonly ffree?: U64;
@@ -71,11 +102,12 @@ export interface LockReply { readonly start: U64; readonly end: U64; readonly ty
 
 /** An ioctl answer: the result and output data, or a request to retry with the given iovecs (unrestricted ioctls). */
 export type IoctlReply =
-  | { readonly result: number; readonly data?: Uint8Array }
+  | { readonly result: number; readonly data?: BytesLike }
   | { readonly retry: { readonly in: readonly IoctlIovec[]; readonly out: readonly IoctlIovec[] } };
 export interface IoctlIovec { readonly base: U64; readonly len: U64 }
 
-export interface StatxTime { readonly sec: number | bigint; readonly nsec: number }
+/** A statx time: anything {@link TimeLike}. */
+export type StatxTime = TimeLike;
 /** struct fuse_statx: only the fields named in `mask` (STATX_*) are meaningful to the kernel. */
 export interface StatxData {
   readonly mask: number; readonly blksize?: number; readonly attributes?: U64; readonly nlink?: number; readonly uid?: number;
@@ -83,204 +115,376 @@ export interface StatxData {
   readonly attributesMask?: U64; readonly atime?: StatxTime; readonly btime?: StatxTime; readonly ctime?: StatxTime;
   readonly mtime?: StatxTime; readonly rdevMajor?: number; readonly rdevMinor?: number; readonly devMajor?: number; readonly devMinor?: number;
 }
-export interface StatxReply { readonly statx: StatxData; readonly timeout?: number; readonly flags?: number }
+export interface StatxReply {
+  readonly statx: StatxData;
+  /** Seconds the kernel may cache the attributes. Defaults to 1. */
+  readonly attrTimeout?: number;
+  /** @deprecated Use `attrTimeout`; read when `attrTimeout` is absent. */
+  readonly timeout?: number;
+  readonly flags?: number;
+}
 
 /** Bytes or text (UTF-8). */
 export type BytesLike = Uint8Array | string;
 
 const NS = 1_000_000_000;
+const NS_BIG = 1_000_000_000n;
+const MAX_I64 = (1n << 63n) - 1n;
+const MIN_I64 = -(1n << 63n);
 
-function asBytes(v: BytesLike): Uint8Array {
-  return typeof v === 'string' ? Buffer.from(v) : v;
+/* ---- checks: each returns the value or throws a TypeError naming the field -------------------------- */
+
+/**
+ * A short description of any value for a message (`NaN`, `-1`, `"rwx"`, `an array of 1`, `an object {data}`).
+ * Never throws, whatever the value (proxies, throwing getters).
+ */
+export function describeValue(v: unknown): string {
+  try {
+    switch (typeof v) {
+      case 'undefined': return 'undefined';
+      case 'number': case 'boolean': return String(v);
+      case 'bigint': return `${v}n`;
+      case 'string': return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+      case 'symbol': return v.toString();
+      case 'function': return 'a function';
+    }
+    if (v === null) return 'null';
+    if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${v.byteLength} bytes`;
+    if (Array.isArray(v)) return `an array of ${v.length}`;
+    if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'an invalid Date' : 'a Date';
+    if (v instanceof Error) return `${v.name}: ${v.message}`;
+    if (typeof (v as { then?: unknown }).then === 'function') return 'a promise';
+    const keys = Object.keys(v as object);
+    return keys.length === 0 ? 'an object {}' : `an object {${keys.slice(0, 6).join(', ')}${keys.length > 6 ? ', …' : ''}}`;
+  } catch {
+    return 'an object';
+  }
 }
 
-/** Splits non-negative seconds into whole seconds and nanoseconds. */
-function writeValid(b: Buffer, secOff: number, nsecOff: number, seconds: number): void {
-  if (!(seconds > 0)) { writeU64(b, secOff, 0); b.writeUInt32LE(0, nsecOff); return; }
-  if (seconds >= 2 ** 53) seconds = 2 ** 53 - 1;
+/** `field` is a dotted path (`attr.mode`, `entries[3].offset`). */
+function bad(field: string, expected: string, got: unknown): never {
+  throw new TypeError(`${field}: expected ${expected}, got ${describeValue(got)}`);
+}
+
+/** Joins a path lazily: only on the error path do field names get concatenated. */
+function at(path: string, field: string): string {
+  return path === '' ? field : `${path}.${field}`;
+}
+
+function isObject(v: unknown): v is object {
+  return typeof v === 'object' && v !== null;
+}
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null;
+}
+
+function u32(v: unknown, path: string, field: string): number {
+  if (typeof v === 'number' && v >>> 0 === v) return v;
+  return bad(at(path, field), 'an integer 0..2^32 − 1', v);
+}
+function optU32(v: unknown, dflt: number, path: string, field: string): number {
+  return v === undefined ? dflt : u32(v, path, field);
+}
+function i32(v: unknown, path: string, field: string): number {
+  if (typeof v === 'number' && (v | 0) === v) return v;
+  return bad(at(path, field), 'an integer −2^31..2^31 − 1', v);
+}
+function u64(v: unknown, path: string, field: string): U64 {
+  if (isU64(v)) return v;
+  return bad(at(path, field), 'a non-negative integer (a bigint above 2^53 − 1)', v);
+}
+function optU64(v: unknown, path: string, field: string): U64 {
+  return v === undefined ? 0 : u64(v, path, field);
+}
+/** A file offset or size: the kernel's loff_t is signed, so at most 2^63 − 1. */
+function offT(v: unknown, path: string, field: string): U64 {
+  if (typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : typeof v === 'bigint' && v >= 0n && v <= MAX_OFF_T) return v as U64;
+  return bad(at(path, field), 'an offset 0..2^63 − 1 (a bigint above 2^53 − 1)', v);
+}
+
+/** The seven file types the kernel accepts (fs/fuse/fuse_i.h fuse_valid_type). */
+const S_IFMT = 0o170000;
+const FILE_TYPES = new Set([0o140000, 0o120000, 0o100000, 0o060000, 0o040000, 0o020000, 0o010000]);
+function fileMode(v: unknown, path: string): number {
+  if (typeof v === 'number' && v >>> 0 === v && FILE_TYPES.has(v & S_IFMT)) return v;
+  return bad(at(path, 'mode'), 'a file mode with its type (S_IFREG | 0o644, S_IFDIR | 0o755, …)', v);
+}
+
+/** Writes a cache timeout in seconds (≥ 0; Infinity is the longest the protocol can say). */
+function writeValid(b: Buffer, secOff: number, nsecOff: number, timeout: unknown, path: string, field: string): void {
+  if (typeof timeout !== 'number' || !(timeout >= 0)) return bad(at(path, field), 'seconds ≥ 0', timeout);
+  const seconds = timeout >= 2 ** 53 ? 2 ** 53 - 1 : timeout;
   const whole = Math.floor(seconds);
   writeU64(b, secOff, whole);
   b.writeUInt32LE(Math.min(NS - 1, Math.round((seconds - whole) * NS)), nsecOff);
 }
 
-function writeTime(b: Buffer, secOff: number, nsecOff: number, t: number | undefined, nsec: number | undefined): void {
-  if (t === undefined) return;
-  if (nsec !== undefined) { writeI64(b, secOff, Math.trunc(t)); b.writeUInt32LE(nsec >>> 0, nsecOff); return; }
-  const whole = Math.floor(t);
-  writeI64(b, secOff, whole);
-  b.writeUInt32LE(Math.min(NS - 1, Math.round((t - whole) * NS)), nsecOff);
+function nsecField(v: unknown, path: string, field: string): number {
+  if (typeof v === 'number' && v >>> 0 === v && v < NS) return v;
+  return bad(at(path, field), 'nanoseconds 0..999 999 999', v);
 }
 
-/** Writes struct fuse_attr at `off` of a zeroed buffer. */
-export function writeAttr(b: Buffer, off: number, a: Attr, defaultIno: U64): void {
+const TIME_EXPECTED = 'seconds since the epoch (number), a Date, bigint nanoseconds or { sec, nsec }';
+
+/**
+ * Writes a {@link TimeLike} as (i64 seconds, u32 nanoseconds). `nsec` (the `*nsec` field of an Attr)
+ * only applies to a number of seconds.
+ */
+function writeTime(b: Buffer, secOff: number, nsecOff: number, t: unknown, nsec: unknown, path: string, field: string): void {
+  let sec: number | bigint;
+  let ns: number;
+  if (typeof t === 'number') {
+    if (!Number.isFinite(t) || Math.abs(t) > Number.MAX_SAFE_INTEGER) bad(at(path, field), TIME_EXPECTED, t);
+    if (nsec !== undefined) {
+      sec = Math.trunc(t);
+      ns = nsecField(nsec, path, `${field}nsec`);
+    } else {
+      sec = Math.floor(t);
+      ns = Math.min(NS - 1, Math.round((t - sec) * NS));
+    }
+  } else if (typeof t === 'bigint') {
+    let s = t / NS_BIG;
+    let rem = t - s * NS_BIG;
+    if (rem < 0n) { s -= 1n; rem += NS_BIG; }
+    sec = s;
+    ns = Number(rem);
+  } else if (t instanceof Date) {
+    const ms = t.getTime();
+    if (Number.isNaN(ms)) bad(at(path, field), TIME_EXPECTED, t);
+    sec = Math.floor(ms / 1000);
+    ns = (ms - sec * 1000) * 1_000_000;
+  } else if (isRecord(t)) {
+    const s = t['sec'];
+    if (typeof s === 'number' ? !Number.isSafeInteger(s) : !(typeof s === 'bigint' && s >= MIN_I64 && s <= MAX_I64)) {
+      bad(at(path, `${field}.sec`), 'whole seconds (a safe integer or a bigint)', s);
+    }
+    sec = s as number | bigint;
+    ns = nsecField(t['nsec'] ?? 0, path, `${field}.nsec`);
+  } else {
+    return bad(at(path, field), TIME_EXPECTED, t);
+  }
+  if (typeof sec === 'bigint' && (sec < MIN_I64 || sec > MAX_I64)) bad(at(path, field), `${TIME_EXPECTED} within ±2^63 seconds`, t);
+  writeI64(b, secOff, sec);
+  b.writeUInt32LE(ns, nsecOff);
+}
+
+/**
+ * Bytes from a handler's result: a Uint8Array as is, a string as UTF-8; anything else throws a
+ * TypeError naming `field`.
+ */
+function asBytes(v: unknown, field = 'result'): Uint8Array {
+  if (typeof v === 'string') return Buffer.from(v);
+  if (v instanceof Uint8Array) return v;
+  return bad(field, 'bytes (a Uint8Array or a string)', v);
+}
+
+/* ---- encoders ------------------------------------------------------------------------------------- */
+
+/** Writes struct fuse_attr at `off` of a zeroed buffer. `path` names the attr in error messages. */
+export function writeAttr(b: Buffer, off: number, a: Attr, defaultIno: U64, path = 'attr'): void {
+  if (!isObject(a)) bad(path, 'an Attr object ({ mode, … })', a);
   const o = AttrLayout.off;
-  writeU64(b, off + o.ino, a.ino ?? defaultIno);
-  if (a.size !== undefined) writeU64(b, off + o.size, a.size);
-  if (a.blocks !== undefined) writeU64(b, off + o.blocks, a.blocks);
-  writeTime(b, off + o.atime, off + o.atimensec, a.atime, a.atimensec);
-  writeTime(b, off + o.mtime, off + o.mtimensec, a.mtime, a.mtimensec);
-  writeTime(b, off + o.ctime, off + o.ctimensec, a.ctime, a.ctimensec);
-  b.writeUInt32LE(a.mode >>> 0, off + o.mode);
-  b.writeUInt32LE((a.nlink ?? 1) >>> 0, off + o.nlink);
-  b.writeUInt32LE((a.uid ?? 0) >>> 0, off + o.uid);
-  b.writeUInt32LE((a.gid ?? 0) >>> 0, off + o.gid);
-  b.writeUInt32LE((a.rdev ?? 0) >>> 0, off + o.rdev);
-  b.writeUInt32LE((a.blksize ?? 0) >>> 0, off + o.blksize);
-  b.writeUInt32LE((a.flags ?? 0) >>> 0, off + o.flags);
+  const mode = fileMode(a.mode, path);
+  writeU64(b, off + o.ino, a.ino === undefined ? defaultIno : u64(a.ino, path, 'ino'));
+  if (a.size !== undefined) writeU64(b, off + o.size, offT(a.size, path, 'size'));
+  if (a.blocks !== undefined) writeU64(b, off + o.blocks, u64(a.blocks, path, 'blocks'));
+  if (a.atime !== undefined) writeTime(b, off + o.atime, off + o.atimensec, a.atime, a.atimensec, path, 'atime');
+  if (a.mtime !== undefined) writeTime(b, off + o.mtime, off + o.mtimensec, a.mtime, a.mtimensec, path, 'mtime');
+  if (a.ctime !== undefined) writeTime(b, off + o.ctime, off + o.ctimensec, a.ctime, a.ctimensec, path, 'ctime');
+  b.writeUInt32LE(mode, off + o.mode);
+  b.writeUInt32LE(optU32(a.nlink, 1, path, 'nlink'), off + o.nlink);
+  b.writeUInt32LE(optU32(a.uid, 0, path, 'uid'), off + o.uid);
+  b.writeUInt32LE(optU32(a.gid, 0, path, 'gid'), off + o.gid);
+  b.writeUInt32LE(optU32(a.rdev, 0, path, 'rdev'), off + o.rdev);
+  b.writeUInt32LE(optU32(a.blksize, 0, path, 'blksize'), off + o.blksize);
+  b.writeUInt32LE(optU32(a.flags, 0, path, 'flags'), off + o.flags);
 }
 
-/** Writes struct fuse_entry_out at `off` of a zeroed buffer. */
-export function writeEntryOut(b: Buffer, off: number, e: EntryReply): void {
+/** Writes struct fuse_entry_out at `off` of a zeroed buffer. `path` names the entry in error messages. */
+export function writeEntryOut(b: Buffer, off: number, e: EntryReply, path = ''): void {
+  if (!isObject(e)) bad(path === '' ? 'result' : path, 'an EntryReply object ({ ino, attr, … })', e);
   const o = EntryOut.off;
-  writeU64(b, off + o.nodeid, e.ino);
-  writeU64(b, off + o.generation, e.generation ?? 0);
-  writeValid(b, off + o.entry_valid, off + o.entry_valid_nsec, e.entryTimeout ?? 1);
-  writeValid(b, off + o.attr_valid, off + o.attr_valid_nsec, e.attrTimeout ?? 1);
-  writeAttr(b, off + o.attr, e.attr, e.ino);
+  const ino = u64(e.ino, path, 'ino');
+  writeU64(b, off + o.nodeid, ino);
+  writeU64(b, off + o.generation, optU64(e.generation, path, 'generation'));
+  writeValid(b, off + o.entry_valid, off + o.entry_valid_nsec, e.entryTimeout ?? 1, path, 'entryTimeout');
+  writeValid(b, off + o.attr_valid, off + o.attr_valid_nsec, e.attrTimeout ?? 1, path, 'attrTimeout');
+  // fs/fuse/dir.c fuse_lookup_name: node id 0 is a negative entry, its attributes are not read.
+  if (e.attr === undefined && (ino === 0 || ino === 0n)) return;
+  writeAttr(b, off + o.attr, e.attr as Attr, ino, at(path, 'attr'));
 }
 
-export function encodeEntryOut(e: EntryReply): Buffer {
+export function encodeEntryOut(e: EntryReply, path = ''): Buffer {
   const b = Buffer.alloc(EntryOut.size);
-  writeEntryOut(b, 0, e);
+  writeEntryOut(b, 0, e, path);
   return b;
 }
 
 export function encodeAttrOut(r: AttrReply, ino: U64): Buffer {
+  if (!isObject(r)) bad('result', 'an AttrReply object ({ attr, attrTimeout? })', r);
   const b = Buffer.alloc(AttrOut.size);
-  writeValid(b, AttrOut.off.attr_valid, AttrOut.off.attr_valid_nsec, r.timeout ?? 1);
+  writeValid(b, AttrOut.off.attr_valid, AttrOut.off.attr_valid_nsec, r.attrTimeout ?? r.timeout ?? 1, '', r.attrTimeout === undefined && r.timeout !== undefined ? 'timeout' : 'attrTimeout');
   writeAttr(b, AttrOut.off.attr, r.attr, ino);
   return b;
 }
 
-export function encodeOpenOut(r: OpenReply): Buffer {
+export function encodeOpenOut(r: OpenReply, path = ''): Buffer {
+  if (!isObject(r)) bad(path === '' ? 'result' : path, 'an OpenReply object ({ fh?, flags? }) or nothing', r);
   const b = Buffer.alloc(OpenOut.size);
-  writeU64(b, OpenOut.off.fh, r.fh ?? 0);
-  b.writeUInt32LE((r.flags ?? 0) >>> 0, OpenOut.off.open_flags);
-  b.writeInt32LE(r.backingId ?? 0, OpenOut.off.backing_id);
+  writeU64(b, OpenOut.off.fh, optU64(r.fh, path, 'fh'));
+  b.writeUInt32LE(optU32(r.flags, 0, path, 'flags'), OpenOut.off.open_flags);
+  b.writeInt32LE(r.backingId === undefined ? 0 : i32(r.backingId, path, 'backingId'), OpenOut.off.backing_id);
   return b;
 }
 
 export function encodeCreateOut(r: CreateReply): Buffer[] {
-  return [encodeEntryOut(r.entry), encodeOpenOut(r.open)];
+  if (!isObject(r)) bad('result', 'a CreateReply object ({ entry, open? })', r);
+  return [encodeEntryOut(r.entry, 'entry'), encodeOpenOut(r.open ?? {}, 'open')];
 }
 
 export function encodeWriteOut(size: number): Buffer {
   const b = Buffer.alloc(WriteOut.size);
-  b.writeUInt32LE(size >>> 0, WriteOut.off.size);
+  b.writeUInt32LE(u32(size, '', 'result'), WriteOut.off.size);
   return b;
 }
 
 export function encodeStatfsOut(s: StatfsReply): Buffer {
+  if (!isObject(s)) bad('result', 'a StatfsReply object', s);
   const b = Buffer.alloc(StatfsOut.size);
   const o = Kstatfs.off;
-  writeU64(b, o.blocks, s.blocks ?? 0);
-  writeU64(b, o.bfree, s.bfree ?? 0);
-  writeU64(b, o.bavail, s.bavail ?? 0);
-  writeU64(b, o.files, s.files ?? 0);
-  writeU64(b, o.ffree, s.ffree ?? 0);
-  b.writeUInt32LE((s.bsize ?? 512) >>> 0, o.bsize);
-  b.writeUInt32LE((s.namelen ?? 255) >>> 0, o.namelen);
-  b.writeUInt32LE((s.frsize ?? s.bsize ?? 512) >>> 0, o.frsize);
+  writeU64(b, o.blocks, optU64(s.blocks, '', 'blocks'));
+  writeU64(b, o.bfree, optU64(s.bfree, '', 'bfree'));
+  writeU64(b, o.bavail, optU64(s.bavail, '', 'bavail'));
+  writeU64(b, o.files, optU64(s.files, '', 'files'));
+  writeU64(b, o.ffree, optU64(s.ffree, '', 'ffree'));
+  const bsize = optU32(s.bsize, 512, '', 'bsize');
+  b.writeUInt32LE(bsize, o.bsize);
+  b.writeUInt32LE(optU32(s.namelen, 255, '', 'namelen'), o.namelen);
+  b.writeUInt32LE(optU32(s.frsize, bsize, '', 'frsize'), o.frsize);
   return b;
 }
 
 export function encodeGetxattrOut(size: number): Buffer {
   const b = Buffer.alloc(GetxattrOut.size);
-  b.writeUInt32LE(size >>> 0, GetxattrOut.off.size);
+  b.writeUInt32LE(u32(size, '', 'size'), GetxattrOut.off.size);
   return b;
 }
 
 export function encodeLkOut(l: LockReply): Buffer {
+  if (!isObject(l)) bad('result', 'a LockReply object ({ start, end, type, pid })', l);
   const b = Buffer.alloc(LkOut.size);
   const o = LkOut.off.lk;
-  writeU64(b, o + FileLockLayout.off.start, l.start);
-  writeU64(b, o + FileLockLayout.off.end, l.end);
-  b.writeUInt32LE(l.type >>> 0, o + FileLockLayout.off.type);
-  b.writeUInt32LE(l.pid >>> 0, o + FileLockLayout.off.pid);
+  writeU64(b, o + FileLockLayout.off.start, offT(l.start, '', 'start'));
+  writeU64(b, o + FileLockLayout.off.end, offT(l.end, '', 'end'));
+  b.writeUInt32LE(u32(l.type, '', 'type'), o + FileLockLayout.off.type);
+  b.writeUInt32LE(u32(l.pid, '', 'pid'), o + FileLockLayout.off.pid);
   return b;
 }
 
 export function encodeBmapOut(block: U64): Buffer {
   const b = Buffer.alloc(BmapOut.size);
-  writeU64(b, BmapOut.off.block, block);
+  writeU64(b, BmapOut.off.block, u64(block, '', 'result'));
   return b;
+}
+
+function iovecs(list: unknown, path: string): readonly IoctlIovec[] {
+  if (!Array.isArray(list)) bad(path, 'an array of { base, len }', list);
+  if (list.length > IOCTL_MAX_IOV) bad(path, `at most ${IOCTL_MAX_IOV} iovecs (FUSE_IOCTL_MAX_IOV)`, list);
+  return list as readonly IoctlIovec[];
 }
 
 /** An ioctl reply: fuse_ioctl_out, then either the output data or (retry) the in and out iovec arrays. */
 export function encodeIoctlOut(r: IoctlReply, outSize: number): Uint8Array[] {
+  if (!isObject(r)) bad('result', 'an IoctlReply object ({ result, data? } or { retry })', r);
   const b = Buffer.alloc(IoctlOut.size);
   if ('retry' in r) {
-    const n = r.retry.in.length + r.retry.out.length;
+    const retry: unknown = r.retry;
+    if (!isRecord(retry)) bad('retry', 'an object { in, out }', retry);
+    const ins = iovecs(retry['in'], 'retry.in');
+    const outs = iovecs(retry['out'], 'retry.out');
     b.writeUInt32LE(1 << 2, IoctlOut.off.flags); // FUSE_IOCTL_RETRY
-    b.writeUInt32LE(r.retry.in.length, IoctlOut.off.in_iovs);
-    b.writeUInt32LE(r.retry.out.length, IoctlOut.off.out_iovs);
-    const iovs = Buffer.alloc(n * IoctlIovec.size);
-    let at = 0;
-    for (const v of [...r.retry.in, ...r.retry.out]) {
-      writeU64(iovs, at + IoctlIovec.off.base, v.base);
-      writeU64(iovs, at + IoctlIovec.off.len, v.len);
-      at += IoctlIovec.size;
+    b.writeUInt32LE(ins.length, IoctlOut.off.in_iovs);
+    b.writeUInt32LE(outs.length, IoctlOut.off.out_iovs);
+    const iovs = Buffer.alloc((ins.length + outs.length) * IoctlIovecLayout.size);
+    let pos = 0;
+    for (const [name, list] of [['retry.in', ins], ['retry.out', outs]] as const) {
+      for (let i = 0; i < list.length; i++) {
+        const v: unknown = list[i];
+        const path = `${name}[${i}]`;
+        if (!isRecord(v)) bad(path, 'an iovec { base, len }', v);
+        writeU64(iovs, pos + IoctlIovecLayout.off.base, u64(v['base'], path, 'base'));
+        writeU64(iovs, pos + IoctlIovecLayout.off.len, u64(v['len'], path, 'len'));
+        pos += IoctlIovecLayout.size;
+      }
     }
     return [b, iovs];
   }
-  b.writeInt32LE(r.result | 0, IoctlOut.off.result);
-  if (r.data === undefined || r.data.byteLength === 0) return [b];
-  return [b, r.data.byteLength > outSize ? r.data.subarray(0, outSize) : r.data];
+  b.writeInt32LE(i32(r.result, '', 'result'), IoctlOut.off.result);
+  if (r.data === undefined) return [b];
+  const data = asBytes(r.data, 'data');
+  if (data.byteLength === 0) return [b];
+  return [b, data.byteLength > outSize ? data.subarray(0, outSize) : data];
 }
 
 export function encodePollOut(revents: number): Buffer {
   const b = Buffer.alloc(PollOut.size);
-  b.writeUInt32LE(revents >>> 0, PollOut.off.revents);
+  b.writeUInt32LE(u32(revents, '', 'result'), PollOut.off.revents);
   return b;
 }
 
 export function encodeLseekOut(offset: U64): Buffer {
   const b = Buffer.alloc(LseekOut.size);
-  writeU64(b, LseekOut.off.offset, offset);
+  writeU64(b, LseekOut.off.offset, offT(offset, '', 'result'));
   return b;
 }
 
 /** COPY_FILE_RANGE_64 (7.45) answers with a u64 byte count. */
 export function encodeCopyFileRangeOut(bytes: U64): Buffer {
   const b = Buffer.alloc(CopyFileRangeOut.size);
-  writeU64(b, CopyFileRangeOut.off.bytes_copied, bytes);
+  writeU64(b, CopyFileRangeOut.off.bytes_copied, u64(bytes, '', 'result'));
   return b;
 }
 
-function writeSxTime(b: Buffer, off: number, t: StatxTime | undefined): void {
+function writeSxTime(b: Buffer, off: number, t: unknown, field: string): void {
   if (t === undefined) return;
-  writeI64(b, off + SxTime.off.tv_sec, t.sec);
-  b.writeUInt32LE(t.nsec >>> 0, off + SxTime.off.tv_nsec);
+  writeTime(b, off + SxTime.off.tv_sec, off + SxTime.off.tv_nsec, t, undefined, 'statx', field);
 }
 
 export function encodeStatxOut(r: StatxReply, ino: U64): Buffer {
+  if (!isObject(r)) bad('result', 'a StatxReply object ({ statx, attrTimeout? })', r);
+  const s: unknown = r.statx;
+  if (!isRecord(s)) bad('statx', 'a StatxData object ({ mask, … })', s);
   const b = Buffer.alloc(StatxOut.size);
-  writeValid(b, StatxOut.off.attr_valid, StatxOut.off.attr_valid_nsec, r.timeout ?? 1);
-  b.writeUInt32LE((r.flags ?? 0) >>> 0, StatxOut.off.flags);
-  const s = r.statx;
+  writeValid(b, StatxOut.off.attr_valid, StatxOut.off.attr_valid_nsec, r.attrTimeout ?? r.timeout ?? 1, '', r.attrTimeout === undefined && r.timeout !== undefined ? 'timeout' : 'attrTimeout');
+  b.writeUInt32LE(optU32(r.flags, 0, '', 'flags'), StatxOut.off.flags);
   const base = StatxOut.off.stat;
   const o = StatxLayout.off;
-  b.writeUInt32LE(s.mask >>> 0, base + o.mask);
-  b.writeUInt32LE((s.blksize ?? 0) >>> 0, base + o.blksize);
-  writeU64(b, base + o.attributes, s.attributes ?? 0);
-  b.writeUInt32LE((s.nlink ?? 0) >>> 0, base + o.nlink);
-  b.writeUInt32LE((s.uid ?? 0) >>> 0, base + o.uid);
-  b.writeUInt32LE((s.gid ?? 0) >>> 0, base + o.gid);
-  b.writeUInt16LE((s.mode ?? 0) & 0xffff, base + o.mode);
-  writeU64(b, base + o.ino, s.ino ?? ino);
-  writeU64(b, base + o.size, s.size ?? 0);
-  writeU64(b, base + o.blocks, s.blocks ?? 0);
-  writeU64(b, base + o.attributes_mask, s.attributesMask ?? 0);
-  writeSxTime(b, base + o.atime, s.atime);
-  writeSxTime(b, base + o.btime, s.btime);
-  writeSxTime(b, base + o.ctime, s.ctime);
-  writeSxTime(b, base + o.mtime, s.mtime);
-  b.writeUInt32LE((s.rdevMajor ?? 0) >>> 0, base + o.rdev_major);
-  b.writeUInt32LE((s.rdevMinor ?? 0) >>> 0, base + o.rdev_minor);
-  b.writeUInt32LE((s.devMajor ?? 0) >>> 0, base + o.dev_major);
-  b.writeUInt32LE((s.devMinor ?? 0) >>> 0, base + o.dev_minor);
+  const p = 'statx';
+  b.writeUInt32LE(u32(s['mask'], p, 'mask'), base + o.mask);
+  b.writeUInt32LE(optU32(s['blksize'], 0, p, 'blksize'), base + o.blksize);
+  writeU64(b, base + o.attributes, optU64(s['attributes'], p, 'attributes'));
+  b.writeUInt32LE(optU32(s['nlink'], 0, p, 'nlink'), base + o.nlink);
+  b.writeUInt32LE(optU32(s['uid'], 0, p, 'uid'), base + o.uid);
+  b.writeUInt32LE(optU32(s['gid'], 0, p, 'gid'), base + o.gid);
+  const mode = s['mode'];
+  if (mode !== undefined && !(typeof mode === 'number' && mode >>> 0 === mode && mode <= 0xffff)) bad(at(p, 'mode'), 'a file mode 0..0xffff', mode);
+  b.writeUInt16LE((mode as number | undefined) ?? 0, base + o.mode);
+  writeU64(b, base + o.ino, s['ino'] === undefined ? ino : u64(s['ino'], p, 'ino'));
+  writeU64(b, base + o.size, s['size'] === undefined ? 0 : offT(s['size'], p, 'size'));
+  writeU64(b, base + o.blocks, optU64(s['blocks'], p, 'blocks'));
+  writeU64(b, base + o.attributes_mask, optU64(s['attributesMask'], p, 'attributesMask'));
+  writeSxTime(b, base + o.atime, s['atime'], 'atime');
+  writeSxTime(b, base + o.btime, s['btime'], 'btime');
+  writeSxTime(b, base + o.ctime, s['ctime'], 'ctime');
+  writeSxTime(b, base + o.mtime, s['mtime'], 'mtime');
+  b.writeUInt32LE(optU32(s['rdevMajor'], 0, p, 'rdevMajor'), base + o.rdev_major);
+  b.writeUInt32LE(optU32(s['rdevMinor'], 0, p, 'rdevMinor'), base + o.rdev_minor);
+  b.writeUInt32LE(optU32(s['devMajor'], 0, p, 'devMajor'), base + o.dev_major);
+  b.writeUInt32LE(optU32(s['devMinor'], 0, p, 'devMinor'), base + o.dev_minor);
   return b;
 }
+
+const DATA_EXPECTED = 'bytes (a Uint8Array or a string) or an array of Uint8Arrays';
 
 /** Data replies (READ, READLINK): the bytes, cut to what the kernel asked for. */
 export function encodeData(data: BytesLike | readonly Uint8Array[], max: number): Uint8Array[] {
@@ -288,10 +492,13 @@ export function encodeData(data: BytesLike | readonly Uint8Array[], max: number)
     const bytes = asBytes(data);
     return [bytes.byteLength > max ? bytes.subarray(0, max) : bytes];
   }
+  if (!Array.isArray(data)) return bad('result', DATA_EXPECTED, data);
   const out: Uint8Array[] = [];
   let left = max;
-  for (const part of data) {
-    if (left <= 0) break;
+  for (let i = 0; i < data.length; i++) {
+    const part: unknown = data[i];
+    if (!(part instanceof Uint8Array)) bad(`result[${i}]`, 'a Uint8Array', part);
+    if (left <= 0 || part.byteLength === 0) continue;
     out.push(part.byteLength > left ? part.subarray(0, left) : part);
     left -= part.byteLength;
   }
@@ -300,15 +507,23 @@ export function encodeData(data: BytesLike | readonly Uint8Array[], max: number)
 
 /** The xattr value or name list with the size-probe rule: size 0 asks for the length; too small is ERANGE. */
 export function encodeXattrData(data: Uint8Array, size: number): Uint8Array[] | 'ERANGE' {
-  if (size === 0) return [encodeGetxattrOut(data.byteLength)];
-  if (data.byteLength > size) return 'ERANGE';
-  return [data];
+  const bytes = asBytes(data);
+  if (size === 0) return [encodeGetxattrOut(bytes.byteLength)];
+  if (bytes.byteLength > size) return 'ERANGE';
+  return [bytes];
 }
 
 /** LISTXATTR names as the kernel wants them: each NUL-terminated, back to back. */
 export function joinXattrNames(names: readonly BytesLike[] | Uint8Array): Uint8Array {
   if (names instanceof Uint8Array) return names;
-  return Buffer.concat(names.flatMap((n) => [asBytes(n), ZERO]));
+  if (!Array.isArray(names)) return bad('result', 'an array of names (strings or Uint8Arrays), or the NUL-separated list as bytes', names);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = asBytes(names[i], `result[${i}]`);
+    if (name.byteLength === 0 || name.includes(0)) bad(`result[${i}]`, 'a non-empty xattr name without NUL', names[i]);
+    parts.push(name, ZERO);
+  }
+  return Buffer.concat(parts);
 }
 const ZERO = Buffer.alloc(1);
 export { asBytes };

@@ -9,9 +9,9 @@ import type { Negotiated } from './negotiated.ts';
 import type { InHeaderFields } from './header.ts';
 import type { Ino, Fh, LockOwner, Unique } from './ids.ts';
 import type { U64 } from './u64.ts';
-import { isOffT } from './u64.ts';
+import { isOffT, u64FromHalves } from './u64.ts';
 import {
-  GetattrFlags, SetattrValid, FsyncFlags, LockFlags, ReadFlags, WriteFlags, ReleaseFlags,
+  GetattrFlags, SetattrValid, FsyncFlags, LockFlags, ReadFlags, WriteFlags, ReleaseFlags, INIT_EXT, UNIQUE_RESEND_BIT_HI,
 } from './constants.ts';
 import {
   SetattrIn, LkIn, IoctlIn, NotifyRetrieveIn, ForgetOne,
@@ -26,6 +26,8 @@ export const NAME_MAX_BYTES = 1024;
 export const PATH_MAX_BYTES = 4096;
 /** xattr values are at most XATTR_SIZE_MAX. */
 export const XATTR_SIZE_MAX = 65536;
+/** xattr names are at most XATTR_NAME_MAX bytes (<linux/limits.h>). */
+export const XATTR_NAME_MAX = 255;
 
 export interface LookupRequest { readonly parent: Ino; readonly name: Buffer }
 export interface ForgetRequest { readonly ino: Ino; readonly nlookup: U64 }
@@ -83,7 +85,7 @@ export interface FlushRequest { readonly ino: Ino; readonly fh: Fh; readonly loc
 export interface InitRequest { readonly major: number; readonly minor: number; readonly maxReadahead: number; readonly flags: number; /** Only valid when flags has INIT_EXT; 0 in the short (pre-7.36) form. */ readonly flags2: number }
 export interface FileLock { readonly start: U64; readonly end: U64; /** F_RDLCK (0), F_WRLCK (1), F_UNLCK (2). */ readonly type: number; readonly pid: number }
 export interface LockRequest {
-  readonly ino: Ino; readonly fh: Fh; readonly owner: LockOwner; readonly lock: FileLock;
+  readonly ino: Ino; readonly fh: Fh; readonly lockOwner: LockOwner; readonly lock: FileLock;
   /** BSD flock(2) rather than POSIX fcntl locks (FUSE_LK_FLOCK). */ readonly flock: boolean;
   readonly lkFlags: number;
   /** SETLKW: wait for the lock. */ readonly sleep: boolean;
@@ -271,7 +273,7 @@ export const decodeSetxattr: Decoder<SetxattrRequest> = (r, ino, n) => {
   let setxattrFlags = 0;
   if (n.setxattrExt) { setxattrFlags = r.u32(); r.skip(4); }
   if (size > XATTR_SIZE_MAX) r.invalid(`xattr value of ${size} bytes exceeds ${XATTR_SIZE_MAX}`);
-  const name = r.cstring(255);
+  const name = r.cstring(XATTR_NAME_MAX);
   const value = r.bytes(size);
   return { ino, name, value, flags, setxattrFlags };
 };
@@ -279,7 +281,7 @@ export const decodeSetxattr: Decoder<SetxattrRequest> = (r, ino, n) => {
 export const decodeGetxattr: Decoder<GetxattrRequest> = (r, ino) => {
   const size = r.u32();
   r.skip(4);
-  return { ino, size, name: r.cstring(255) };
+  return { ino, size, name: r.cstring(XATTR_NAME_MAX) };
 };
 
 export const decodeListxattr: Decoder<ListxattrRequest> = (r, ino) => {
@@ -288,7 +290,7 @@ export const decodeListxattr: Decoder<ListxattrRequest> = (r, ino) => {
   return { ino, size };
 };
 
-export const decodeRemovexattr: Decoder<RemovexattrRequest> = (r, ino) => ({ ino, name: r.cstring(255) });
+export const decodeRemovexattr: Decoder<RemovexattrRequest> = (r, ino) => ({ ino, name: r.cstring(XATTR_NAME_MAX) });
 
 export const decodeFlush: Decoder<FlushRequest> = (r, ino) => {
   const fh = r.u64() as Fh;
@@ -303,7 +305,7 @@ export const decodeInit: Decoder<InitRequest> = (r) => {
   const flags = r.u32();
   // Kernels before 7.36 send the 16-byte form; flags2 exists only when INIT_EXT is set.
   let flags2 = 0;
-  if (r.remaining >= 4 && (flags & (1 << 30)) !== 0) flags2 = r.u32();
+  if (r.remaining >= 4 && (flags & INIT_EXT) !== 0) flags2 = r.u32();
   r.rest();
   return { major, minor, maxReadahead, flags, flags2 };
 };
@@ -311,14 +313,14 @@ export const decodeInit: Decoder<InitRequest> = (r) => {
 export const decodeLock = (sleep: boolean): Decoder<LockRequest> => (r, ino) => {
   if (!r.need(LkIn.size)) r.skip(LkIn.size);
   const fh = r.u64() as Fh;
-  const owner = r.u64() as LockOwner;
+  const lockOwner = r.u64() as LockOwner;
   const start = r.u64();
   const end = r.u64();
   const type = r.u32();
   const pid = r.u32();
   const lkFlags = r.u32();
   r.skip(4);
-  return { ino, fh, owner, lock: { start, end, type, pid }, lkFlags, flock: (lkFlags & LockFlags.FLOCK) !== 0, sleep };
+  return { ino, fh, lockOwner, lock: { start, end, type, pid }, lkFlags, flock: (lkFlags & LockFlags.FLOCK) !== 0, sleep };
 };
 
 export const decodeAccess: Decoder<AccessRequest> = (r, ino) => {
@@ -341,8 +343,8 @@ export const decodeCreate: Decoder<CreateRequest> = (r, parent) => {
  */
 export const decodeInterrupt: Decoder<InterruptRequest> = (r) => {
   const lo = r.u32();
-  const hi = (r.u32() & 0x7fff_ffff) >>> 0;
-  return { target: (hi <= 0x1f_ffff ? hi * 0x1_0000_0000 + lo : (BigInt(hi) << 32n) | BigInt(lo)) as Unique };
+  const hi = (r.u32() & ~UNIQUE_RESEND_BIT_HI) >>> 0;
+  return { target: u64FromHalves(lo, hi) as Unique };
 };
 
 export const decodeBmap: Decoder<BmapRequest> = (r, ino) => {

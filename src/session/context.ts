@@ -1,30 +1,45 @@
 /**
- * Per-request state: the context handlers see, and what the session needs to answer exactly once.
- * One object per request; the AbortController is created only if someone asks for the signal or the
- * kernel interrupts the request.
+ * Per-request state: what the session needs to answer a request exactly once, and the context its
+ * handler sees. One object per request serves both, so a request costs one allocation: handlers get it
+ * typed as the narrow, read-only {@link RequestContext}, and everything the session changes while the
+ * request runs (settled, the interrupt timer, the AbortController) is `#private`. The AbortController is
+ * created only if someone asks for the signal or the kernel interrupts the request.
  */
 import type { RequestContext } from '../ops/lowlevel.ts';
 import type { InHeaderFields, RequestExtensions } from '../protocol/header.ts';
 import type { OpcodeRow } from '../protocol/opcodes.ts';
 import type { Unique } from '../protocol/ids.ts';
 
-export class Request implements RequestContext {
+/**
+ * Where one request's reply goes, given with its frame: replies go back the way their request came
+ * (clone_fd queues and FUSE-over-io_uring require it); notifications use the session's own writer.
+ */
+export interface RequestSink {
+  /** Writes this request's reply in one writev; returns 0 or the errno name the write failed with. */
+  readonly reply: (iov: readonly Uint8Array[]) => string | 0;
+  /** Present when the frame's memory is lent: called once the handler has settled and the reply is out. */
+  readonly release?: (() => void) | undefined;
+}
+
+export class InflightRequest implements RequestContext {
   readonly header: InHeaderFields;
   readonly row: OpcodeRow;
   readonly args: unknown;
   readonly extensions: RequestExtensions | undefined;
-  /** Set once the reply has gone out (or was decided); later results are dropped. */
-  settled = false;
+  readonly sink: RequestSink;
   /** process.hrtime.bigint() at arrival, only while tracing. */
-  started: bigint | undefined;
-  interruptTimer: NodeJS.Timeout | undefined;
+  readonly started: bigint | undefined;
+  #settled = false;
+  #interruptTimer: NodeJS.Timeout | undefined;
   #controller: AbortController | undefined;
 
-  constructor(header: InHeaderFields, row: OpcodeRow, args: unknown, extensions: RequestExtensions | undefined) {
+  constructor(header: InHeaderFields, row: OpcodeRow, args: unknown, extensions: RequestExtensions | undefined, sink: RequestSink, started: bigint | undefined) {
     this.header = header;
     this.row = row;
     this.args = args;
     this.extensions = extensions;
+    this.sink = sink;
+    this.started = started;
   }
 
   get uid(): number { return this.header.uid; }
@@ -39,14 +54,31 @@ export class Request implements RequestContext {
     return this.#controller.signal;
   }
 
+  /** The reply went out (or was decided); later results are dropped. */
+  get settled(): boolean { return this.#settled; }
+
   get interrupted(): boolean {
     return this.#controller?.signal.aborted ?? false;
   }
 
-  /** Aborts the signal with an AbortError (`code: 'ABORT_ERR'`), as Node's own APIs do. */
-  interrupt(): void {
+  /** Marks the request answered; false if it already was (the caller must then not reply). */
+  settle(): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    if (this.#interruptTimer !== undefined) clearTimeout(this.#interruptTimer);
+    return true;
+  }
+
+  /**
+   * Aborts the signal with an AbortError (`code: 'ABORT_ERR'`), as Node's own APIs do, and calls
+   * `onGraceOver` if the request is still unanswered after `graceMs`.
+   */
+  interrupt(graceMs: number, onGraceOver: () => void): void {
     this.#controller ??= new AbortController();
     const reason = new DOMException(`${this.row.name} request ${String(this.header.unique)} was interrupted`, 'AbortError');
     this.#controller.abort(reason);
+    if (this.#settled) return;
+    this.#interruptTimer = setTimeout(onGraceOver, graceMs);
+    this.#interruptTimer.unref();
   }
 }

@@ -1,8 +1,13 @@
 /**
- * The protocol core of a session, free of any transport: frames in through `handleFrame`, replies and
- * notifications out through the `write` functions it was given. It performs INIT, dispatches every
- * opcode through the table (src/protocol/opcodes.ts), answers each request exactly once, maps thrown
- * errors to errnos, wires FUSE_INTERRUPT to AbortSignals, and implements the notifications.
+ * The protocol core of a session, free of any transport: frames in through `handleFrame`, each with the
+ * sink its reply goes back through; notifications out through the session-level writer it was given. It
+ * performs INIT, dispatches every opcode through the table (src/protocol/opcodes.ts), answers each
+ * request exactly once whatever its handler does, maps thrown errors to errnos, wires FUSE_INTERRUPT to
+ * AbortSignals, and implements the notifications.
+ *
+ * Every call into filesystem code (handlers, forget after READDIRPLUS, init, ready, destroy, thenables'
+ * `then`) goes through a guard: a throw, a rejection or an invalid result becomes an errno reply (EIO
+ * for anything that names none) and a warning, never an exception out of `handleFrame`.
  */
 import { channel } from 'node:diagnostics_channel';
 import { decodeRequest } from '../protocol/decode.ts';
@@ -10,21 +15,26 @@ import { FrameReader, describeDecodeError } from '../protocol/reader.ts';
 import { frameReply, type InHeaderFields } from '../protocol/header.ts';
 import { negotiateInit, encodeInitOut, type InitWants, type CapabilityAudit, type InitOutFields } from '../protocol/init.ts';
 import { PRE_INIT, type Negotiated } from '../protocol/negotiated.ts';
-import { opcodeRow, type OpcodeRow, type Encoded } from '../protocol/opcodes.ts';
+import { opcodeRow, opcodeByName, type OpcodeRow, type Encoded } from '../protocol/opcodes.ts';
 import type { InitRequest, InterruptRequest, NotifyReplyRequest, BatchForgetRequest } from '../protocol/requests.ts';
+import type { Ino, Unique } from '../protocol/ids.ts';
 import * as N from '../protocol/notify.ts';
 import type { U64 } from '../protocol/u64.ts';
 import type { BytesLike } from '../protocol/replies.ts';
 import type { InitFlagName } from '../protocol/constants.ts';
 import { Errno, FuseError, TsfuseError, errnoOf, errnoFromName } from '../errors.ts';
 import type { LowLevelOperations } from '../ops/lowlevel.ts';
-import { Request } from './context.ts';
+import { deriveCapabilities } from '../ops/capabilities.ts';
+import { InflightRequest, type RequestSink } from './context.ts';
+import { checkRequestNames, prepareListing, describeValue } from './validate.ts';
 
 /** diagnostics_channel names; subscribe to trace every frame (see src/session/trace.ts). */
 export const REQUEST_CHANNEL = 'tsfuse:request';
 export const REPLY_CHANNEL = 'tsfuse:reply';
 const requestChannel = channel(REQUEST_CHANNEL);
 const replyChannel = channel(REPLY_CHANNEL);
+
+export type { RequestSink };
 
 export interface RequestMessage {
   readonly header: InHeaderFields;
@@ -41,6 +51,8 @@ export interface ReplyMessage {
   readonly bodyLength: number;
   /** Nanoseconds from the request's arrival to its reply. */
   readonly latencyNs: number;
+  /** The reply body (without the out-header), borrowed: valid only while subscribers run. Absent without a reply. */
+  readonly body?: readonly Uint8Array[];
 }
 
 export interface SessionCoreOptions {
@@ -60,52 +72,96 @@ export interface SessionCoreOptions {
   readonly ownerOnly?: number;
   /** Where warnings go (handler errors that are not errnos, invalid results, malformed frames). Defaults to process.emitWarning. */
   readonly onWarning?: (message: string, cause?: unknown) => void;
+  /**
+   * Debugging aid: once a request's handler has settled, overwrite the request frame with
+   * {@link POISON_BYTE}, so a handler that keeps a borrowed view (`req.name`, `req.data`, …) past its end
+   * reads an obvious pattern instead of, some day, the bytes of a later request. Costs a fill per request.
+   * Defaults to false, or true when the environment has `TSFUSE_POISON=1`.
+   */
+  readonly poisonLentBuffers?: boolean;
 }
 
+/** What a poisoned frame is filled with (see {@link SessionCoreOptions.poisonLentBuffers}). */
+export const POISON_BYTE = 0xa5;
+
+/** The session-level side of the core: the default reply writer, notifications, and INIT's outcome. */
 export interface CoreOutput {
-  /** Writes a frame synchronously; returns 0 or the errno name. */
+  /** Writes a frame synchronously; returns 0 or the errno name. Replies go here when `handleFrame` gets no sink. */
   write(iov: readonly Uint8Array[]): string | 0;
   /** Writes a frame without blocking the event loop (notifications). */
   writeAsync(iov: readonly Uint8Array[]): Promise<string | 0>;
+  /**
+   * Called once INIT is decided, before its reply is written (so before the kernel can send anything
+   * sized by it): with the agreed settings, or undefined when INIT did not succeed.
+   */
+  initDecided?(negotiated: Negotiated | undefined): void;
 }
 
-/** The capability requests tsfuse derives from which handlers a filesystem implements. */
-export function deriveCapabilities(ops: LowLevelOperations): InitFlagName[] {
-  const caps: InitFlagName[] = [
-    'ASYNC_READ', 'BIG_WRITES', 'PARALLEL_DIROPS', 'AUTO_INVAL_DATA', 'ASYNC_DIO', 'HAS_EXPIRE_ONLY', 'HAS_RESEND',
-  ];
-  if (ops.getlk || ops.setlk) caps.push('POSIX_LOCKS');
-  if (ops.setlk) caps.push('FLOCK_LOCKS');
-  if (ops.readdirplus) caps.push('DO_READDIRPLUS', 'READDIRPLUS_AUTO');
-  if (ops.ioctl) caps.push('HAS_IOCTL_DIR');
-  if (ops.setxattr) caps.push('SETXATTR_EXT');
-  return caps;
+/** The notifications a filesystem can send to the kernel (see SessionCore for each). */
+export type Notifier = Pick<SessionCore, 'invalInode' | 'invalEntry' | 'expireEntry' | 'delete' | 'store' | 'retrieve' | 'pollWakeup' | 'resend' | 'incEpoch' | 'prune'>;
+
+/** The capability requests tsfuse derives from which handlers a filesystem implements (from the opcode table). */
+export { deriveCapabilities };
+
+/** Where INIT stands (plain constants: Node's type stripping takes no enums). */
+const InitState = { None: 0, Pending: 1, Done: 2, Failed: 3 } as const;
+type InitState = (typeof InitState)[keyof typeof InitState];
+
+/** The largest errno the kernel takes in a reply (fs/fuse/dev.c fuse_dev_do_write refuses error ≤ −512). */
+const MAX_REPLY_ERRNO = 511;
+/** Write errors that mean nobody waits for the reply any more, so there is nothing to retry. */
+function gone(err: string): boolean {
+  // ENOENT: the kernel no longer waits for this request (interrupted and answered, or aborted).
+  return err === 'ENOENT' || err === 'ENODEV' || err === 'EBADF';
 }
+
+const NATIVE_THEN = Promise.prototype.then;
+const BATCH_FORGET_ROW = opcodeByName('BATCH_FORGET')!;
+/** The header of the forget the core sends itself after READDIRPLUS (no frame, no reply). */
+const INTERNAL_HEADER: InHeaderFields = Object.freeze({
+  len: 0, opcode: BATCH_FORGET_ROW.code, unique: 0 as Unique, resend: false, uniqueLo: 0, uniqueHi: 0, nodeid: 0 as Ino,
+  uid: 0, gid: 0, pid: 0, totalExtlen: 0,
+});
+const NO_REPLY_SINK: RequestSink = Object.freeze({ reply: () => 0 as const });
 
 export class SessionCore {
   readonly #ops: LowLevelOperations;
   readonly #out: CoreOutput;
+  readonly #defaultSink: RequestSink;
   readonly #reader = new FrameReader();
-  readonly #inflight = new Map<U64, Request>();
+  readonly #inflight = new Map<U64, InflightRequest>();
   readonly #retrieves = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   readonly #options: SessionCoreOptions;
   readonly #warn: (message: string, cause?: unknown) => void;
+  readonly #poison: boolean;
   #negotiated: Negotiated = PRE_INIT;
   #audit: readonly CapabilityAudit[] = [];
+  #init: InitState = InitState.None;
   #nextNotifyUnique = 1;
   #destroyed = false;
   #resolveInit!: (n: Negotiated) => void;
   #rejectInit!: (e: Error) => void;
   /** Resolves with the agreed settings once INIT is answered; rejects if INIT fails. */
   readonly initialized: Promise<Negotiated>;
+  /** The notifications, as handed to `ready()` and `FuseMount.notify`: only the notification methods. */
+  readonly notifier: Notifier;
 
   constructor(ops: LowLevelOperations, out: CoreOutput, options: SessionCoreOptions = {}) {
     this.#ops = ops;
     this.#out = out;
+    this.#defaultSink = Object.freeze({ reply: (iov: readonly Uint8Array[]) => out.write(iov) });
     this.#options = options;
-    this.#warn = options.onWarning ?? ((message, cause) => process.emitWarning(cause instanceof Error ? `${message}: ${cause.stack ?? cause.message}` : message, 'TsfuseWarning'));
+    this.#poison = options.poisonLentBuffers ?? process.env['TSFUSE_POISON'] === '1';
+    const warn = options.onWarning ?? ((message, cause) => process.emitWarning(cause instanceof Error ? `${message}: ${cause.stack ?? cause.message}` : message, 'TsfuseWarning'));
+    // A warning sink is user code too: it must not turn a warning into an exception out of handleFrame.
+    this.#warn = (message, cause) => { try { warn(message, cause); } catch { /* nowhere left to report it */ } };
     this.initialized = new Promise((resolve, reject) => { this.#resolveInit = resolve; this.#rejectInit = reject; });
     this.initialized.catch(() => { /* observed by whoever awaits it */ });
+    this.notifier = Object.freeze({
+      invalInode: this.invalInode.bind(this), invalEntry: this.invalEntry.bind(this), expireEntry: this.expireEntry.bind(this),
+      delete: this.delete.bind(this), store: this.store.bind(this), retrieve: this.retrieve.bind(this),
+      pollWakeup: this.pollWakeup.bind(this), resend: this.resend.bind(this), incEpoch: this.incEpoch.bind(this), prune: this.prune.bind(this),
+    });
   }
 
   get negotiated(): Negotiated { return this.#negotiated; }
@@ -115,35 +171,73 @@ export class SessionCore {
   get pending(): number { return this.#inflight.size; }
 
   /**
-   * Handles one request frame. Never throws. Decoded byte fields are views of `frame`; when the transport
-   * lends the frame's memory, `release` is called once the handler has settled and the reply is out.
+   * Handles one request frame. Never throws. Its reply goes out through `sink.reply` (defaults to the
+   * session-level `write`). Decoded byte fields are views of `frame`; when the transport lends the
+   * frame's memory, `sink.release` is called once the handler has settled and the reply is out.
    */
-  handleFrame(frame: Buffer, release?: () => void): void {
+  handleFrame(frame: Buffer, sink: RequestSink = this.#defaultSink): void {
     const d = decodeRequest(frame, this.#negotiated, this.#reader);
     if ('error' in d) {
       const h = d.header;
       this.#warn(`malformed request${h ? ` ${opcodeRowName(h.opcode)} (unique ${String(h.unique)})` : ''}: ${describeDecodeError(d.error)}`);
       if (h && !opcodeRow(h.opcode)?.noReply) {
         const errno = d.error.kind === 'unknown-opcode' ? Errno.ENOSYS : d.error.kind === 'invalid' ? Errno.EINVAL : Errno.EIO;
-        this.#send(h, opcodeRowName(h.opcode), errno, EMPTY, undefined);
+        this.#send(sink, h, opcodeRowName(h.opcode), errno, EMPTY, undefined);
       }
-      release?.();
+      this.#done(frame, sink);
       return;
     }
-    const req = new Request(d.header, d.row, d.args, d.extensions);
-    if (requestChannel.hasSubscribers) {
-      req.started = process.hrtime.bigint();
-      requestChannel.publish({ header: d.header, name: d.row.name, args: d.args } satisfies RequestMessage);
+    const { header, row } = d;
+    const refusal = this.#refusal(header, row, d.args, frame);
+    if (refusal !== 0) {
+      if (!row.noReply) this.#send(sink, header, row.name, refusal, EMPTY, undefined);
+      this.#done(frame, sink);
+      return;
     }
+    let started: bigint | undefined;
+    if (requestChannel.hasSubscribers) {
+      started = process.hrtime.bigint();
+      requestChannel.publish({ header, name: row.name, args: d.args } satisfies RequestMessage);
+    }
+    const req = new InflightRequest(header, row, d.args, d.extensions, sink, started);
     const running = this.#dispatch(req);
-    if (release !== undefined) {
-      if (running === undefined) release();
-      else void running.then(release, release);
+    if (sink.release !== undefined || this.#poison) {
+      if (running === undefined) this.#done(frame, sink);
+      else void running.then(() => this.#done(frame, sink));
     }
   }
 
+  /** The handler settled: the frame's memory may go back to the transport (poisoned first, if asked). */
+  #done(frame: Buffer, sink: RequestSink): void {
+    if (this.#poison) frame.fill(POISON_BYTE);
+    sink.release?.();
+  }
+
+  /**
+   * Requests no handler may see: 0 to go ahead, else the errno to answer (after a warning). The kernel
+   * sends nothing but INIT until INIT is answered, and INIT only once (fs/fuse/inode.c fuse_send_init);
+   * libfuse answers both cases EIO (fuse_session_process_buf).
+   */
+  #refusal(header: InHeaderFields, row: OpcodeRow, args: unknown, frame: Buffer): number {
+    if (row.session === 'init') {
+      if (this.#init === InitState.None) return 0;
+      this.#warn(`refused a second INIT (unique ${String(header.unique)}): the session is already ${this.#init === InitState.Failed ? 'failed' : 'initialized'}`);
+      return Errno.EIO;
+    }
+    if (this.#init !== InitState.Done) {
+      this.#warn(`refused ${row.name} (unique ${String(header.unique)}) before INIT${row.noReply ? '' : ' with EIO'}`);
+      return Errno.EIO;
+    }
+    const problem = checkRequestNames(row, args, frame, header);
+    if (problem !== undefined) {
+      this.#warn(`refused ${row.name} (unique ${String(header.unique)}) with EINVAL: ${problem}`);
+      return Errno.EINVAL;
+    }
+    return 0;
+  }
+
   /** Runs the request; returns a promise while its handler is still working. */
-  #dispatch(req: Request): Promise<unknown> | undefined {
+  #dispatch(req: InflightRequest): Promise<unknown> | undefined {
     const row = req.row;
     const owner = this.#options.ownerOnly;
     if (owner !== undefined && req.header.uid !== owner && req.header.uid !== 0 && !row.anyCaller) {
@@ -151,25 +245,32 @@ export class SessionCore {
       return undefined;
     }
     if (row.session !== undefined) return this.#sessionOp(row.session, req);
-    const method = row.method as keyof LowLevelOperations | undefined;
-    const fn = method === undefined ? undefined : (this.#ops[method] as ((a: unknown, c: Request) => unknown) | undefined);
-    if (fn === undefined) { this.#absent(req); return undefined; }
+    const method = row.method;
+    const fn: unknown = method === undefined ? undefined : this.#ops[method];
+    if (typeof fn !== 'function') { this.#absent(req); return undefined; }
     let result: unknown;
     try {
       result = fn.call(this.#ops, req.args, req);
+      // Reading `then` and calling it run user code too (a getter, a hand-made thenable): both stay in the guard.
+      if ((typeof result === 'object' && result !== null) || typeof result === 'function') {
+        const then = (result as { then?: unknown }).then;
+        if (typeof then === 'function') {
+          if (!row.noReply) this.#inflight.set(req.header.unique, req);
+          const onValue = (v: unknown): void => this.#finish(req, v);
+          const onError = (e: unknown): void => this.#fail(req, e);
+          if (then === NATIVE_THEN) return NATIVE_THEN.call(result, onValue, onError);
+          return new Promise((resolve, reject) => { then.call(result, resolve, reject); }).then(onValue, onError);
+        }
+      }
     } catch (e) {
       this.#fail(req, e);
       return undefined;
-    }
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      this.#inflight.set(req.header.unique, req);
-      return (result as Promise<unknown>).then((v) => this.#finish(req, v), (e) => this.#fail(req, e));
     }
     this.#finish(req, result);
     return undefined;
   }
 
-  #absent(req: Request): void {
+  #absent(req: InflightRequest): void {
     const absent = req.row.absent;
     if (typeof absent === 'number') { this.#replyError(req, absent); return; }
     let v: unknown;
@@ -182,84 +283,148 @@ export class SessionCore {
     this.#finish(req, v);
   }
 
-  #finish(req: Request, value: unknown): void {
-    if (req.settled) return;
-    this.#settle(req);
+  #finish(req: InflightRequest, value: unknown): void {
+    if (!this.#settle(req)) return;
     const row = req.row;
     if (row.noReply) { this.#traceNoReply(req); return; }
-    let encoded: Encoded;
+    let body: Encoded;
+    // Listings only: what was packed, and what the handler gave that was not (skipped or ended).
+    let packed: unknown = EMPTY;
+    let unpacked: unknown = EMPTY;
     try {
-      encoded = row.encodeReply(value, req.args, this.#negotiated);
+      if (row.reply === 'entries' || row.reply === 'entries-plus') {
+        const listing = prepareListing(value, (req.args as { offset: U64 }).offset, row.reply === 'entries-plus');
+        if (listing.stalled !== undefined) {
+          this.#warn(`${handlerName(row)} returned a listing that does not advance: ${listing.stalled}; ending the listing (answering no entries)`);
+          body = EMPTY;
+          unpacked = value;
+        } else {
+          packed = listing.entries;
+          unpacked = listing.skipped;
+          body = row.encodeReply(listing.entries, req.args, this.#negotiated);
+        }
+      } else {
+        body = row.encodeReply(value, req.args, this.#negotiated);
+      }
+      if (typeof body !== 'number') checkParts(body);
     } catch (e) {
-      this.#warn(`${row.name} handler returned an invalid result (${describeValue(value)}); answering EIO`, e);
-      this.#send(req.header, row.name, Errno.EIO, EMPTY, req);
-      return;
+      this.#warn(`${handlerName(row)} returned an invalid result: ${errorMessage(e)}; answering EIO`);
+      body = Errno.EIO;
     }
-    if (typeof encoded === 'number') { this.#send(req.header, row.name, encoded, EMPTY, req); return; }
-    const err = this.#send(req.header, row.name, 0, encoded, req);
-    if (err === 0 && row.droppedLookups && this.#ops.forget) {
-      const dropped = row.droppedLookups(value, req.args);
-      if (dropped.length) this.#ops.forget({ items: dropped.map((ino) => ({ ino, nlookup: 1 })) } as unknown as BatchForgetRequest);
+    const err = typeof body === 'number' ? this.#reply(req, body, EMPTY) : this.#reply(req, 0, body);
+    if (row.droppedLookups !== undefined) {
+      if (err === 0 && typeof body !== 'number') this.#forgetDropped(row, packed, body, unpacked);
+      else this.#forgetDropped(row, EMPTY, EMPTY, value);
     }
   }
 
-  #fail(req: Request, e: unknown): void {
+  /**
+   * Hands back, through the filesystem's forget, the lookups a READDIRPLUS result carried that the
+   * kernel did not take: entries packed but not linked (dots) or that did not fit, per the row; and every
+   * entry of `unpacked` (skipped before `req.offset`, or all of them when no listing went out). The same
+   * guarded dispatch as a BATCH_FORGET frame.
+   */
+  #forgetDropped(row: OpcodeRow, packed: unknown, sent: readonly Uint8Array[], unpacked: unknown): void {
+    if (typeof this.#ops.forget !== 'function') return;
+    let inos: U64[];
+    try {
+      inos = Array.isArray(packed) && packed.length > 0 ? row.droppedLookups!(packed, sent) : [];
+      if (Array.isArray(unpacked) && unpacked.length > 0) inos = inos.concat(row.droppedLookups!(unpacked, EMPTY));
+    } catch (e) {
+      this.#warn(`could not work out which lookups of a ${row.name} result the kernel did not take`, e);
+      return;
+    }
+    if (inos.length === 0) return;
+    const args: BatchForgetRequest = { items: inos.map((ino) => ({ ino: ino as Ino, nlookup: 1 })) };
+    this.#dispatch(new InflightRequest(INTERNAL_HEADER, BATCH_FORGET_ROW, args, undefined, NO_REPLY_SINK, undefined));
+  }
+
+  #fail(req: InflightRequest, e: unknown): void {
     if (req.settled) return;
+    const row = req.row;
+    if (row.noReply) {
+      this.#settle(req);
+      this.#warn(`${handlerName(row)} failed (${describeValue(e)}); ${row.name} has no reply to carry an error`, e);
+      this.#traceNoReply(req);
+      return;
+    }
     let errno = errnoOf(e);
     if (errno === undefined) {
-      this.#warn(`${req.row.name} handler threw a non-errno error; answering EIO`, e);
+      this.#warn(`${handlerName(row)} threw ${describeValue(e)}, which names no errno; answering EIO`, e);
+      errno = Errno.EIO;
+    } else if (errno > MAX_REPLY_ERRNO) {
+      this.#warn(`${handlerName(row)} threw errno ${errno}, which the kernel does not take (1..${MAX_REPLY_ERRNO}); answering EIO`, e);
       errno = Errno.EIO;
     }
     this.#replyError(req, errno);
   }
 
-  #replyError(req: Request, errno: number): void {
-    if (req.settled) return;
-    this.#settle(req);
-    if (req.row.noReply) return;
-    this.#send(req.header, req.row.name, errno, EMPTY, req);
+  #replyError(req: InflightRequest, errno: number): void {
+    if (!this.#settle(req)) return;
+    if (req.row.noReply) { this.#traceNoReply(req); return; }
+    this.#reply(req, errno, EMPTY);
   }
 
-  #settle(req: Request): void {
-    req.settled = true;
-    if (req.interruptTimer) clearTimeout(req.interruptTimer);
+  /** Marks the request answered; false if it already was. */
+  #settle(req: InflightRequest): boolean {
+    if (!req.settle()) return false;
     // A resent request reuses its unique: a late answer to the first delivery must not drop the second.
     if (this.#inflight.get(req.header.unique) === req) this.#inflight.delete(req.header.unique);
+    return true;
   }
 
-  #send(h: InHeaderFields, name: string, errno: number, body: readonly Uint8Array[], req: Request | undefined): string | 0 {
-    const iov = frameReply(h.uniqueLo, h.uniqueHi, errno, body);
-    const err = this.#out.write(iov);
+  #reply(req: InflightRequest, errno: number, body: readonly Uint8Array[]): string | 0 {
+    return this.#send(req.sink, req.header, req.row.name, errno, body, req.started);
+  }
+
+  /**
+   * Writes one reply through `sink`. A write the kernel (or Node, before the syscall) refuses for any
+   * reason but "nobody waits any more" is retried once as a bare EIO, so the caller is answered even
+   * when a reply cannot be built as asked (fs/fuse/dev.c fuse_dev_do_write leaves the request waiting
+   * when it refuses the out-header).
+   */
+  #send(sink: RequestSink, h: InHeaderFields, name: string, errno: number, body: readonly Uint8Array[], started: bigint | undefined): string | 0 {
+    let err = write(sink, frameReply(h.uniqueLo, h.uniqueHi, errno, body));
+    if (err !== 0 && !gone(err)) {
+      if (errno === Errno.EIO && body.length === 0) {
+        this.#warn(`writing the ${name} reply (unique ${String(h.unique)}) failed: ${err}`);
+      } else {
+        this.#warn(`writing the ${name} reply (unique ${String(h.unique)}) failed: ${err}; answering EIO instead`);
+        errno = Errno.EIO;
+        body = EMPTY;
+        err = write(sink, frameReply(h.uniqueLo, h.uniqueHi, errno, body));
+        if (err !== 0 && !gone(err)) this.#warn(`writing the EIO reply to ${name} (unique ${String(h.unique)}) failed too: ${err}`);
+      }
+    }
     if (replyChannel.hasSubscribers) {
       let bodyLength = 0;
       for (const b of body) bodyLength += b.byteLength;
-      const latencyNs = req?.started !== undefined ? Number(process.hrtime.bigint() - req.started) : 0;
-      replyChannel.publish({ unique: h.unique, opcode: h.opcode, name, error: errno, bodyLength, latencyNs } satisfies ReplyMessage);
+      const latencyNs = started !== undefined ? Number(process.hrtime.bigint() - started) : 0;
+      replyChannel.publish({ unique: h.unique, opcode: h.opcode, name, error: errno, bodyLength, latencyNs, body } satisfies ReplyMessage);
     }
-    // ENOENT: the kernel no longer waits for this request (interrupted and answered, or aborted).
-    if (err !== 0 && err !== 'ENOENT' && err !== 'ENODEV' && err !== 'EBADF') this.#warn(`writing the ${name} reply failed: ${err}`);
     return err;
   }
 
-  #traceNoReply(req: Request): void {
-    if (replyChannel.hasSubscribers) {
+  #traceNoReply(req: InflightRequest): void {
+    if (replyChannel.hasSubscribers && req.header !== INTERNAL_HEADER) {
       replyChannel.publish({ unique: req.header.unique, opcode: req.header.opcode, name: req.row.name, error: 0, bodyLength: -1, latencyNs: req.started !== undefined ? Number(process.hrtime.bigint() - req.started) : 0 } satisfies ReplyMessage);
     }
   }
 
   /* ---- requests the session answers itself ------------------------------------------------------ */
 
-  #sessionOp(op: NonNullable<OpcodeRow['session']>, req: Request): Promise<void> | undefined {
+  #sessionOp(op: NonNullable<OpcodeRow['session']>, req: InflightRequest): Promise<void> | undefined {
     switch (op) {
-      case 'init': return this.#init(req);
+      case 'init': return this.#initialize(req);
       case 'interrupt': this.#interrupt(req.args as InterruptRequest); this.#settle(req); this.#traceNoReply(req); return undefined;
       case 'destroy': return this.#destroy(req);
       case 'notify-reply': this.#notifyReply(req.args as NotifyReplyRequest); this.#settle(req); this.#traceNoReply(req); return undefined;
     }
   }
 
-  async #init(req: Request): Promise<void> {
+  async #initialize(req: InflightRequest): Promise<void> {
     const kernel = req.args as InitRequest;
+    this.#init = InitState.Pending;
     try {
       const base = this.#options.wants ?? {};
       let wants: InitWants = {
@@ -271,24 +436,55 @@ export class SessionCore {
       if (outcome.ok) {
         this.#negotiated = outcome.negotiated;
         this.#audit = outcome.audit;
-        this.#finishWith(req, outcome.reply);
+        this.#init = InitState.Done;
+        this.#initDecided(outcome.negotiated);
+        this.#initReply(req, outcome.reply);
         this.#resolveInit(outcome.negotiated);
-        this.#ops.ready?.(outcome.negotiated, outcome.audit);
+        this.#ready();
       } else if (outcome.kind === 'major-retry') {
-        this.#finishWith(req, outcome.reply);
+        // The kernel offered a newer major: it sends INIT again with ours (fs/fuse/inode.c process_init_reply).
+        this.#init = InitState.None;
+        this.#initDecided(undefined);
+        this.#initReply(req, outcome.reply);
       } else {
+        this.#init = InitState.Failed;
+        this.#initDecided(undefined);
         this.#replyError(req, Errno.EPROTO);
         this.#rejectInit(new TsfuseError(outcome.kind === 'too-old' ? 'ERR_FUSE_KERNEL_TOO_OLD' : 'ERR_FUSE_PROTOCOL', outcome.message));
       }
     } catch (e) {
+      this.#init = InitState.Failed;
+      this.#initDecided(undefined);
       this.#fail(req, e);
-      this.#rejectInit(new TsfuseError('ERR_FUSE_PROTOCOL', `INIT failed: ${(e as Error).message}`, { cause: e }));
+      this.#rejectInit(new TsfuseError('ERR_FUSE_PROTOCOL', `INIT failed: ${(e as Error)?.message ?? describeValue(e)}`, { cause: e }));
     }
   }
 
-  #finishWith(req: Request, reply: InitOutFields): void {
-    this.#settle(req);
-    this.#send(req.header, 'INIT', 0, [encodeInitOut(reply, (req.args as InitRequest).minor)], req);
+  #initDecided(n: Negotiated | undefined): void {
+    try {
+      this.#out.initDecided?.(n);
+    } catch (e) {
+      this.#warn('preparing the transport for what INIT agreed failed', e);
+    }
+  }
+
+  #initReply(req: InflightRequest, reply: InitOutFields): void {
+    if (!this.#settle(req)) return;
+    this.#reply(req, 0, [encodeInitOut(reply, (req.args as InitRequest).minor)]);
+  }
+
+  /** Tells the filesystem INIT is done; its `ready` may throw or reject without harm. */
+  #ready(): void {
+    const ready = this.#ops.ready;
+    if (typeof ready !== 'function') return;
+    try {
+      const r: unknown = ready.call(this.#ops, { negotiated: this.#negotiated, audit: this.#audit, notify: this.notifier });
+      if (typeof r === 'object' && r !== null && typeof (r as { then?: unknown }).then === 'function') {
+        Promise.resolve(r).catch((e: unknown) => this.#warn('the ready() handler failed', e));
+      }
+    } catch (e) {
+      this.#warn('the ready() handler failed', e);
+    }
   }
 
   #interrupt(args: InterruptRequest): void {
@@ -296,13 +492,11 @@ export class SessionCore {
     const target = this.#inflight.get(args.target);
     // Unknown: already answered (interrupts only follow requests we have read). Nothing to do.
     if (target === undefined || target.settled || target.interrupted) return;
-    target.interrupt();
-    const grace = this.#options.interruptGraceMs ?? 100;
-    target.interruptTimer = setTimeout(() => this.#replyError(target, Errno.EINTR), grace);
-    target.interruptTimer.unref();
+    // The EINTR goes back through the target's own sink, the way the target came.
+    target.interrupt(this.#options.interruptGraceMs ?? 100, () => this.#replyError(target, Errno.EINTR));
   }
 
-  async #destroy(req: Request): Promise<void> {
+  async #destroy(req: InflightRequest): Promise<void> {
     this.#destroyed = true;
     try {
       await this.#ops.destroy?.();
@@ -408,9 +602,29 @@ function opcodeRowName(code: number): string {
   return opcodeRow(code)?.name ?? `OPCODE_${code}`;
 }
 
-function describeValue(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  if (v === null) return 'null';
-  if (typeof v === 'object') return Array.isArray(v) ? `array(${v.length})` : 'object';
-  return typeof v;
+/** `LOOKUP: lookup()`: the opcode and the handler that served it, for warnings. */
+function handlerName(row: OpcodeRow): string {
+  return row.method === undefined ? row.name : `${row.name}: ${row.method}()`;
+}
+
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : describeValue(e);
+}
+
+/** Calls a sink's writer; a writer that throws (Node's argument checks, a test double) reports its error code. */
+function write(sink: RequestSink, iov: readonly Uint8Array[]): string | 0 {
+  try {
+    return sink.reply(iov);
+  } catch (e) {
+    const code = (e as { code?: unknown } | null)?.code;
+    return typeof code === 'string' ? code : 'EIO';
+  }
+}
+
+/** The last check before writev: every part an encoder produced must be bytes. */
+function checkParts(parts: readonly Uint8Array[]): void {
+  if (!Array.isArray(parts)) throw new TypeError(`the encoder produced ${describeValue(parts)} instead of byte parts`);
+  for (let i = 0; i < parts.length; i++) {
+    if (!(parts[i] instanceof Uint8Array)) throw new TypeError(`reply part ${i}: expected bytes, got ${describeValue(parts[i])}`);
+  }
 }

@@ -12,12 +12,19 @@ import type { CapabilityAudit } from '../protocol/init.ts';
 import { TsfuseError } from '../errors.ts';
 
 export interface MountOptions extends Omit<SessionOptions, 'wants'> {
-  /** Options in libfuse's `-o` syntax: `'ro,allow_other,fsname=demo,attr_timeout=1'`. Defaults to none. */
+  /**
+   * Mount options: in libfuse's `-o` syntax (`'ro,allow_other,fsname=demo,attr_timeout=1'`, or an array
+   * of such groups) or as an object (`{ readOnly: true, allowOther: true, fsname: 'demo', attrTimeout: 1 }`).
+   * With `allow_other` and without `default_permissions`, read "Permissions" in the README and
+   * {@link LowLevelOperations.checksPermissions}. Defaults to none.
+   */
   readonly options?: MountOptionsInput;
   /** `'mount'` (root), `'fusermount3'` (unprivileged, Node ≥ 26), or `'auto'`. Defaults to `'auto'`. */
   readonly method?: MountDeviceOptions['method'];
   /** Lazily unmount a stale FUSE mount (dead daemon) at the mountpoint first. Defaults to false. */
   readonly cleanStale?: boolean;
+  /** Start the watchdog that unmounts if this process dies (see {@link MountDeviceOptions.watchdog}). Defaults to true. */
+  readonly watchdog?: boolean;
   /** Print one line per request and reply (libfuse's `-d`); or a function that receives the lines. Defaults to false. */
   readonly debug?: boolean | ((line: string) => void);
   /** Unmount on SIGINT and SIGTERM (then let the process exit). Defaults to false. */
@@ -39,18 +46,54 @@ export interface FuseMount {
   readonly transport: string;
   /** Resolves when the filesystem is unmounted (by us, by umount(8), or by the kernel). */
   readonly closed: Promise<void>;
-  /** Unmounts (lazily if asked) and waits until serving has stopped. Idempotent. */
+  /**
+   * Unmounts (lazily if asked) and waits until serving has stopped. Fails with ERR_FUSE_UNMOUNT_FAILED if
+   * the mount is busy and not lazy; then the filesystem stays mounted and served. Idempotent while it succeeds.
+   */
   unmount(options?: { lazy?: boolean }): Promise<void>;
-  /** Same as `unmount()`. */
+  /**
+   * Unmounts, lazily if the mount is busy, and waits until serving has stopped: the mountpoint is always
+   * released (a lazy unmount stops serving at once; processes still inside see ENOTCONN). Idempotent:
+   * later calls return the same promise. `MountedDevice.close()` unmounts the same way; `Session.close()`,
+   * which owns no mount, only stops serving.
+   */
   close(): Promise<void>;
+  /** Awaits {@link close}; for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Warning emitted by {@link permissionPolicy}; exported for tests. */
+export const NO_PERMISSION_CHECKS_WARNING =
+  'mounted with allow_other and without default_permissions: the kernel checks no permissions on this mount, ' +
+  'so every user can do whatever the handlers allow (read a 0600 file, chown root\'s files), and it reuses ' +
+  'the first permission decision for a cached entry for every user. Add default_permissions to have the ' +
+  'kernel check file modes, or, if the filesystem checks each request itself, set checksPermissions: true ' +
+  'on its operations (entry and attribute caching then default to 0 seconds). See "Permissions" in the README.';
+
+/**
+ * The permission rules applied at mount. With `allow_other` and without `default_permissions` the kernel
+ * checks next to nothing (fs/fuse/dir.c fuse_permission: only that an executed regular file has an
+ * execute bit; access(2) and chdir become FUSE_ACCESS) and lets every user reuse an entry or attributes
+ * cached for another (fuse_dentry_revalidate asks again only once entry_timeout has passed). A filesystem that does not check gets a warning; one that declares
+ * `checksPermissions` gets entry and attribute timeouts of 0 unless the options set them.
+ */
+export function permissionPolicy(parsed: ParsedMountOptions, checksPermissions: boolean): { options: ParsedMountOptions; warning: string | undefined } {
+  if (!parsed.mount.allowOther || parsed.mount.defaultPermissions) return { options: parsed, warning: undefined };
+  if (!checksPermissions) return { options: parsed, warning: NO_PERMISSION_CHECKS_WARNING };
+  const fs = Object.freeze({ ...parsed.fs, entryTimeout: parsed.fs.entryTimeout ?? 0, attrTimeout: parsed.fs.attrTimeout ?? 0 });
+  return { options: Object.freeze({ mount: parsed.mount, fs }), warning: undefined };
+}
+
 export async function mount(mountpoint: string, ops: LowLevelOperations, options: MountOptions = {}): Promise<FuseMount> {
-  const parsed = parseMountOptions(options.options ?? []);
+  const policy = permissionPolicy(parseMountOptions(options.options ?? []), ops.checksPermissions === true);
+  const parsed = policy.options;
+  if (policy.warning !== undefined) {
+    if (options.onWarning) options.onWarning(policy.warning);
+    else process.emitWarning(policy.warning, 'TsfuseWarning');
+  }
   const fsOps = applyFsOptions(ops, parsed.fs);
   const wants = initWantsFrom(parsed.fs);
-  const device = await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false });
+  const device = await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false, watchdog: options.watchdog ?? true });
   const stopTrace = options.debug ? startTrace(typeof options.debug === 'function' ? options.debug : undefined) : undefined;
   let session: Session;
   try {
@@ -79,6 +122,7 @@ class MountHandle implements FuseMount {
   readonly #session: Session;
   readonly #stopTrace: (() => void) | undefined;
   #unmounting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
   readonly closed: Promise<void>;
 
@@ -113,19 +157,26 @@ class MountHandle implements FuseMount {
       }
       // After the unmount the kernel fails reads with ENODEV and the session ends by itself; a lazy
       // unmount of a busy mount keeps the connection until the last user leaves, so stop serving now.
-      if (options.lazy) this.#session.close();
+      if (options.lazy) void this.#session.close();
       await this.closed;
     })();
     return this.#unmounting;
   }
 
-  close(): Promise<void> { return this.unmount(); }
-  async [Symbol.asyncDispose](): Promise<void> { await this.unmount(); }
+  close(): Promise<void> {
+    this.#closing ??= this.unmount().catch(() => this.unmount({ lazy: true })).catch((err: unknown) => {
+      this.#closing = undefined;
+      throw err;
+    });
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
 
   handleSignals(): void {
     const onSignal = () => {
       this.#removeSignals();
-      this.unmount().catch(() => this.unmount({ lazy: true })).catch((e: unknown) => {
+      this.close().catch((e: unknown) => {
         process.emitWarning(`unmounting ${this.mountpoint} failed: ${(e as Error).message}`, 'TsfuseWarning');
       });
     };

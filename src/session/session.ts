@@ -1,13 +1,16 @@
 /**
  * A session: one /dev/fuse descriptor served by one filesystem. It joins a transport (how frames move)
  * and the protocol core (what they mean), and ends when the kernel says the mount is gone (ENODEV).
+ *
+ * Phases: `'init'` until INIT is decided (the transport reads with a small buffer, and nothing after the
+ * INIT frame); `'serving'` once it is, with read buffers sized by what INIT agreed (a filesystem's
+ * `init()` may raise maxWrite); `'closed'`.
  */
-import { SessionCore, type SessionCoreOptions } from './core.ts';
+import { SessionCore, type SessionCoreOptions, type Notifier } from './core.ts';
 import { createTransport, type Transport, type TransportKind } from './transport.ts';
 import type { LowLevelOperations } from '../ops/lowlevel.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { CapabilityAudit } from '../protocol/init.ts';
-import { INIT_DEFAULTS } from '../protocol/init.ts';
 import { IN_HEADER_SIZE } from '../protocol/header.ts';
 import { MIN_READ_BUFFER } from '../protocol/constants.ts';
 
@@ -16,8 +19,10 @@ export interface SessionOptions extends SessionCoreOptions {
   readonly transport?: TransportKind;
 }
 
-/** The notifications a filesystem can send to the kernel (see SessionCore for each). */
-export type Notifier = Pick<SessionCore, 'invalInode' | 'invalEntry' | 'expireEntry' | 'delete' | 'store' | 'retrieve' | 'pollWakeup' | 'resend' | 'incEpoch' | 'prune'>;
+export type { Notifier };
+
+/** Where a session is: waiting for INIT, serving, or closed. */
+export type SessionPhase = 'init' | 'serving' | 'closed';
 
 /** Largest request: a WRITE of maxWrite, or a SETXATTR of a 64 KiB value with its name, plus headers. */
 export function readBufferSize(maxWrite: number): number {
@@ -30,16 +35,26 @@ export class Session {
   readonly closed: Promise<void>;
   #closing = false;
   #closeError: Error | undefined;
+  #phase: SessionPhase = 'init';
 
   constructor(fd: number, ops: LowLevelOperations, options: SessionOptions = {}) {
-    const maxWrite = options.wants?.maxWrite ?? INIT_DEFAULTS.maxWrite;
-    this.#transport = createTransport(fd, readBufferSize(maxWrite), options.transport);
+    // Only INIT comes before INIT is answered: the kernel's minimum read buffer is enough for it.
+    this.#transport = createTransport(fd, MIN_READ_BUFFER, options.transport);
     const transport = this.#transport;
-    this.#core = new SessionCore(ops, { write: (iov) => transport.write(iov), writeAsync: (iov) => transport.writeAsync(iov) }, options);
+    this.#core = new SessionCore(ops, {
+      write: (iov) => transport.write(iov),
+      writeAsync: (iov) => transport.writeAsync(iov),
+      initDecided: (n) => {
+        if (n !== undefined && this.#phase === 'init') this.#phase = 'serving';
+        transport.serve(n === undefined ? undefined : readBufferSize(n.maxWrite));
+      },
+    }, options);
+    const core = this.#core;
     this.closed = new Promise<void>((resolve) => {
       transport.start(
-        (frame, release) => this.#core.handleFrame(frame, release),
+        (frame, sink) => core.handleFrame(frame, sink),
         (err) => {
+          this.#phase = 'closed';
           // ENODEV: unmounted. ECONNABORTED: aborted through /sys/fs/fuse/connections. Both end the session normally.
           if (err && err.code !== 'ENODEV' && err.code !== 'ECONNABORTED' && err.code !== 'EBADF') this.#closeError = err;
           void this.#core.shutdown().finally(resolve);
@@ -55,12 +70,22 @@ export class Session {
   get transportKind(): string { return this.#transport.kind; }
   /** The error that ended reading, if it was not a normal unmount. */
   get closeError(): Error | undefined { return this.#closeError; }
-  get notify(): Notifier { return this.#core; }
+  get notify(): Notifier { return this.#core.notifier; }
+  get phase(): SessionPhase { return this.#phase; }
 
-  /** Stops serving and closes the descriptor. Does not unmount (see `mount()` for that). Idempotent. */
-  close(): void {
-    if (this.#closing) return;
-    this.#closing = true;
-    this.#transport.close();
+  /**
+   * Stops serving and closes the descriptor; resolves with {@link closed}, once the filesystem's destroy
+   * handler has run. Does not unmount: a Session owns no mount (`FuseMount.close()` and
+   * `MountedDevice.close()` unmount). Idempotent: later calls return the same promise.
+   */
+  close(): Promise<void> {
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#transport.close();
+    }
+    return this.closed;
   }
+
+  /** Awaits {@link close}; for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
 }

@@ -16,15 +16,24 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
+import type { RequestSink } from './context.ts';
 
 export interface Transport {
   readonly kind: string;
   /**
-   * Starts delivering frames. A frame comes either owned by the receiver (`release` undefined) or lent:
-   * its memory is the transport's, and the receiver calls `release` once it no longer needs it. `onClose`
-   * is called once, with the error that ended reading (ENODEV after unmount).
+   * Starts delivering frames, each with the sink its reply goes back through. A frame comes either owned
+   * by the receiver (`sink.release` undefined) or lent: its memory is the transport's, and the receiver
+   * calls `release` once it no longer needs it. `onClose` is called once, with the error that ended
+   * reading (ENODEV after unmount).
    */
   start(onFrame: FrameHandler, onClose: (err: NodeJS.ErrnoException | undefined) => void): void;
+  /**
+   * INIT has been decided: read every later frame into buffers of `bufferSize` bytes (what INIT agreed
+   * needs; undefined keeps the current size). Called before the INIT reply is written, so no request
+   * sized by the new maxWrite can meet a smaller buffer (fs/fuse/dev.c fuse_dev_do_read fails a request
+   * that does not fit with EIO). Until then, a transport reads nothing after an INIT frame.
+   */
+  serve(bufferSize: number | undefined): void;
   /** Writes one reply or notification in one writev. Returns 0, or the errno name the kernel answered. */
   write(iov: readonly Uint8Array[]): string | 0;
   /** Like write, but off the main thread: for notifications that may block in the kernel. */
@@ -34,7 +43,12 @@ export interface Transport {
 }
 
 export type TransportKind = 'epoll' | 'worker';
-export type FrameHandler = (frame: Buffer, release?: () => void) => void;
+export type FrameHandler = (frame: Buffer, sink: RequestSink) => void;
+
+/** The opcode of FUSE_INIT, after which a transport waits for `serve()` (see Transport.serve). */
+const FUSE_INIT = 26;
+/** fuse_in_header.opcode is the u32 at byte 4. */
+const OPCODE_OFFSET = 4;
 
 /**
  * Frames up to this size are copied out of the read buffer (cheap: small copies come from Node's
@@ -58,7 +72,12 @@ abstract class FdWriter {
   protected closed = false;
   // A plain field, not a parameter property: Node's built-in type stripping rejects those.
   protected readonly fd: number;
-  constructor(fd: number) { this.fd = fd; }
+  /** The sink of every frame the receiver owns: one object for all of them, no allocation per request. */
+  protected readonly ownedSink: RequestSink;
+  constructor(fd: number) {
+    this.fd = fd;
+    this.ownedSink = Object.freeze({ reply: (iov: readonly Uint8Array[]) => this.write(iov) });
+  }
 
   abstract close(): void;
 
@@ -98,8 +117,10 @@ class EpollTransport extends FdWriter implements Transport {
   readonly kind = 'epoll';
   #socket: net.Socket | undefined;
   readonly #handle: PipeHandle;
-  readonly #bufferSize: number;
+  #bufferSize: number;
   #buffer: Buffer;
+  /** Lent buffers that came back, for the next large frames (only ones of the current size). */
+  readonly #spare: Buffer[] = [];
 
   static tryCreate(fd: number, bufferSize: number): EpollTransport | undefined {
     let Pipe: PipeCtor;
@@ -123,9 +144,19 @@ class EpollTransport extends FdWriter implements Transport {
     this.#buffer = Buffer.allocUnsafeSlow(bufferSize);
   }
 
+  serve(bufferSize: number | undefined): void {
+    // libuv asks for the buffer before each read, and no read happens before this turn of the event
+    // loop ends: the next frame already lands in a buffer of the new size.
+    if (bufferSize === undefined || bufferSize === this.#bufferSize) return;
+    this.#bufferSize = bufferSize;
+    this.#buffer = Buffer.allocUnsafeSlow(bufferSize);
+    this.#spare.length = 0;
+  }
+
   start(onFrame: FrameHandler, onClose: (err: NodeJS.ErrnoException | undefined) => void): void {
     const end = this.endOnce(onClose);
-    const spare: Buffer[] = [];
+    const spare = this.#spare;
+    const reply = this.ownedSink.reply;
     const socket = new net.Socket({
       handle: this.#handle as never,
       readable: true,
@@ -137,10 +168,11 @@ class EpollTransport extends FdWriter implements Transport {
           if (nread <= COPY_LIMIT) {
             const frame = Buffer.allocUnsafe(nread);
             buffer.copy(frame, 0, 0, nread);
-            onFrame(frame);
+            onFrame(frame, this.ownedSink);
           } else {
             this.#buffer = spare.pop() ?? Buffer.allocUnsafeSlow(this.#bufferSize);
-            onFrame(buffer.subarray(0, nread), () => { if (spare.length < MAX_SPARE_BUFFERS) spare.push(buffer); });
+            const release = (): void => { if (spare.length < MAX_SPARE_BUFFERS && buffer.length === this.#bufferSize) spare.push(buffer); };
+            onFrame(buffer.subarray(0, nread), { reply, release });
           }
           return true;
         },
@@ -161,12 +193,19 @@ class EpollTransport extends FdWriter implements Transport {
   }
 }
 
-/** The worker's loop: block in read(2), post each frame, stop on a hard error. */
+/**
+ * The worker's loop: block in read(2), post each frame, stop on a hard error. After an INIT frame it
+ * reads nothing until the main thread has decided INIT (control[0] counts decided INITs) and takes the
+ * buffer size INIT agreed from control[1]: a read already blocked with the old buffer could otherwise
+ * receive a WRITE of the new maxWrite, which the kernel would fail.
+ */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
-const { fd, size } = workerData;
-const buf = Buffer.allocUnsafeSlow(size);
+const { fd, size, control } = workerData;
+const ctl = new Int32Array(control);
+let buf = Buffer.allocUnsafeSlow(size);
+let inits = 0;
 for (;;) {
   let n;
   try { n = fs.readSync(fd, buf, 0, size, null); }
@@ -180,22 +219,40 @@ for (;;) {
   const frame = new Uint8Array(n);
   frame.set(buf.subarray(0, n));
   parentPort.postMessage(frame, [frame.buffer]);
+  if (n >= ${OPCODE_OFFSET + 4} && buf.readUInt32LE(${OPCODE_OFFSET}) === ${FUSE_INIT}) {
+    inits++;
+    for (let v; (v = Atomics.load(ctl, 0)) < inits;) Atomics.wait(ctl, 0, v);
+    const agreed = Atomics.load(ctl, 1);
+    if (agreed !== buf.length) buf = Buffer.allocUnsafeSlow(agreed);
+  }
 }
 `;
 
 class WorkerTransport extends FdWriter implements Transport {
   readonly kind = 'worker';
   #worker: Worker | undefined;
-  private readonly bufferSize: number;
-  constructor(fd: number, bufferSize: number) { super(fd); this.bufferSize = bufferSize; }
+  readonly #bufferSize: number;
+  /** [INITs decided, agreed buffer size], shared with the worker (see WORKER_SOURCE). */
+  readonly #control = new Int32Array(new SharedArrayBuffer(8));
+  constructor(fd: number, bufferSize: number) {
+    super(fd);
+    this.#bufferSize = bufferSize;
+    this.#control[1] = bufferSize;
+  }
+
+  serve(bufferSize: number | undefined): void {
+    if (bufferSize !== undefined) Atomics.store(this.#control, 1, bufferSize);
+    Atomics.add(this.#control, 0, 1);
+    Atomics.notify(this.#control, 0);
+  }
 
   start(onFrame: FrameHandler, onClose: (err: NodeJS.ErrnoException | undefined) => void): void {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, size: this.bufferSize } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { fd: this.fd, size: this.#bufferSize, control: this.#control.buffer } });
     // Not unref'd: like the epoll handle, a live mount keeps the process alive.
     this.#worker = worker;
     const end = this.endOnce(onClose);
     worker.on('message', (m: Uint8Array | { error: string; message: string }) => {
-      if (m instanceof Uint8Array) onFrame(Buffer.from(m.buffer, m.byteOffset, m.byteLength));
+      if (m instanceof Uint8Array) onFrame(Buffer.from(m.buffer, m.byteOffset, m.byteLength), this.ownedSink);
       else end(Object.assign(new Error(m.message), { code: m.error }) as NodeJS.ErrnoException);
     });
     worker.on('error', (e) => end(e as NodeJS.ErrnoException));

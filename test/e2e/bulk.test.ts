@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { mount, FuseError, ROOT_ID, type LowLevelOperations, type FuseMount, type TransportKind } from '../../src/index.ts';
-import { mountSkip, freshMountpoint, run, safeUnmount } from './helpers.ts';
+import { mountSkip, freshMountpoint, run, safeUnmount } from '../support/mount-helpers.ts';
 
 const NAMES = ['f', 'g'];
 

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { mount, FuseError, OpenFlags, ROOT_ID, type FuseMount, type LowLevelOperations, type RequestContext, type Attr } from '../../src/index.ts';
-import { FIXTURES, freshMountpoint, leftoverMounts, mountSkip, pyJson, rejectAfter, safeUnmount } from './helpers.ts';
+import { E2E_FIXTURES, freshMountpoint, leftoverMounts, mountSkip, pyJson, rejectAfter, safeUnmount } from '../support/mount-helpers.ts';
 
 const skip = mountSkip();
 const S_IFDIR = 0o040000;
@@ -120,7 +120,7 @@ test('errors: errnos pass through, other throws become EIO with a warning, and t
 });
 
 /** Reads the file once in python3 and reports errno; see fixtures/interrupted_read.py. */
-const INTERRUPTED_READ = join(FIXTURES, 'interrupted_read.py');
+const INTERRUPTED_READ = join(E2E_FIXTURES, 'interrupted_read.py');
 
 async function interruptedRead(path: string, started: Promise<RequestContext>): Promise<{ result: { n: number; errno: string | null; ms: number }; ctx: RequestContext }> {
   const child = spawn('python3', [INTERRUPTED_READ, path], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,18 +1,23 @@
 // The unprivileged mount path for real: fusermount3 opens /dev/fuse and passes the descriptor back, which
 // tsfuse receives through node:ffi (Node >= 26). As root, as an ordinary user, and the error an ordinary
 // user gets on Node 20.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chown, rmdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  FIXTURES, NODE26, TEST_USER, ensureTestUser, forceUnmount, freshMountpoint, fusermountSkip, isFuseMount,
-  leftoverMounts, mountSkip, run, startDaemon, stopDaemon, waitFor, withDeviceMode, type Daemon,
-} from './helpers.ts';
+  E2E_FIXTURES, NODE26, TEST_USER, cleanupMountpoints, ensureTestUser, forceUnmount, freshMountpoint, fusermountSkip,
+  isFuseMount, leftoverMounts, mountSkip, removeTestUser, run, startDaemon, stopDaemon, waitFor, withDeviceMode, type Daemon,
+} from '../support/mount-helpers.ts';
 
-const DAEMON = join(FIXTURES, 'hello-daemon.ts');
+const DAEMON = join(E2E_FIXTURES, 'hello-daemon.ts');
 const skip = fusermountSkip();
+
+after(async () => {
+  await cleanupMountpoints();
+  await removeTestUser();
+});
 
 /** The super options (last field) of the mount at `dir`. */
 function superOptions(dir: string): string[] {
@@ -115,7 +120,7 @@ test('fusermount3: an ordinary user on Node 20 is told node:ffi (Node >= 26) is 
   try {
     await withDeviceMode(0o666, async () => {
       for (const method of ['fusermount3', 'auto']) {
-        const r = await run('runuser', ['-u', TEST_USER, '--', process.execPath, '--import', 'tsx', DAEMON, JSON.stringify({ mountpoint: dir, method })], { cwd: join(FIXTURES, '../../..') });
+        const r = await run('runuser', ['-u', TEST_USER, '--', process.execPath, '--import', 'tsx', DAEMON, JSON.stringify({ mountpoint: dir, method })], { cwd: join(E2E_FIXTURES, '../../..') });
         assert.equal(r.code, 1, r.stdout + r.stderr);
         const m = /^error (.*)$/m.exec(r.stdout);
         assert.ok(m, r.stdout + r.stderr);

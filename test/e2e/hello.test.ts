@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
 import { mount, type FuseMount } from '../../src/index.ts';
 import { helloFilesystem } from '../../examples/hello.ts';
-import { freshMountpoint, isFuseMount, leftoverMounts, mountSkip, pyJson, rejectAfter, run, safeUnmount } from './helpers.ts';
+import { freshMountpoint, isFuseMount, leftoverMounts, mountSkip, pyJson, rejectAfter, run, safeUnmount } from '../support/mount-helpers.ts';
 
 const skip = mountSkip();
 

@@ -11,10 +11,10 @@ import {
   type LockRequest, type U64,
 } from '../../src/index.ts';
 import { memFilesystem, S_IFDIR, S_IFREG, type MemFs } from './memfs.ts';
-import { FIXTURES, freshMountpoint, leftoverMounts, mountSkip, rejectAfter, run, safeUnmount, waitFor } from './helpers.ts';
+import { E2E_FIXTURES, freshMountpoint, leftoverMounts, mountSkip, rejectAfter, run, safeUnmount, waitFor } from '../support/mount-helpers.ts';
 
 const skip = mountSkip();
-const EXERCISE = join(FIXTURES, 'exercise.py');
+const EXERCISE = join(E2E_FIXTURES, 'exercise.py');
 
 /** Mounts `fs` on a fresh directory, runs `body`, and always unmounts. */
 async function withMount(fs: MemFs, body: (m: FuseMount, dir: string) => Promise<void>, options: MountOptions = {}): Promise<void> {
@@ -43,7 +43,7 @@ async function cat(path: string): Promise<string> {
 }
 
 /** Reads the file once in python3 and reports errno; see fixtures/interrupted_read.py. */
-const INTERRUPTED_READ = join(FIXTURES, 'interrupted_read.py');
+const INTERRUPTED_READ = join(E2E_FIXTURES, 'interrupted_read.py');
 
 async function interruptRead(path: string, started: Promise<unknown>, beforeSignal: () => Promise<void> = async () => {}): Promise<{ n: number; errno: string | null; data: string }> {
   const child = spawn('python3', [INTERRUPTED_READ, path], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -138,17 +138,18 @@ test('opcodes: every request the kernel sends to a /dev/fuse mount reaches its h
     assert.deepEqual(interrupted, { n: -1, errno: 'EINTR', data: '' });
     assert.ok(seen.interrupted);
 
-    // FORGET / BATCH_FORGET: unlinking an unused file evicts its inode at once (one FORGET); dropping the
-    // dentry cache evicts the hundreds of inodes READDIRPLUS and the script made known (batched).
+    // FORGET / BATCH_FORGET: unlinking an unused file evicts its inode at once (one FORGET); pruning the
+    // hundreds of inodes READDIRPLUS and the script made known evicts them together (batched). Pruned
+    // through the notification rather than /proc/sys/vm/drop_caches, which would evict every other
+    // mount's cache on the machine too (and fail a concurrent run's caching assertions).
     const lone = fs.add(ROOT_ID, 'lone', S_IFREG | 0o644, 'x');
     assert.equal(await statSize(join(dir, 'lone')), '1');
     await run('rm', [join(dir, 'lone')]);
     await waitFor(() => fs.forgotten.some((f) => f.ino === lone.ino), 5000, 'FORGET of an unlinked file');
-    const drop = await run('sh', ['-c', 'sync; echo 2 > /proc/sys/vm/drop_caches']);
-    assert.equal(drop.code, 0, drop.stderr);
-    await waitFor(() => fs.frames.includes('BATCH_FORGET'), 5000, 'BATCH_FORGET after drop_caches');
-    assert.ok(fs.frames.includes('FORGET'), 'a single FORGET arrived');
     const bigChildren = [...(big.children?.values() ?? [])];
+    await m.notify.prune(bigChildren);
+    await waitFor(() => fs.frames.includes('BATCH_FORGET'), 5000, 'BATCH_FORGET after notify.prune');
+    assert.ok(fs.frames.includes('FORGET'), 'a single FORGET arrived');
     await waitFor(() => bigChildren.every((ino) => fs.forgotten.some((f) => f.ino === ino)), 5000, 'every READDIRPLUS entry to be forgotten');
     assert.equal(m.negotiated.minor, 45);
   }, { onWarning: (msg) => warnings.push(msg) });

@@ -13,7 +13,7 @@ import { parseMountOptions } from '../../src/mount/options.ts';
 import { preflight } from '../../src/mount/preflight.ts';
 import type { PreflightRequest } from '../../src/mount/preflight.ts';
 import { cleanStaleMountWith } from '../../src/mount/stale.ts';
-import { cleanupMountpoints, freshMountpoint, isMounted, realMountSkip } from './helpers.ts';
+import { cleanupMountpoints, freshMountpoint, isMounted, realMountSkip } from '../support/mount-helpers.ts';
 import { respond } from './init-responder.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'tsfuse-preflight-'));

@@ -1,36 +1,41 @@
 // Mounting as an ordinary user: fusermount3 + node:ffi under Node 26, and the errors an ordinary user meets.
-// The test creates the user (useradd) and makes /dev/fuse 0666 for the duration, restoring both.
+// The test creates its own user (useradd) and makes /dev/fuse 0666 for the duration, and gives both back
+// (test/support/machine.mjs), so that concurrent runs on one machine do not disturb each other.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, chownSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, readFileSync, statSync } from 'node:fs';
 import {
-  NODE26, cleanupMountpoints, ensureTestUser, freshMountpoint, fusermountSkip, isMounted, mountinfoLines, processExists,
-  run, startMountChild, waitFor, watchdogsOf,
-} from './helpers.ts';
+  NODE26 as FOUND_NODE26, cleanupMountpoints, ensureTestUser, freshMountpoint, fusermountSkip, isMounted, mountinfoLines,
+  processExists, removeTestUser, startMountChild, waitFor, watchdogsOf, widenDeviceMode, withClosedDevice,
+} from '../support/mount-helpers.ts';
 
 const skip = fusermountSkip();
-let user = { uid: -1, gid: -1, created: false };
-let originalMode = -1;
+const NODE26 = FOUND_NODE26 ?? ''; // only used when not skipped
+let user = { name: '', uid: -1, gid: -1 };
+let releaseDevice: (() => void) | undefined;
 
 before(async () => {
   if (skip !== undefined) return;
   user = await ensureTestUser();
-  originalMode = statSync('/dev/fuse').mode & 0o7777;
   // fusermount3 opens /dev/fuse with the caller's fsuid (util/fusermount.c, try_open_fuse_device).
-  chmodSync('/dev/fuse', 0o666);
+  releaseDevice = widenDeviceMode(0o666);
 });
 
 after(async () => {
-  if (originalMode !== -1) chmodSync('/dev/fuse', originalMode);
+  releaseDevice?.();
   assert.deepEqual(await cleanupMountpoints(), [], 'no test left a mount behind');
-  if (user.created) await run('userdel', ['-r', 'tsfusetest']);
+  await removeTestUser();
 });
 
-/** Children run as the user, without coverage collection (its directory belongs to root). */
-function asUser(): { uid: number; gid: number; env: NodeJS.ProcessEnv } {
-  const env = { ...process.env, HOME: '/tmp' };
+/** The environment of children that run as the user: no coverage collection (its directory belongs to root). */
+function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: '/tmp' };
   delete env['NODE_V8_COVERAGE'];
-  return { uid: user.uid, gid: user.gid, env };
+  return env;
+}
+
+function asUser(): { uid: number; gid: number; env: NodeJS.ProcessEnv } {
+  return { uid: user.uid, gid: user.gid, env: userEnv() };
 }
 
 function userMountpoint(): string {
@@ -69,15 +74,12 @@ test('user: clean mount and unmount', { skip, timeout: 20000 }, async () => {
 
 test('user: /dev/fuse not openable gives ERR_FUSE_NO_DEVICE', { skip, timeout: 20000 }, async () => {
   const dir = userMountpoint();
-  chmodSync('/dev/fuse', 0o600);
-  try {
-    const [report] = await startMountChild(NODE26, { mountpoint: dir }, asUser()).reports;
-    assert.equal(report?.['error'], 'ERR_FUSE_NO_DEVICE', JSON.stringify(report));
-    assert.match(String(report?.['message']), /chmod 0666 \/dev\/fuse/);
-  } finally {
-    chmodSync('/dev/fuse', 0o666);
-  }
+  // A 0600 /dev/fuse in a private mount namespace: the real device stays open to concurrent tests.
+  const [report] = await startMountChild(NODE26, { mountpoint: dir }, { env: userEnv(), prefix: withClosedDevice(user.uid, user.gid) }).reports;
+  assert.equal(report?.['error'], 'ERR_FUSE_NO_DEVICE', JSON.stringify(report));
+  assert.match(String(report?.['message']), /its mode is 600.*chmod 0666 \/dev\/fuse/);
   assert.ok(!isMounted(dir));
+  assert.equal(statSync('/dev/fuse').mode & 0o777, 0o666, 'the real device was not touched');
 });
 
 test('user: Node 20 gives ERR_FUSE_NEEDS_FFI saying what to do', { skip: skip ?? (process.versions.node.split('.')[0] === '20' ? undefined : 'needs a Node without node:ffi'), timeout: 20000 }, async () => {

@@ -2,19 +2,40 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { WATCHDOG_SOURCE } from '../../src/mount/watchdog.ts';
+import { closeSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { mountDevice } from '../../src/mount/index.ts';
+import { watchdogCommand } from '../../src/mount/watchdog.ts';
+import type { WatchdogConfig } from '../../src/mount/watchdog.ts';
 import {
-  NODE26, cleanupMountpoints, fdTargets, freshMountpoint, fusermountSkip, isMounted, mountinfoLines, processExists,
+  NODE26, cleanupMountpoints, fdTargets, forceUnmount, freshMountpoint, fusermountSkip, isMounted, mountinfoLines, processExists,
   realMountSkip, startMountChild, waitFor, watchdogsOf,
 } from './helpers.ts';
+
+const UMOUNT = ['/usr/bin/umount', '/bin/umount', '/usr/sbin/umount', '/sbin/umount'].find((p) => {
+  try { return statSync(p).isFile(); } catch { return false; }
+}) ?? 'umount';
+
+/** A process's resident memory in KiB, from /proc/<pid>/status (VmRSS). */
+function rssKiB(pid: number): number {
+  const kib = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m)?.[1];
+  assert.ok(kib !== undefined, `no VmRSS for ${pid}`);
+  return Number(kib);
+}
+
+/** The watchdog must stay small: it was a second Node runtime (about 41 MB); a shell is about 1 MB. */
+const WATCHDOG_MAX_RSS_KIB = 8 * 1024;
 
 after(async () => {
   assert.deepEqual(await cleanupMountpoints(), [], 'no test left a mount behind');
 });
 
-/** Starts a hanging daemon, checks its watchdog, SIGKILLs the daemon and times the recovery. */
-async function killAndRecover(nodeBinary: string, request: { options?: string; method?: string; respond?: boolean }): Promise<void> {
+/** Starts a hanging daemon, checks its watchdog (and logs its RSS), SIGKILLs the daemon and times the recovery. */
+async function killAndRecover(
+  log: (message: string) => void,
+  nodeBinary: string,
+  request: { options?: string; method?: string; respond?: boolean },
+): Promise<void> {
   const dir = freshMountpoint();
   const daemon = startMountChild(nodeBinary, { mountpoint: dir, hang: true, ...request });
   const report = await daemon.first;
@@ -26,6 +47,9 @@ async function killAndRecover(nodeBinary: string, request: { options?: string; m
   const watchdog = watchdogs[0] as number;
   assert.ok(!fdTargets(watchdog).includes('/dev/fuse'), 'the watchdog does not hold /dev/fuse');
   assert.equal(readlinkCwd(watchdog), '/', 'the watchdog does not sit in the mountpoint');
+  const watchdogRss = rssKiB(watchdog);
+  log(`watchdog VmRSS ${watchdogRss} kB (daemon ${rssKiB(pid as number)} kB)`);
+  assert.ok(watchdogRss < WATCHDOG_MAX_RSS_KIB, `watchdog VmRSS ${watchdogRss} kB`);
   daemon.child.kill('SIGKILL');
   const killedAt = Date.now();
   await waitFor(() => !isMounted(dir), 1000, 'the watchdog to unmount within a second');
@@ -41,20 +65,20 @@ function readlinkCwd(pid: number): string {
   return readlinkSync(`/proc/${pid}/cwd`);
 }
 
-test('mount(8) path: SIGKILLed daemon, plain directory again within 1 s', { skip: realMountSkip(), timeout: 20000 }, async () => {
-  await killAndRecover(process.execPath, { options: 'subtype=wdroot', respond: true });
+test('mount(8) path: SIGKILLed daemon, plain directory again within 1 s', { skip: realMountSkip(), timeout: 20000 }, async (t) => {
+  await killAndRecover((m) => t.diagnostic(m), process.execPath, { options: 'subtype=wdroot', respond: true });
 });
 
-test('mount(8) path: daemon killed before ever answering INIT', { skip: realMountSkip(), timeout: 20000 }, async () => {
-  await killAndRecover(process.execPath, { options: 'subtype=wdmute' });
+test('mount(8) path: daemon killed before ever answering INIT', { skip: realMountSkip(), timeout: 20000 }, async (t) => {
+  await killAndRecover((m) => t.diagnostic(m), process.execPath, { options: 'subtype=wdmute' });
 });
 
-test('fusermount3 path (Node 26): SIGKILLed daemon, plain directory again within 1 s', { skip: fusermountSkip(), timeout: 20000 }, async () => {
-  await killAndRecover(NODE26, { method: 'fusermount3', options: 'subtype=wdfm', respond: true });
+test('fusermount3 path (Node 26): SIGKILLed daemon, plain directory again within 1 s', { skip: fusermountSkip(), timeout: 20000 }, async (t) => {
+  await killAndRecover((m) => t.diagnostic(m), NODE26 as string, { method: 'fusermount3', options: 'subtype=wdfm', respond: true });
 });
 
-test('fusermount3 path with auto_unmount (Node 26): SIGKILLed daemon', { skip: fusermountSkip(), timeout: 20000 }, async () => {
-  await killAndRecover(NODE26, { method: 'fusermount3', options: 'subtype=wdauto,auto_unmount', respond: true });
+test('fusermount3 path with auto_unmount (Node 26): SIGKILLed daemon', { skip: fusermountSkip(), timeout: 20000 }, async (t) => {
+  await killAndRecover((m) => t.diagnostic(m), NODE26 as string, { method: 'fusermount3', options: 'subtype=wdauto,auto_unmount', respond: true });
 });
 
 test('a daemon that returns without unmounting exits (the watchdog keeps nothing alive) and is cleaned up', { skip: realMountSkip(), timeout: 20000 }, async () => {
@@ -79,20 +103,24 @@ async function handMount(dir: string, subtype: string): Promise<{ fd: number; mo
 }
 
 /** Runs the watchdog program on a pipe we control: writes each chunk (pausing between), then closes it. */
-async function runWatchdog(config: object, ...chunks: string[]): Promise<void> {
-  const child = spawn(process.execPath, ['-e', WATCHDOG_SOURCE, JSON.stringify(config)], { stdio: ['pipe', 'inherit', 'inherit'] });
+async function runWatchdog(config: WatchdogConfig, ...chunks: string[]): Promise<void> {
+  const line = watchdogCommand(config);
+  const child = spawn(line.command, line.args, { stdio: ['pipe', 'inherit', 'inherit'] });
+  // Listen first: a shell told `disarm` exits within microseconds.
+  const closed = new Promise((r) => child.on('close', r));
+  child.stdin.on('error', () => {}); // EPIPE after a disarm
   for (const chunk of chunks) {
     child.stdin.write(chunk);
     await new Promise((r) => setTimeout(r, 20));
   }
   child.stdin.end();
-  await new Promise((r) => child.on('close', r));
+  await closed;
 }
 
 test('watchdog program: which mounts it unmounts', { skip: realMountSkip(), timeout: 20000 }, async () => {
   const dir = freshMountpoint();
   let m = await handMount(dir, 'wdunit');
-  const base = { mountpoint: dir, fsType: 'fuse.wdunit', uid: 0, unmount: { command: 'umount', args: ['-i', '-c', '-l', '--', dir] } };
+  const base = { mountpoint: dir, fsType: 'fuse.wdunit', uid: 0, unmount: { command: UMOUNT, args: ['-i', '-c', '-l', '--', dir] } };
   try {
     // Disarmed: leaves the mount alone.
     await runWatchdog({ ...base, knownMountIds: [] }, 'disarm\n');
@@ -118,4 +146,67 @@ test('watchdog program: which mounts it unmounts', { skip: realMountSkip(), time
   } finally {
     closeSync(m.fd);
   }
+});
+
+test('watchdog program: a mountpoint with a space, a tab and a backslash (mountinfo escapes them)', { skip: realMountSkip(), timeout: 20000 }, async () => {
+  const dir = join(freshMountpoint(), 'a b\tc\\d');
+  mkdirSync(dir);
+  const m = await handMount(dir, 'wdesc');
+  try {
+    const config = { mountpoint: dir, fsType: 'fuse.wdesc', uid: 0, knownMountIds: [], unmount: { command: UMOUNT, args: ['-i', '-c', '-l', '--', dir] } };
+    await runWatchdog(config, `arm ${m.mountId + 1000} ${m.device}\n`);
+    assert.ok(isMounted(dir), 'another identity: left alone');
+    await runWatchdog(config, `arm ${m.mountId} ${m.device}\n`);
+    assert.ok(!isMounted(dir), 'its own mount, found despite the escapes');
+  } finally {
+    await forceUnmount(dir);
+    closeSync(m.fd);
+  }
+});
+
+test('watchdog program: leaves its mount alone when another mount was stacked on top', { skip: realMountSkip(), timeout: 20000 }, async () => {
+  const dir = freshMountpoint();
+  const under = await handMount(dir, 'wdunder');
+  const over = await handMount(dir, 'wdover');
+  try {
+    const config = { mountpoint: dir, fsType: 'fuse.wdunder', uid: 0, knownMountIds: [], unmount: { command: UMOUNT, args: ['-i', '-c', '-l', '--', dir] } };
+    await runWatchdog(config, `arm ${under.mountId} ${under.device}\n`);
+    assert.equal(mountinfoLines(dir).length, 2, 'both mounts are still there');
+    assert.equal(Number(mountinfoLines(dir).at(-1)?.[0]), over.mountId);
+  } finally {
+    await forceUnmount(dir);
+    closeSync(under.fd);
+    closeSync(over.fd);
+  }
+});
+
+test('watchdog: false starts no watchdog process', { skip: realMountSkip(), timeout: 20000 }, async () => {
+  const dir = freshMountpoint();
+  const before = watchdogsOf(process.pid);
+  const m = await mountDevice(dir, { options: 'subtype=wdoff', watchdog: false });
+  try {
+    assert.ok(isMounted(dir));
+    assert.deepEqual(watchdogsOf(process.pid), before, 'no new watchdog');
+  } finally {
+    await m.unmount({ lazy: true });
+    closeSync(m.fd);
+  }
+  assert.ok(!isMounted(dir));
+});
+
+test('watchdog: the default starts one small watchdog per mount, dismissed by a clean unmount', { skip: realMountSkip(), timeout: 20000 }, async (t) => {
+  const dir = freshMountpoint();
+  const before = watchdogsOf(process.pid);
+  const m = await mountDevice(dir, { options: 'subtype=wdon' });
+  try {
+    const added = watchdogsOf(process.pid).filter((p) => !before.includes(p));
+    assert.equal(added.length, 1);
+    const rss = rssKiB(added[0] as number);
+    t.diagnostic(`watchdog VmRSS ${rss} kB, this test process ${rssKiB(process.pid)} kB`);
+    assert.ok(rss < WATCHDOG_MAX_RSS_KIB, `watchdog VmRSS ${rss} kB`);
+  } finally {
+    await m.unmount({ lazy: true });
+    closeSync(m.fd);
+  }
+  await waitFor(() => watchdogsOf(process.pid).every((p) => before.includes(p)), 5000, 'the watchdog to exit');
 });

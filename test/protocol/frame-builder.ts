@@ -128,8 +128,11 @@ export function joined(iovecs: readonly Uint8Array[]): Buffer {
  * layouts, callers read fields in C order.
  */
 export class ByteReader {
+  readonly buf: Uint8Array;
   #pos = 0;
-  constructor(readonly buf: Uint8Array) {}
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+  }
 
   get position(): number {
     return this.#pos;

@@ -6,7 +6,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  frameReply, opcodeByName, PRE_INIT, packDirents, packDirentsPlus, unsentLookups, decodeRequest,
+  frameReply, opcodeByName, PRE_INIT, packDirents, packDirentsPlus, unsentLookups, countDirentsPlus, decodeRequest,
   encodeNotifyPoll, encodeNotifyInvalInode, encodeNotifyInvalEntry, encodeNotifyStore, encodeNotifyRetrieve,
   encodeNotifyDelete, encodeNotifyResend, encodeNotifyIncEpoch, encodeNotifyPrune, encodeInitOut, initOutSize,
   encodeEntryOut, encodeAttrOut, encodeOpenOut, encodeIoctlOut, encodeData, encodeXattrData, joinXattrNames,
@@ -431,16 +431,26 @@ describe('dirents', () => {
   test('unsentLookups: ".", "..", and entries that did not fit (node id 0 never)', () => {
     const e = (name: string, ino: number | bigint): DirEntryPlus => ({ name, offset: 1, entry: { ino, attr: { mode: 0o40755 } } });
     const list = [e('.', 10), e('..', 1), e('a', 11), e('.x', 13), e('b', 12), e('c', 0), e('d', 0n), e('..', S.DEADBEEF)];
-    // Each record is 160 bytes: ".", "..", "a", ".x" fit in 640; the rest do not.
-    assert.deepStrictEqual(unsentLookups(list, 640), [10, 1, 12, S.DEADBEEF]);
-    assert.equal(packDirentsPlus(list, 640).count, 4);
-    assert.deepStrictEqual(unsentLookups(list, 1 << 20), [10, 1, S.DEADBEEF]);
-    assert.deepStrictEqual(unsentLookups(list, 0), [10, 1, 11, 13, 12, S.DEADBEEF]);
-    // Once one entry does not fit, later (smaller) ones are not sent either, as packDirentsPlus stops there.
-    assert.deepStrictEqual(unsentLookups([e('long-name-'.repeat(3), 20), e('s', 21)], 170), [20, 21]);
+    // What fit is the packer's count: each record is 160 bytes, so ".", "..", "a", ".x" fit in 640.
+    const sent = (size: number) => packDirentsPlus(list, size).count;
+    assert.equal(sent(640), 4);
+    assert.deepStrictEqual(unsentLookups(list, sent(640)), [10, 1, 12, S.DEADBEEF]);
+    assert.deepStrictEqual(unsentLookups(list, sent(1 << 20)), [10, 1, S.DEADBEEF]);
+    assert.deepStrictEqual(unsentLookups(list, sent(0)), [10, 1, 11, 13, 12, S.DEADBEEF]);
+    // Once one entry does not fit, later (smaller) ones are not sent either: the packer stops there.
+    const cut = [e('long-name-'.repeat(3), 20), e('s', 21)];
+    assert.equal(packDirentsPlus(cut, 170).count, 0);
+    assert.deepStrictEqual(unsentLookups(cut, packDirentsPlus(cut, 170).count), [20, 21]);
     // Names given as bytes: the same rule, and ".x" / "x." are ordinary names.
     const b = (name: string, ino: number): DirEntryPlus => ({ name: Buffer.from(name), offset: 1, entry: { ino, attr: { mode: 0o40755 } } });
-    assert.deepStrictEqual(unsentLookups([b('.', 30), b('..', 31), b('.x', 32), b('x.', 33), b('ab', 34)], 1 << 20), [30, 31]);
+    assert.deepStrictEqual(unsentLookups([b('.', 30), b('..', 31), b('.x', 32), b('x.', 33), b('ab', 34)], 5), [30, 31]);
+    // The READDIRPLUS row reads the count back from the bytes it sent.
+    const plus = row('READDIRPLUS');
+    for (const size of [0, 159, 160, 320, 639, 640, 1 << 20]) {
+      const body = plus.encodeReply(list, { size }, PRE_INIT) as Uint8Array[];
+      assert.equal(countDirentsPlus(body[0]!), sent(size), `size ${size}`);
+      assert.deepStrictEqual(plus.droppedLookups!(list, body), unsentLookups(list, sent(size)), `size ${size}`);
+    }
   });
 });
 

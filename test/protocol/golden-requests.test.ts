@@ -368,9 +368,9 @@ describe('files', () => {
       .u32(1).u32(0x4321) //                                     row 4: lk.type (F_WRLCK), lk.pid
       .u32(lkFlags).u32(0); //                                   row 5: lk_flags, padding
   const lock = { start: 0x100, end: 0x7fffffffffffffffn, type: 1, pid: 0x4321 };
-  golden('GETLK', { ...H, opcode: 31 }, lk(0), { ino: S.DEADBEEF, fh: S.FH, owner: S.OWNER, lock, lkFlags: 0, flock: false, sleep: false });
-  golden('SETLK with FUSE_LK_FLOCK', { ...H, opcode: 32 }, lk(1), { ino: S.DEADBEEF, fh: S.FH, owner: S.OWNER, lock, lkFlags: 1, flock: true, sleep: false });
-  golden('SETLKW sleeps', { ...H, opcode: 33 }, lk(0), { ino: S.DEADBEEF, fh: S.FH, owner: S.OWNER, lock, lkFlags: 0, flock: false, sleep: true });
+  golden('GETLK', { ...H, opcode: 31 }, lk(0), { ino: S.DEADBEEF, fh: S.FH, lockOwner: S.OWNER, lock, lkFlags: 0, flock: false, sleep: false });
+  golden('SETLK with FUSE_LK_FLOCK', { ...H, opcode: 32 }, lk(1), { ino: S.DEADBEEF, fh: S.FH, lockOwner: S.OWNER, lock, lkFlags: 1, flock: true, sleep: false });
+  golden('SETLKW sleeps', { ...H, opcode: 33 }, lk(0), { ino: S.DEADBEEF, fh: S.FH, lockOwner: S.OWNER, lock, lkFlags: 0, flock: false, sleep: true });
 });
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -149,7 +149,7 @@ spec(['INIT'], 'long form', fc.record({ major: u32, minor: u32, ra: u32, flags: 
 spec(['GETLK', 'SETLK', 'SETLKW'], 'lk_in', fc.record({ fh: u64, owner: u64, start: u64, end: u64, type: u32, pid: u32, lf: u32, pad: u32 }),
   (v) => new FrameBuilder().u64(v.fh).u64(v.owner).u64(v.start).u64(v.end).u32(v.type).u32(v.pid).u32(v.lf).u32(v.pad),
   (v, h, op) => ({
-    ino: c(h.nodeid), fh: c(v.fh), owner: c(v.owner), lock: { start: c(v.start), end: c(v.end), type: v.type, pid: v.pid },
+    ino: c(h.nodeid), fh: c(v.fh), lockOwner: c(v.owner), lock: { start: c(v.start), end: c(v.end), type: v.type, pid: v.pid },
     lkFlags: v.lf, flock: (v.lf & 1) !== 0, sleep: op === 'SETLKW',
   }));
 spec(['ACCESS'], 'mask', fc.record({ mask: u32, pad: u32 }), (v) => new FrameBuilder().u32(v.mask).u32(v.pad), (v, h) => ({ ino: c(h.nodeid), mask: v.mask }));
@@ -269,7 +269,7 @@ describe('requests: decode(FrameBuilder(x)) == x', () => {
       for (const e of list) {
         if (e.kind === 'secctx') expected['securityContexts'] = e.value;
         else if (e.kind === 'groups') expected['groups'] = e.value;
-        else ((expected['unknown'] ??= []) as unknown[]).push(e.value);
+        else expected['unknown'] = [...((expected['unknown'] ?? []) as unknown[]), e.value];
       }
       assert.deepStrictEqual(d.extensions, expected);
     }), RUNS);
@@ -295,7 +295,7 @@ function readAttr(r: ByteReader): Record<string, unknown> {
   };
 }
 const attrExpect = (a: Attr & { ino: bigint }): Record<string, unknown> => ({
-  ino: a.ino, size: BigInt(a.size!), blocks: BigInt(a.blocks!), atime: BigInt(a.atime!), mtime: BigInt(a.mtime!), ctime: BigInt(a.ctime!),
+  ino: a.ino, size: BigInt(a.size!), blocks: BigInt(a.blocks!), atime: BigInt(a.atime as number), mtime: BigInt(a.mtime as number), ctime: BigInt(a.ctime as number),
   atimensec: a.atimensec, mtimensec: a.mtimensec, ctimensec: a.ctimensec, mode: a.mode, nlink: a.nlink, uid: a.uid, gid: a.gid,
   rdev: a.rdev, blksize: a.blksize, flags: a.flags,
 });

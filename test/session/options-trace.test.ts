@@ -68,7 +68,7 @@ test('the trace prints one line per request and per reply, with errno names and 
     stop();
   }
   assert.match(lines[0]!, /^rx 2: INIT n0 \{major: 7, minor: 45/);
-  assert.match(lines[1]!, /^tx 2: OK 64 B in [\d.]+ µs$/);
+  assert.match(lines[1]!, /^tx 2: OK 64 B in [\d.]+ µs \{flags: ASYNC_READ\|/);
   assert.match(lines[2]!, /^rx 4: LOOKUP n1 \{name: "hello\.txt"\}/);
   assert.match(lines[3]!, /^tx 4: OK 128 B/);
   assert.match(lines[5]!, /^tx 6: ENOENT 0 B/);

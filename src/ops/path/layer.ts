@@ -1,0 +1,657 @@
+/**
+ * `pathOperations(fs)`: a path filesystem as low-level operations, ready for `mount()`. Built only on the
+ * public low-level interface (the go-fuse `fs/bridge.go` shape): every operation resolves node ids to
+ * paths through the node table, calls the filesystem with the caller's context, registers what a reply
+ * tells the kernel about (new nodes, open handles), and returns the reply.
+ *
+ * The low-level methods are chosen from what the filesystem implements, so the kernel's own defaults
+ * apply where the filesystem has nothing to say (locks stay local, fsync/flush/access stop being sent,
+ * xattrs are EOPNOTSUPP); a filesystem with no mutating method gets the mutating requests answered EROFS.
+ */
+import type { LowLevelOperations, ReadyInfo } from '../lowlevel.ts';
+import type { Notifier } from '../../session/session.ts';
+import type { EntryReply, OpenReply, Attr, StatfsReply, LockReply, IoctlReply } from '../../protocol/replies.ts';
+import type { DirEntry, DirEntryPlus } from '../../protocol/dirent.ts';
+import type { U64 } from '../../protocol/u64.ts';
+import type { InitFlagName } from '../../protocol/constants.ts';
+import { OpenFlags, PollFlags, RenameFlags } from '../../protocol/constants.ts';
+import { Errno, FuseError, TsfuseError, errnoOf } from '../../errors.ts';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../file-mode.ts';
+import type {
+  AnyStat, PathFilesystem, PathLayerOptions, PathListing, PathNotifier, PathOpenResult, PathOperations,
+} from './types.ts';
+import { NodeTable, type PathNode } from './node-table.ts';
+import { DirListing, type ListedEntry } from './dir-listing.ts';
+import { attrOf, now, reportedIno, timestampOf } from './attr.ts';
+import { childPath, nameCodec } from './names.ts';
+import { PathCtx, asError, guard } from './context.ts';
+
+/** open(2) flags (include/uapi/asm-generic/fcntl.h). */
+const O_ACCMODE = 0o3;
+const O_RDONLY = 0;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_NOCTTY = 0o400;
+const O_TRUNC = 0o1000;
+/** access(2) */
+const W_OK = 2;
+/** fcntl lock types and flock(2) operations. */
+const F_RDLCK = 0;
+const F_WRLCK = 1;
+const LOCK_SH = 1;
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+/** struct fuse_dirent without its name; struct fuse_direntplus is a fuse_entry_out (128) before it. */
+const DIRENT_SIZE = 24;
+const DIRENTPLUS_SIZE = 152;
+/** What readdir reports as d_ino for an entry whose inode nobody knows yet (libfuse's FUSE_UNKNOWN_INO). */
+const UNKNOWN_INO = 0xffff_ffff;
+
+/** The methods whose absence, all together, makes a filesystem read-only. */
+const MUTATING = [
+  'write', 'create', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'link', 'symlink', 'chmod', 'chown', 'truncate',
+  'utimens', 'setxattr', 'removexattr', 'fallocate',
+] as const satisfies readonly (keyof PathFilesystem)[];
+
+interface Handle {
+  readonly node: PathNode;
+  /** What the filesystem's open/opendir/create returned (0 when it has none). */
+  readonly fsFh: number;
+  /** Directory handles only: the listing being read. */
+  listing: DirListing | undefined;
+}
+
+function checkTimeout(name: string, v: unknown): void {
+  if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
+    throw new TsfuseError('ERR_INVALID_ARG_VALUE', `${name} must be a non-negative number of seconds, got ${String(v)}`);
+  }
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+/**
+ * The low-level operations that serve `fs`: `mount(mountpoint, pathOperations(fs))`.
+ * Throws ERR_INVALID_ARG_VALUE for invalid options.
+ */
+export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {}): PathOperations {
+  if (fs === null || typeof fs !== 'object') throw new TsfuseError('ERR_INVALID_ARG_VALUE', 'pathOperations needs a filesystem object');
+  checkTimeout('entryTimeout', options.entryTimeout);
+  checkTimeout('attrTimeout', options.attrTimeout);
+  checkTimeout('negativeTimeout', options.negativeTimeout);
+  const names = nameCodec(options.nameEncoding ?? 'utf8');
+  const useIno = options.useIno ?? true;
+  const { entryTimeout, attrTimeout, negativeTimeout } = options;
+  const table = new NodeTable(useIno);
+  const handles = new Map<U64, Handle>();
+  let nextFh = 1;
+  const readOnly = !MUTATING.some((m) => typeof fs[m] === 'function');
+  let notifier: Notifier | undefined;
+
+  /* ---- resolving ------------------------------------------------------------------------------- */
+
+  const nodeOf = (ino: U64): PathNode => {
+    const node = table.get(ino);
+    // The kernel only names nodes it was told about and has not forgotten.
+    if (node === undefined) throw new FuseError('ESTALE', `unknown node id ${String(ino)}`);
+    return node;
+  };
+  /** The open handle `fh`, or (a request without one, e.g. after the kernel's own fallbacks) the node with fh 0. */
+  const handleOf = (fh: U64 | undefined, ino: U64): Handle => {
+    const h = fh === undefined ? undefined : handles.get(fh);
+    return h ?? { node: nodeOf(ino), fsFh: 0, listing: undefined };
+  };
+  const addHandle = (node: PathNode, fsFh: number): number => {
+    const fh = nextFh++;
+    handles.set(fh, { node, fsFh, listing: undefined });
+    node.opens++;
+    return fh;
+  };
+  const refused = (): FuseError => new FuseError(readOnly ? 'EROFS' : 'ENOSYS');
+
+  /* ---- calling the filesystem ------------------------------------------------------------------- */
+
+  const stat = async (path: string, fsFh: number | undefined, ctx: PathCtx): Promise<AnyStat> => {
+    if (fs.getattr) return fs.getattr(path, fsFh, ctx);
+    if (path === '/') return { mode: S_IFDIR | 0o755, nlink: 2 };
+    throw new FuseError('ENOENT');
+  };
+  /** The attributes of a name about to be registered, or undefined if it vanished (ENOENT). */
+  const statIfExists = async (path: string, ctx: PathCtx): Promise<AnyStat | undefined> => {
+    try {
+      return await stat(path, undefined, ctx);
+    } catch (e) {
+      const err = asError(e);
+      if (errnoOf(err) === Errno.ENOENT) return undefined;
+      throw err;
+    }
+  };
+  const entryOf = (node: PathNode, attr: Attr): EntryReply => ({ ino: node.id, attr, entryTimeout, attrTimeout });
+  /** Looks `name` up after a create-style call (or for LOOKUP) and registers the node the reply names. */
+  const register = async (parent: PathNode, name: string, path: string, ctx: PathCtx, fsFh?: number): Promise<EntryReply> => {
+    const st = await stat(path, fsFh, ctx);
+    const attr = attrOf(st, useIno);
+    return entryOf(table.remember(parent, name, reportedIno(st), attr.mode), attr);
+  };
+  const openResult = (r: PathOpenResult): { fsFh: number; flags: number } => {
+    if (r === undefined || r === null) return { fsFh: 0, flags: 0 };
+    if (typeof r === 'number') return { fsFh: r, flags: 0 };
+    if (typeof r !== 'object') throw new TypeError(`open returned ${typeof r}; expected a number, nothing, or { fh, directIo, keepCache, nonSeekable }`);
+    const flags = (r.directIo ? OpenFlags.DIRECT_IO : 0) | (r.keepCache ? OpenFlags.KEEP_CACHE : 0) | (r.nonSeekable ? OpenFlags.NONSEEKABLE : 0);
+    return { fsFh: r.fh ?? 0, flags };
+  };
+  const listingOf = async (h: Handle, offset: number, ctx: PathCtx): Promise<DirListing> => {
+    // Offset 0 is the first read or a rewind (rewinddir must show changes): take a fresh listing.
+    if (offset === 0 || h.listing === undefined) {
+      h.listing?.close();
+      h.listing = undefined;
+      const path = table.pathOf(h.node);
+      let listing: PathListing;
+      if (fs.readdir) listing = await fs.readdir(path, h.fsFh, ctx);
+      else if (path === '/') listing = [];
+      else throw new FuseError('ENOSYS');
+      h.listing = new DirListing(listing);
+    }
+    return h.listing;
+  };
+  /** d_ino and type of a listed entry, from what the filesystem said or what the table knows. */
+  const direntOf = (dir: PathNode, e: ListedEntry, offset: number): DirEntry => {
+    if (e.name === '.' || e.name === '..') {
+      const n = e.name === '.' ? dir : dir.parent ?? dir;
+      return { ino: n.fsIno ?? n.id, name: e.name, offset, mode: S_IFDIR };
+    }
+    const known = table.child(dir, e.name);
+    const ino = (useIno && e.stat !== undefined ? reportedIno(e.stat) : undefined) ?? (known !== undefined ? known.fsIno ?? known.id : UNKNOWN_INO);
+    const mode = e.stat !== undefined ? Number(e.stat.mode) : known?.type;
+    return { ino, name: names.encode(e.name), offset, mode };
+  };
+
+  const pathNotifier: PathNotifier = {
+    async invalidate(path) {
+      const node = table.resolve(path);
+      if (node === undefined) return;
+      await quietly(live().invalInode(node.id, 0, 0));
+    },
+    async invalidateEntry(path) {
+      const slash = path.lastIndexOf('/');
+      const name = path.slice(slash + 1);
+      if (name === '') return;
+      const parent = table.resolve(slash <= 0 ? '/' : path.slice(0, slash));
+      if (parent === undefined) return;
+      await quietly(live().invalEntry(parent.id, names.encode(name)));
+    },
+  };
+  const live = (): Notifier => {
+    if (notifier === undefined) throw new TsfuseError('ERR_INVALID_STATE', 'notifications can be sent only once INIT has been answered');
+    return notifier;
+  };
+
+  /* ---- the operations --------------------------------------------------------------------------- */
+
+  const ops: { -readonly [K in keyof LowLevelOperations]: LowLevelOperations[K] } & Pick<PathOperations, 'nodeCount' | 'handleCount'> = {
+    get nodeCount() { return table.size; },
+    get handleCount() { return handles.size; },
+    ...(options.checksPermissions !== undefined && { checksPermissions: options.checksPermissions }),
+
+    async init(info) {
+      // Locks the filesystem does not implement stay local to the kernel: do not ask for them.
+      const drop = new Set<InitFlagName>();
+      if (!fs.getlk && !fs.setlk) drop.add('POSIX_LOCKS');
+      if (!fs.flock) drop.add('FLOCK_LOCKS');
+      try {
+        await fs.init?.({ notify: pathNotifier });
+      } catch (e) {
+        throw asError(e);
+      }
+      return { ...info.wants, want: (info.wants.want ?? []).filter((f) => !drop.has(f)) };
+    },
+    ready(info: ReadyInfo) {
+      // `ready({ negotiated, audit, notify })`; older cores passed (negotiated, audit) and no notifier.
+      const maybe = info as Partial<ReadyInfo> | undefined;
+      if (maybe !== undefined && maybe !== null && typeof maybe === 'object' && maybe.notify !== undefined) notifier = maybe.notify;
+    },
+    async destroy() {
+      try {
+        await fs.destroy?.();
+      } catch (e) {
+        throw asError(e);
+      }
+    },
+
+    lookup: guard(async (req, ctx) => {
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      const c = new PathCtx(ctx);
+      try {
+        return await register(parent, name, childPath(table.pathOf(parent), name), c);
+      } catch (e) {
+        const err = asError(e);
+        // fs/fuse/dir.c fuse_lookup_name: node id 0 with a timeout caches "no such name".
+        if (negativeTimeout !== undefined && negativeTimeout > 0 && errnoOf(err) === Errno.ENOENT) {
+          return { ino: 0, entryTimeout: negativeTimeout, attrTimeout: 0, attr: { mode: 0 } };
+        }
+        throw err;
+      }
+    }),
+    forget(req) {
+      for (const item of req.items) table.forget(item.ino, Number(item.nlookup));
+    },
+    getattr: guard(async (req, ctx) => {
+      const h = req.fh === undefined ? undefined : handles.get(req.fh);
+      const node = h?.node ?? nodeOf(req.ino);
+      return { attr: attrOf(await stat(table.pathOf(node), h?.fsFh, new PathCtx(ctx)), useIno), timeout: attrTimeout };
+    }),
+    opendir: guard(async (req, ctx) => {
+      const node = nodeOf(req.ino);
+      const r = fs.opendir ? await fs.opendir(table.pathOf(node), req.flags, new PathCtx(ctx)) : undefined;
+      return { fh: addHandle(node, openResult(r).fsFh) };
+    }),
+    readdir: guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      const start = Number(req.offset);
+      const listing = await listingOf(h, start, new PathCtx(ctx));
+      const size = (name: string): number => align8(DIRENT_SIZE + names.byteLength(name));
+      await listing.fill(start, req.size, size);
+      const out: DirEntry[] = [];
+      const entries = listing.entries;
+      let used = 0;
+      for (let i = start; i < entries.length; i++) {
+        const e = entries[i]!;
+        used += size(e.name);
+        if (used > req.size) break;
+        out.push(direntOf(h.node, e, i + 1));
+      }
+      return out;
+    }),
+    releasedir: guard(async (req, ctx) => {
+      const h = handles.get(req.fh);
+      if (h === undefined) return;
+      try {
+        h.listing?.close();
+        if (fs.releasedir) await fs.releasedir(table.pathOf(h.node), h.fsFh, new PathCtx(ctx));
+      } finally {
+        handles.delete(req.fh);
+        table.closed(h.node);
+      }
+    }),
+
+    open: guard(async (req, ctx) => {
+      const node = nodeOf(req.ino);
+      if (readOnly && ((req.flags & O_ACCMODE) !== O_RDONLY || (req.flags & O_TRUNC) !== 0)) throw new FuseError('EROFS');
+      const r = fs.open ? await fs.open(table.pathOf(node), req.flags, new PathCtx(ctx)) : undefined;
+      const { fsFh, flags } = openResult(r);
+      return { fh: addHandle(node, fsFh), flags } satisfies OpenReply;
+    }),
+    release: guard(async (req, ctx) => {
+      const h = handles.get(req.fh);
+      if (h === undefined) return;
+      try {
+        const path = table.pathOf(h.node);
+        const c = new PathCtx(ctx);
+        // fs/fuse/file.c fuse_file_release: a flock still held is the daemon's to drop.
+        if (req.flockUnlock && fs.flock) await fs.flock(path, h.fsFh, LOCK_UN, BigInt(req.lockOwner), c);
+        if (fs.release) await fs.release(path, h.fsFh, req.flags, c);
+      } finally {
+        handles.delete(req.fh);
+        table.closed(h.node);
+      }
+    }),
+  };
+
+  if (fs.getattr) {
+    ops.readdirplus = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      const start = Number(req.offset);
+      const c = new PathCtx(ctx);
+      const listing = await listingOf(h, start, c);
+      const size = (name: string): number => align8(DIRENTPLUS_SIZE + names.byteLength(name));
+      await listing.fill(start, req.size, size);
+      // Attributes only for what is likely to fit; whatever the codec then leaves out is forgotten by the
+      // session (the low-level contract), so the counts stay exact even when this estimate is off.
+      const picked: number[] = [];
+      let used = 0;
+      for (let i = start; i < listing.entries.length; i++) {
+        used += size(listing.entries[i]!.name);
+        if (used > req.size) break;
+        picked.push(i);
+      }
+      const dir = table.pathOf(h.node);
+      const stats = await Promise.all(picked.map((i) => {
+        const e = listing.entries[i]!;
+        if (e.name === '.' || e.name === '..' || e.stat !== undefined) return e.stat;
+        return statIfExists(childPath(dir, e.name), c);
+      }));
+      const out: DirEntryPlus[] = [];
+      for (let k = 0; k < picked.length; k++) {
+        const i = picked[k]!;
+        const e = listing.entries[i]!;
+        if (e.name === '.' || e.name === '..') {
+          // fs/fuse/readdir.c fuse_direntplus_link ignores the entry_out of the dot names.
+          const n = e.name === '.' ? h.node : h.node.parent ?? h.node;
+          out.push({ name: e.name, offset: i + 1, entry: { ino: n.fsIno ?? n.id, attr: { mode: S_IFDIR } } });
+          continue;
+        }
+        const st = stats[k];
+        if (st === undefined) continue; // gone since the listing was taken
+        const attr = attrOf(st, useIno);
+        const node = table.remember(h.node, e.name, reportedIno(st), attr.mode);
+        out.push({ name: names.encode(e.name), offset: i + 1, entry: entryOf(node, attr) });
+      }
+      return out;
+    });
+  }
+
+  if (readOnly || fs.chmod || fs.chown || fs.truncate || fs.utimens) {
+    ops.setattr = guard(async (req, ctx) => {
+      if (readOnly) throw new FuseError('EROFS');
+      const h = req.fh === undefined ? undefined : handles.get(req.fh);
+      const node = h?.node ?? nodeOf(req.ino);
+      const fsFh = h?.fsFh;
+      const path = table.pathOf(node);
+      const c = new PathCtx(ctx);
+      // The order users think in (and chmod(1) … touch(1) would issue): mode, owner, size, times.
+      if (req.mode !== undefined) {
+        if (!fs.chmod) throw refused();
+        await fs.chmod(path, req.mode & 0o7777, fsFh, c);
+      }
+      if (req.uid !== undefined || req.gid !== undefined) {
+        if (!fs.chown) throw refused();
+        await fs.chown(path, req.uid ?? -1, req.gid ?? -1, fsFh, c);
+      }
+      if (req.size !== undefined) {
+        if (!fs.truncate) throw refused();
+        await fs.truncate(path, Number(req.size), fsFh, c);
+      }
+      if (req.atime !== undefined || req.mtime !== undefined) {
+        if (!fs.utimens) throw refused();
+        const t = req.atime === 'now' || req.mtime === 'now' ? now() : undefined;
+        const atime = req.atime === undefined ? undefined : req.atime === 'now' ? t : timestampOf(req.atime);
+        const mtime = req.mtime === undefined ? undefined : req.mtime === 'now' ? t : timestampOf(req.mtime);
+        await fs.utimens(path, atime, mtime, fsFh, c);
+      }
+      return { attr: attrOf(await stat(path, fsFh, c), useIno), timeout: attrTimeout };
+    });
+  }
+
+  if (fs.readlink) {
+    const readlink = fs.readlink;
+    ops.readlink = guard(async (req, ctx) => {
+      const target = await readlink.call(fs, table.pathOf(nodeOf(req.ino)), new PathCtx(ctx));
+      return typeof target === 'string' ? names.encode(target) : target;
+    });
+  }
+
+  if (readOnly || fs.mknod) {
+    ops.mknod = guard(async (req, ctx) => {
+      if (!fs.mknod) throw refused();
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      const path = childPath(table.pathOf(parent), name);
+      const c = new PathCtx(ctx, req.umask);
+      await fs.mknod(path, req.mode, req.rdev, c);
+      return register(parent, name, path, c);
+    });
+  }
+  if (readOnly || fs.mkdir) {
+    ops.mkdir = guard(async (req, ctx) => {
+      if (!fs.mkdir) throw refused();
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      const path = childPath(table.pathOf(parent), name);
+      const c = new PathCtx(ctx, req.umask);
+      await fs.mkdir(path, req.mode & 0o7777, c);
+      return register(parent, name, path, c);
+    });
+  }
+  if (readOnly || fs.symlink) {
+    ops.symlink = guard(async (req, ctx) => {
+      if (!fs.symlink) throw refused();
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      const target = names.decode(req.target);
+      const path = childPath(table.pathOf(parent), name);
+      const c = new PathCtx(ctx);
+      await fs.symlink(target, path, c);
+      return register(parent, name, path, c);
+    });
+  }
+  if (readOnly || fs.link) {
+    ops.link = guard(async (req, ctx) => {
+      if (!fs.link) throw refused();
+      const node = nodeOf(req.ino);
+      const parent = nodeOf(req.newParent);
+      const name = names.decode(req.newName);
+      const path = childPath(table.pathOf(parent), name);
+      const c = new PathCtx(ctx);
+      await fs.link(table.pathOf(node), path, c);
+      const attr = attrOf(await stat(path, undefined, c), useIno);
+      // The kernel links the existing inode (fs/fuse/dir.c fuse_link): the reply must name the same node.
+      table.link(node, parent, name);
+      return entryOf(node, attr);
+    });
+  }
+  if (readOnly || fs.unlink) {
+    ops.unlink = guard(async (req, ctx) => {
+      if (!fs.unlink) throw refused();
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      await fs.unlink(childPath(table.pathOf(parent), name), new PathCtx(ctx));
+      table.unlink(parent, name);
+    });
+  }
+  if (readOnly || fs.rmdir) {
+    ops.rmdir = guard(async (req, ctx) => {
+      if (!fs.rmdir) throw refused();
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      await fs.rmdir(childPath(table.pathOf(parent), name), new PathCtx(ctx));
+      table.unlink(parent, name);
+    });
+  }
+  if (readOnly || fs.rename) {
+    ops.rename = guard(async (req, ctx) => {
+      if (!fs.rename) throw refused();
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      const newParent = nodeOf(req.newParent);
+      const newName = names.decode(req.newName);
+      await fs.rename(childPath(table.pathOf(parent), name), childPath(table.pathOf(newParent), newName), req.flags, new PathCtx(ctx));
+      // One node changes its parent and name; every path below it follows.
+      if ((req.flags & RenameFlags.EXCHANGE) !== 0) table.exchange(parent, name, newParent, newName);
+      else table.rename(parent, name, newParent, newName);
+    });
+  }
+  if (readOnly || fs.create || fs.mknod) {
+    ops.create = guard(async (req, ctx) => {
+      if (readOnly) throw new FuseError('EROFS');
+      const parent = nodeOf(req.parent);
+      const name = names.decode(req.name);
+      const path = childPath(table.pathOf(parent), name);
+      const c = new PathCtx(ctx, req.umask);
+      let r: PathOpenResult;
+      if (fs.create) {
+        r = await fs.create(path, req.mode, req.flags, c);
+      } else if (fs.mknod) {
+        // What the kernel does itself when CREATE is missing (fs/fuse/dir.c fuse_atomic_open → fuse_mknod,
+        // then an OPEN without the creation flags, fs/fuse/file.c fuse_open).
+        await fs.mknod(path, (req.mode & ~S_IFMT) | S_IFREG, 0, c);
+        const flags = req.flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+        r = fs.open ? await fs.open(path, flags, c) : undefined;
+      } else {
+        throw refused();
+      }
+      const { fsFh, flags } = openResult(r);
+      let entry: EntryReply;
+      try {
+        const st = await stat(path, fsFh, c);
+        const attr = attrOf(st, useIno);
+        entry = entryOf(table.remember(parent, name, reportedIno(st), attr.mode), attr);
+      } catch (e) {
+        // Created and opened, but the reply cannot be built: do not leak the filesystem's handle.
+        if (fs.release) await Promise.resolve(fs.release(path, fsFh, req.flags, c)).catch(() => {});
+        throw e;
+      }
+      return { entry, open: { fh: addHandle(table.get(entry.ino)!, fsFh), flags } };
+    });
+  }
+
+  if (fs.read) {
+    const read = fs.read;
+    ops.read = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      return read.call(fs, table.pathOf(h.node), h.fsFh, req.size, Number(req.offset), new PathCtx(ctx));
+    });
+  }
+  if (readOnly || fs.write) {
+    ops.write = guard(async (req, ctx) => {
+      if (!fs.write) throw refused();
+      const h = handleOf(req.fh, req.ino);
+      return fs.write(table.pathOf(h.node), h.fsFh, req.data, Number(req.offset), new PathCtx(ctx));
+    });
+  }
+  if (fs.flush) {
+    const flush = fs.flush;
+    ops.flush = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      await flush.call(fs, table.pathOf(h.node), h.fsFh, new PathCtx(ctx));
+    });
+  }
+  if (fs.fsync) {
+    const fsync = fs.fsync;
+    ops.fsync = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      await fsync.call(fs, table.pathOf(h.node), req.datasync, h.fsFh, new PathCtx(ctx));
+    });
+  }
+  if (fs.fsyncdir) {
+    const fsyncdir = fs.fsyncdir;
+    ops.fsyncdir = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      await fsyncdir.call(fs, table.pathOf(h.node), req.datasync, h.fsFh, new PathCtx(ctx));
+    });
+  }
+  if (fs.statfs) {
+    const statfs = fs.statfs;
+    ops.statfs = guard(async (req, ctx) => {
+      const s = await statfs.call(fs, table.pathOf(nodeOf(req.ino)), new PathCtx(ctx));
+      if (s === null || typeof s !== 'object') throw new TypeError(`statfs returned ${s === null ? 'null' : typeof s}; expected an object`);
+      return s satisfies StatfsReply;
+    });
+  }
+  if (readOnly || fs.access) {
+    ops.access = guard(async (req, ctx) => {
+      const node = nodeOf(req.ino);
+      // Like a read-only mount (fs/namei.c inode_permission): no writing to files, directories or links.
+      const t = node.type;
+      if (readOnly && (req.mask & W_OK) !== 0 && (t === S_IFREG || t === S_IFDIR || t === S_IFLNK)) throw new FuseError('EROFS');
+      if (fs.access) await fs.access(table.pathOf(node), req.mask, new PathCtx(ctx));
+    });
+  }
+
+  if (readOnly || fs.setxattr) {
+    ops.setxattr = guard(async (req, ctx) => {
+      if (!fs.setxattr) throw new FuseError(readOnly ? 'EROFS' : 'ENOTSUP');
+      await fs.setxattr(table.pathOf(nodeOf(req.ino)), names.decode(req.name), req.value, req.flags, new PathCtx(ctx));
+    });
+  }
+  if (fs.getxattr) {
+    const getxattr = fs.getxattr;
+    ops.getxattr = guard(async (req, ctx) => getxattr.call(fs, table.pathOf(nodeOf(req.ino)), names.decode(req.name), new PathCtx(ctx)));
+  }
+  if (fs.listxattr || fs.getxattr) {
+    ops.listxattr = guard(async (req, ctx) => {
+      if (!fs.listxattr) return [];
+      const list = await fs.listxattr(table.pathOf(nodeOf(req.ino)), new PathCtx(ctx));
+      if (!Array.isArray(list)) throw new TypeError('listxattr must return an array of names');
+      return list.map((n: string) => names.encode(n));
+    });
+  }
+  if (readOnly || fs.removexattr) {
+    ops.removexattr = guard(async (req, ctx) => {
+      if (!fs.removexattr) throw new FuseError(readOnly ? 'EROFS' : 'ENOTSUP');
+      await fs.removexattr(table.pathOf(nodeOf(req.ino)), names.decode(req.name), new PathCtx(ctx));
+    });
+  }
+
+  if (fs.getlk) {
+    const getlk = fs.getlk;
+    ops.getlk = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      const l = req.lock;
+      const r = await getlk.call(fs, table.pathOf(h.node), h.fsFh, { type: l.type, start: l.start, end: l.end, pid: l.pid }, BigInt(req.lockOwner), new PathCtx(ctx));
+      return { type: r.type, start: r.start, end: r.end, pid: r.pid } satisfies LockReply;
+    });
+  }
+  if (fs.setlk || fs.flock) {
+    ops.setlk = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      const path = table.pathOf(h.node);
+      const l = req.lock;
+      if (req.flock) {
+        if (!fs.flock) throw new FuseError('ENOSYS');
+        // fs/fuse/file.c fuse_file_flock sends flock(2) as a whole-file lock with FUSE_LK_FLOCK.
+        let op = l.type === F_RDLCK ? LOCK_SH : l.type === F_WRLCK ? LOCK_EX : LOCK_UN;
+        if (!req.sleep && op !== LOCK_UN) op |= LOCK_NB;
+        await fs.flock(path, h.fsFh, op, BigInt(req.lockOwner), new PathCtx(ctx));
+        return;
+      }
+      if (!fs.setlk) throw new FuseError('ENOSYS');
+      await fs.setlk(path, h.fsFh, { type: l.type, start: l.start, end: l.end, pid: l.pid }, BigInt(req.lockOwner), req.sleep, new PathCtx(ctx));
+    });
+  }
+  if (fs.ioctl) {
+    const ioctl = fs.ioctl;
+    ops.ioctl = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      const r = await ioctl.call(fs, table.pathOf(h.node), req.cmd, BigInt(req.arg), h.fsFh, req.flags, req.inData, req.outSize, new PathCtx(ctx));
+      return r satisfies IoctlReply;
+    });
+  }
+  if (fs.poll) {
+    const poll = fs.poll;
+    ops.poll = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      const kh = req.kh;
+      const wakeup = (req.flags & PollFlags.SCHEDULE_NOTIFY) !== 0 ? () => live().pollWakeup(kh) : undefined;
+      return poll.call(fs, table.pathOf(h.node), h.fsFh, req.events, wakeup, new PathCtx(ctx));
+    });
+  }
+  if (readOnly || fs.fallocate) {
+    ops.fallocate = guard(async (req, ctx) => {
+      if (!fs.fallocate) throw new FuseError(readOnly ? 'EROFS' : 'EOPNOTSUPP');
+      const h = handleOf(req.fh, req.ino);
+      await fs.fallocate(table.pathOf(h.node), req.mode, Number(req.offset), Number(req.length), h.fsFh, new PathCtx(ctx));
+    });
+  }
+  if (fs.lseek) {
+    const lseek = fs.lseek;
+    ops.lseek = guard(async (req, ctx) => {
+      const h = handleOf(req.fh, req.ino);
+      return lseek.call(fs, table.pathOf(h.node), Number(req.offset), req.whence, h.fsFh, new PathCtx(ctx));
+    });
+  }
+  if (fs.copyFileRange) {
+    const copy = fs.copyFileRange;
+    ops.copyFileRange = guard(async (req, ctx) => {
+      const from = handleOf(req.fhIn, req.ino);
+      const to = handleOf(req.fhOut, req.inoOut);
+      return copy.call(
+        fs,
+        { path: table.pathOf(from.node), fh: from.fsFh, offset: Number(req.offIn) },
+        { path: table.pathOf(to.node), fh: to.fsFh, offset: Number(req.offOut) },
+        Number(req.len), Number(req.flags), new PathCtx(ctx),
+      );
+    });
+  }
+  return ops;
+}
+
+/** Invalidations of something the kernel does not cache answer ENOENT: that is success here. */
+async function quietly(p: Promise<void>): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    if (errnoOf(e) !== Errno.ENOENT) throw e;
+  }
+}
+

@@ -1,0 +1,130 @@
+/**
+ * The passthrough's node table: our node ids, each bound to one backing inode through an O_PATH
+ * descriptor, keyed by (st_dev, st_ino) and counted the way the kernel counts lookups.
+ *
+ * Why O_PATH descriptors rather than paths: the kernel names everything as (parent node, name), so each
+ * request resolves exactly one component below a descriptor we hold (`/proc/self/fd/N/name`). No path is
+ * ever rebuilt, so depth is unlimited (no PATH_MAX), renames in the backing directory cannot make a node
+ * point at the wrong file, and no request can climb out of SOURCE. The descriptor also pins the inode, so
+ * its (dev, ino) cannot be reused by another file while the node lives — which is what makes the
+ * (dev, ino) key safe.
+ */
+import { closeSync, openSync, fstatSync, type BigIntStats } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
+
+/** O_PATH, absent from Node's fs.constants; 010000000 on every Linux architecture Node supports. */
+export const O_PATH = (fsConstants as Record<string, number | undefined>)['O_PATH'] ?? 0o10000000;
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+
+/** One backing inode the kernel knows about. */
+export interface PassthroughNode {
+  /** Our node id (1 for SOURCE). Never reused, so `generation` stays 0. */
+  readonly id: number;
+  /** O_PATH | O_NOFOLLOW descriptor of the backing inode; -1 once the node is dropped. */
+  fd: number;
+  /** `/proc/self/fd/N/`: prefix a name to reach an entry of this directory. */
+  readonly prefix: Buffer;
+  /** `/proc/self/fd/N`: the inode itself (a magic link: following it stops at the inode, even a symlink). */
+  readonly self: string;
+  readonly key: string;
+  /** S_IFMT bits (a file's type never changes). */
+  readonly type: number;
+  /** Lookups the kernel holds (FORGET subtracts); the root is never dropped. */
+  nlookup: number;
+  /**
+   * A name this inode was last seen under, for the operations Node can only do by name: readlink and
+   * link (readlinkat/linkat with AT_EMPTY_PATH are not in Node). Checked against the inode after use.
+   */
+  parent: PassthroughNode | undefined;
+  name: Buffer | undefined;
+}
+
+export function keyOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+export class NodeTable {
+  readonly #byId = new Map<number, PassthroughNode>();
+  readonly #byKey = new Map<string, PassthroughNode>();
+  #nextId = 2;
+  readonly root: PassthroughNode;
+
+  constructor(source: string) {
+    const fd = openSync(source, O_PATH | fsConstants.O_DIRECTORY);
+    const st = fstatSync(fd, { bigint: true });
+    this.root = this.#add(1, fd, st);
+    this.root.nlookup = 1;
+  }
+
+  get size(): number { return this.#byId.size; }
+
+  get(id: number | bigint): PassthroughNode | undefined {
+    return typeof id === 'number' ? this.#byId.get(id) : undefined;
+  }
+
+  byKey(key: string): PassthroughNode | undefined {
+    return this.#byKey.get(key);
+  }
+
+  /**
+   * Counts one lookup of the inode behind `fd` (whose stat is `st`), found as `name` in `parent`: an
+   * existing node takes the count and `fd` is closed; otherwise `fd` becomes a new node's.
+   */
+  adopt(fd: number, st: BigIntStats, parent: PassthroughNode, name: Buffer): PassthroughNode {
+    const known = this.#byKey.get(keyOf(st));
+    if (known !== undefined) closeSync(fd);
+    return this.adoptKnown(known ?? this.#add(this.#nextId++, fd, st), parent, name);
+  }
+
+  /** Counts one lookup of a node found (again) as `name` in `parent`. */
+  adoptKnown(node: PassthroughNode, parent: PassthroughNode, name: Buffer): PassthroughNode {
+    node.nlookup++;
+    this.rename(node, parent, name);
+    return node;
+  }
+
+  /** Records a name `node` is now known by (after a lookup, a link or a rename). */
+  rename(node: PassthroughNode, parent: PassthroughNode, name: Buffer): void {
+    if (node === this.root) return;
+    node.parent = parent;
+    node.name = Buffer.from(name);
+  }
+
+  /** FORGET: drops `count` lookups; the node goes (and its descriptor closes) at zero. */
+  forget(id: number | bigint, count: number | bigint): void {
+    const node = this.get(id);
+    if (node === undefined || node === this.root) return;
+    node.nlookup -= Number(count);
+    if (node.nlookup > 0) return;
+    this.#drop(node);
+  }
+
+  /** Closes every descriptor (unmount). */
+  clear(): void {
+    for (const node of this.#byId.values()) this.#drop(node);
+  }
+
+  #add(id: number, fd: number, st: BigIntStats): PassthroughNode {
+    const node: PassthroughNode = {
+      id, fd, prefix: Buffer.from(`/proc/self/fd/${fd}/`), self: `/proc/self/fd/${fd}`, key: keyOf(st),
+      type: Number(st.mode) & S_IFMT, nlookup: 0, parent: undefined, name: undefined,
+    };
+    this.#byId.set(id, node);
+    this.#byKey.set(node.key, node);
+    return node;
+  }
+
+  #drop(node: PassthroughNode): void {
+    this.#byId.delete(node.id);
+    if (this.#byKey.get(node.key) === node) this.#byKey.delete(node.key);
+    if (node.fd >= 0) {
+      try { closeSync(node.fd); } catch { /* already closed */ }
+    }
+    node.fd = -1;
+    node.parent = undefined;
+    node.name = undefined;
+  }
+}

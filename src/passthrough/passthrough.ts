@@ -1,0 +1,520 @@
+/**
+ * The passthrough filesystem: mirrors a directory (SOURCE), written only on the public low-level API,
+ * in the manner of libfuse's passthrough_ll.
+ *
+ *  - Node ids are ours (src/passthrough/nodes.ts); the inode number users see is the backing st_ino.
+ *  - Every request resolves one name below an O_PATH descriptor (`/proc/self/fd/N/name`, the name as
+ *    bytes): no PATH_MAX limit, non-UTF-8 names round-trip, and no request reaches outside SOURCE — "." and
+ *    ".." and names with '/' are refused, the last component is never followed (lstat, O_NOFOLLOW), and a
+ *    rename's two directories are both nodes of ours.
+ *  - File handles are real descriptors of the backing files (fh = the fd); directory handles hold a
+ *    snapshot of the listing, taken at offset 0, so telldir/seekdir offsets stay valid.
+ *  - Errors are the backing system calls' own (Node's SystemError carries the errno).
+ *  - As root, what a caller creates is owned by the caller (chown after create, as passthrough_ll does
+ *    with setfsuid); as an ordinary user, files are created as that user.
+ *
+ * Mount it with `default_permissions`: permission checks are left to the kernel, as in passthrough_ll
+ * (the daemon, when root, could do anything asked of it).
+ *
+ * Not implemented, each answered by the kernel's own default: xattrs (Node has no xattr calls → the
+ * kernel answers EOPNOTSUPP), fallocate (→ EOPNOTSUPP; glibc's posix_fallocate then writes zeros),
+ * lseek SEEK_DATA/SEEK_HOLE (→ the kernel's generic lseek: no holes reported), copy_file_range (→ the
+ * caller copies by read/write), locks (→ the kernel's local locks), access (→ the kernel's
+ * default_permissions checks), flush (→ success: the daemon buffers nothing, and Node has no dup(2) to
+ * emulate close(2) on the backing file).
+ *
+ * Node limits, documented where they bite: times are set to the microsecond (attr.ts utimeArg), an
+ * omitted time (UTIME_OMIT) is re-set from its current value, RENAME_NOREPLACE is emulated and
+ * RENAME_EXCHANGE refused with EINVAL (special.ts), d_ino of a plain READDIR costs an lstat per entry
+ * (Node's readdir does not return it).
+ */
+import * as fs from 'node:fs';
+import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
+import type * as P from '../protocol/index.ts';
+import { FuseError } from '../errors.ts';
+import { RenameFlags, INVALID_UIDGID } from '../protocol/constants.ts';
+import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type PassthroughNode } from './nodes.ts';
+import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
+import { makeSpecial, renameNoReplace } from './special.ts';
+
+const C = fs.constants;
+const S_ISGID = 0o2000;
+/** Flags of OPEN/CREATE not passed on to the backing open: creation is CREATE's job, O_NOFOLLOW would
+ * refuse the /proc magic link, and O_DIRECT would demand aligned buffers our reads do not have (the
+ * kernel side of the mount still honours O_DIRECT). */
+const OPEN_STRIP = C.O_CREAT | C.O_EXCL | C.O_NOCTTY | C.O_NOFOLLOW | C.O_DIRECT;
+const DT_DIR = 4;
+const DOT = Buffer.from('.');
+const DOTDOT = Buffer.from('..');
+/** sizeof(struct fuse_dirent) and sizeof(struct fuse_direntplus) (fuse_entry_out 128 + fuse_dirent 24). */
+const DIRENT_SIZE = 24;
+const DIRENTPLUS_SIZE = 152;
+const align8 = (n: number): number => (n + 7) & ~7;
+const BIG = { bigint: true } as const;
+
+export interface PassthroughOptions {
+  /** Seconds the kernel may cache names. Absent: the mount's `entry_timeout`, else 1. */
+  readonly entryTimeout?: number;
+  /** Seconds the kernel may cache attributes. Absent: the mount's `attr_timeout`, else 1. */
+  readonly attrTimeout?: number;
+  /**
+   * Give what a caller creates to the caller (uid, and gid unless the directory is setgid). Needs root.
+   * Defaults to true when the daemon runs as root, else false.
+   */
+  readonly preserveOwnership?: boolean;
+  /** Implement READDIRPLUS (listings carry attributes; the kernel then chooses per directory). Defaults to true. */
+  readonly readdirplus?: boolean;
+}
+
+/** The passthrough's operations, plus `close()` to release every backing descriptor. */
+export type PassthroughOperations = LowLevelOperations & {
+  /** Closes every descriptor; idempotent. The mount must be gone (or going) by then. */
+  close(): void;
+  /** Nodes the kernel holds (root included); for tests and leak checks. */
+  readonly nodeCount: number;
+  /** Open file and directory handles; for tests and leak checks. */
+  readonly handleCount: number;
+};
+
+interface FileHandle { readonly fd: number; readonly node: PassthroughNode }
+interface DirEntryRecord { readonly name: Buffer; readonly type: number }
+interface DirHandle { readonly node: PassthroughNode; entries: DirEntryRecord[] | undefined }
+
+/** "." and "..": refused in every request (the kernel never sends them; a crafted frame could). */
+function checkName(name: Buffer): void {
+  if (name.byteLength === 0 || name.includes(0x2f) || name.equals(DOT) || name.equals(DOTDOT)) {
+    throw new FuseError('EINVAL', `refused name ${JSON.stringify(name.toString())}`);
+  }
+}
+
+function errCode(e: unknown): string | undefined {
+  return (e as NodeJS.ErrnoException | null)?.code;
+}
+
+/**
+ * A passthrough of `source` (a directory). Mount the result with `mount(mountpoint, ops,
+ * { options: 'default_permissions' })`, and call `close()` after unmounting.
+ */
+export function createPassthrough(source: string, options: PassthroughOptions = {}): PassthroughOperations {
+  const nodes = new NodeTable(source);
+  const files = new Map<number, FileHandle>();
+  const dirs = new Map<number, DirHandle>();
+  let nextDirHandle = 1;
+  let closed = false;
+  const preserveOwnership = options.preserveOwnership ?? process.geteuid?.() === 0;
+  const { entryTimeout, attrTimeout } = options;
+
+  const nodeOf = (id: P.U64): PassthroughNode => {
+    const node = nodes.get(id);
+    if (node === undefined) throw new FuseError('ESTALE', `unknown node ${String(id)}`);
+    return node;
+  };
+  const dirOf = (id: P.U64): PassthroughNode => {
+    const node = nodeOf(id);
+    if (node.type !== S_IFDIR) throw new FuseError('ENOTDIR');
+    return node;
+  };
+  const at = (dir: PassthroughNode, name: Buffer): Buffer => Buffer.concat([dir.prefix, name]);
+  const fileOf = (fh: P.U64): FileHandle => {
+    const h = typeof fh === 'number' ? files.get(fh) : undefined;
+    if (h === undefined) throw new FuseError('EBADF');
+    return h;
+  };
+  /** The descriptor of an open file of `node` (GETATTR/SETATTR with FATTR_FH), or undefined. */
+  const handleFd = (fh: P.U64 | undefined, node: PassthroughNode): number | undefined => {
+    const h = typeof fh === 'number' ? files.get(fh) : undefined;
+    return h !== undefined && h.node === node ? h.fd : undefined;
+  };
+  const entry = (node: PassthroughNode, st: fs.BigIntStats): P.EntryReply => ({
+    ino: node.id, attr: attrOf(st),
+    ...(entryTimeout !== undefined && { entryTimeout }), ...(attrTimeout !== undefined && { attrTimeout }),
+  });
+  /** A name the node is known by, for the calls Node only offers by path (readlink, link). */
+  const nameOf = (node: PassthroughNode): Buffer => {
+    const parent = node.parent;
+    if (node === nodes.root || parent === undefined || parent.fd < 0 || node.name === undefined) throw new FuseError('ENOENT');
+    return at(parent, node.name);
+  };
+  /** After a by-name call: the name must still be this node's inode. */
+  const sameInode = (path: Buffer, node: PassthroughNode): fs.BigIntStats => {
+    const st = fs.lstatSync(path, BIG);
+    if (keyOf(st) !== node.key) throw new FuseError('ENOENT', 'the name now names another file');
+    return st;
+  };
+
+  /** One lookup of `name` in `parent`, counted. */
+  const lookupEntry = (parent: PassthroughNode, name: Buffer): P.EntryReply => {
+    const path = at(parent, name);
+    const st = fs.lstatSync(path, BIG);
+    const known = nodes.byKey(keyOf(st));
+    if (known !== undefined) return entry(nodes.adoptKnown(known, parent, name), st);
+    const fd = fs.openSync(path, O_PATH | C.O_NOFOLLOW);
+    let fst: fs.BigIntStats;
+    try {
+      fst = fs.fstatSync(fd, BIG);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+    return entry(nodes.adopt(fd, fst, parent, name), fst);
+  };
+
+  /**
+   * The end of every create-like request: the new inode (`parent`/`name`, or the open descriptor `openFd`
+   * of a file CREATE made) gets the caller as owner when `owner` (as root) and exactly the permission bits
+   * in `mode` when given (our own umask, and a chown's clearing of setuid/setgid, undone). Then it becomes
+   * a node with one lookup.
+   */
+  const finishCreate = (parent: PassthroughNode, name: Buffer, mode: number | undefined, owner: RequestContext | undefined, openFd?: number): P.EntryReply => {
+    // By name, the last component is not followed; through an open descriptor's magic link, the link is.
+    const fd = openFd === undefined ? fs.openSync(at(parent, name), O_PATH | C.O_NOFOLLOW) : fs.openSync(`/proc/self/fd/${openFd}`, O_PATH);
+    try {
+      const self = `/proc/self/fd/${fd}`;
+      let st = fs.fstatSync(fd, BIG);
+      let changed = false;
+      if (owner !== undefined && preserveOwnership && owner.uid !== INVALID_UIDGID && owner.gid !== INVALID_UIDGID) {
+        const parentSetgid = (fs.fstatSync(parent.fd).mode & S_ISGID) !== 0;
+        const gid = parentSetgid ? Number(st.gid) : owner.gid;
+        if (Number(st.uid) !== owner.uid || Number(st.gid) !== gid) {
+          // Through the magic link: changes this inode even when it is a symlink, and follows nothing else.
+          fs.chownSync(self, owner.uid, gid);
+          st = fs.fstatSync(fd, BIG);
+          changed = true;
+        }
+      }
+      if (mode !== undefined) {
+        const have = Number(st.mode) & 0o7777;
+        // A directory made in a setgid directory inherits S_ISGID: keep it.
+        const want = (mode & 0o7777) | ((Number(st.mode) & S_IFMT) === S_IFDIR ? have & S_ISGID : 0);
+        if (have !== want) { fs.chmodSync(self, want); changed = true; }
+      }
+      if (changed) st = fs.fstatSync(fd, BIG);
+      return entry(nodes.adopt(fd, st, parent, name), st);
+    } catch (e) {
+      fs.closeSync(fd);
+      throw e;
+    }
+  };
+
+  const loadDir = (h: DirHandle): DirEntryRecord[] => {
+    const list = fs.readdirSync(h.node.self, { withFileTypes: true, encoding: 'buffer' });
+    const entries: DirEntryRecord[] = [{ name: DOT, type: DT_DIR }, { name: DOTDOT, type: DT_DIR }];
+    for (const d of list) entries.push({ name: d.name, type: direntType(d) });
+    h.entries = entries;
+    return entries;
+  };
+  const dirHandle = (fh: P.U64, offset: P.U64): { h: DirHandle; entries: DirEntryRecord[]; start: number } => {
+    const h = typeof fh === 'number' ? dirs.get(fh) : undefined;
+    if (h === undefined) throw new FuseError('EBADF');
+    // Offset 0 is a fresh start (opendir or rewinddir): POSIX wants entries added since to show up.
+    const entries = offset === 0 || h.entries === undefined ? loadDir(h) : h.entries;
+    return { h, entries, start: Number(offset) };
+  };
+  /** st_ino of "." and ".." (".." of SOURCE is SOURCE itself: nothing above it is shown). */
+  const dotIno = (node: PassthroughNode, name: Buffer): P.U64 => {
+    const path = name.equals(DOT) || node === nodes.root ? node.self : Buffer.concat([node.prefix, DOTDOT]);
+    return u64(fs.statSync(path, BIG).ino);
+  };
+
+  const ops: PassthroughOperations = {
+    get nodeCount() { return nodes.size; },
+    get handleCount() { return files.size + dirs.size; },
+
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const h of files.values()) {
+        try { fs.closeSync(h.fd); } catch { /* already closed */ }
+      }
+      files.clear();
+      dirs.clear();
+      nodes.clear();
+    },
+
+    destroy() { ops.close(); },
+
+    lookup(req) {
+      const parent = dirOf(req.parent);
+      checkName(req.name);
+      return lookupEntry(parent, req.name);
+    },
+
+    forget(req) {
+      for (const item of req.items) nodes.forget(item.ino, item.nlookup);
+    },
+
+    getattr(req) {
+      const node = nodeOf(req.ino);
+      const st = fs.fstatSync(handleFd(req.fh, node) ?? node.fd, BIG);
+      return { attr: attrOf(st), ...(attrTimeout !== undefined && { attrTimeout }) };
+    },
+
+    setattr(req) {
+      const node = nodeOf(req.ino);
+      const fd = handleFd(req.fh, node);
+      if (req.mode !== undefined) {
+        if (fd !== undefined) fs.fchmodSync(fd, req.mode & 0o7777);
+        else fs.chmodSync(node.self, req.mode & 0o7777);
+      }
+      if (req.uid !== undefined || req.gid !== undefined) {
+        const uid = req.uid ?? -1;
+        const gid = req.gid ?? -1;
+        if (fd !== undefined) fs.fchownSync(fd, uid, gid);
+        else fs.chownSync(node.self, uid, gid);
+      }
+      if (req.size !== undefined) {
+        if (fd !== undefined) fs.ftruncateSync(fd, Number(req.size));
+        else {
+          // truncate(2) by path is refused for anything but regular files; reopening the inode through
+          // its magic link would block on a FIFO, so check first.
+          if (node.type === S_IFDIR) throw new FuseError('EISDIR');
+          if (node.type !== S_IFREG) throw new FuseError('EINVAL');
+          const wfd = fs.openSync(node.self, C.O_WRONLY);
+          try { fs.ftruncateSync(wfd, Number(req.size)); } finally { fs.closeSync(wfd); }
+        }
+      }
+      if (req.atime !== undefined || req.mtime !== undefined) {
+        const cur = req.atime === undefined || req.mtime === undefined ? fs.fstatSync(fd ?? node.fd, BIG) : undefined;
+        const a = timeToSet(req.atime, cur?.atimeNs ?? 0n);
+        const m = timeToSet(req.mtime, cur?.mtimeNs ?? 0n);
+        if (fd !== undefined) fs.futimesSync(fd, a, m);
+        else fs.utimesSync(node.self, a, m); // the magic link: a symlink node's own times
+      }
+      const st = fs.fstatSync(fd ?? node.fd, BIG);
+      return { attr: attrOf(st), ...(attrTimeout !== undefined && { attrTimeout }) };
+    },
+
+    readlink(req) {
+      const node = nodeOf(req.ino);
+      if (node.type !== S_IFLNK) throw new FuseError('EINVAL');
+      const path = nameOf(node);
+      const target = fs.readlinkSync(path, { encoding: 'buffer' });
+      sameInode(path, node);
+      return target;
+    },
+
+    symlink(req, ctx) {
+      const parent = dirOf(req.parent);
+      checkName(req.name);
+      fs.symlinkSync(req.target, at(parent, req.name));
+      return finishCreate(parent, req.name, undefined, ctx);
+    },
+
+    async mknod(req, ctx) {
+      const parent = dirOf(req.parent);
+      checkName(req.name);
+      const type = req.mode & S_IFMT;
+      if (type === S_IFREG || type === 0) {
+        fs.closeSync(fs.openSync(at(parent, req.name), C.O_RDONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, req.mode & 0o7777));
+      } else {
+        await makeSpecial(parent.fd, parent.prefix, req.name, req.mode, req.rdev);
+      }
+      return finishCreate(parent, req.name, req.mode, ctx);
+    },
+
+    mkdir(req, ctx) {
+      const parent = dirOf(req.parent);
+      checkName(req.name);
+      fs.mkdirSync(at(parent, req.name), { mode: req.mode & 0o7777 });
+      return finishCreate(parent, req.name, req.mode, ctx);
+    },
+
+    unlink(req) {
+      const parent = dirOf(req.parent);
+      checkName(req.name);
+      fs.unlinkSync(at(parent, req.name));
+    },
+
+    rmdir(req) {
+      const parent = dirOf(req.parent);
+      checkName(req.name);
+      fs.rmdirSync(at(parent, req.name));
+    },
+
+    rename(req) {
+      const parent = dirOf(req.parent);
+      const newParent = dirOf(req.newParent);
+      checkName(req.name);
+      checkName(req.newName);
+      if ((req.flags & ~RenameFlags.NOREPLACE) !== 0) {
+        throw new FuseError('EINVAL', 'RENAME_EXCHANGE and RENAME_WHITEOUT need renameat2, which Node does not offer');
+      }
+      const from = at(parent, req.name);
+      const to = at(newParent, req.newName);
+      const moved = nodes.byKey(keyOf(fs.lstatSync(from, BIG)));
+      if (req.flags & RenameFlags.NOREPLACE) renameNoReplace(from, to);
+      else fs.renameSync(from, to);
+      if (moved !== undefined) nodes.rename(moved, newParent, req.newName);
+    },
+
+    link(req) {
+      const node = nodeOf(req.ino);
+      const newParent = dirOf(req.newParent);
+      checkName(req.newName);
+      if (node.type === S_IFDIR) throw new FuseError('EPERM');
+      const to = at(newParent, req.newName);
+      fs.linkSync(nameOf(node), to);
+      let st: fs.BigIntStats;
+      try {
+        st = sameInode(to, node);
+      } catch (e) {
+        if (errCode(e) === 'ENOENT') fs.rmSync(to, { force: true });
+        throw e;
+      }
+      return entry(nodes.adoptKnown(node, newParent, req.newName), st);
+    },
+
+    open(req) {
+      const node = nodeOf(req.ino);
+      // The kernel opens only regular files here (fs/fuse/inode.c fuse_init_inode gives FIFOs and device
+      // nodes to the VFS); reopening anything else through the magic link could block or misbehave.
+      if (node.type === S_IFDIR) throw new FuseError('EISDIR');
+      if (node.type === S_IFLNK) throw new FuseError('ELOOP');
+      if (node.type !== S_IFREG) throw new FuseError('ENXIO');
+      const fd = fs.openSync(node.self, req.flags & ~OPEN_STRIP);
+      files.set(fd, { fd, node });
+      return { fh: fd };
+    },
+
+    create(req, ctx) {
+      const parent = dirOf(req.parent);
+      checkName(req.name);
+      const path = at(parent, req.name);
+      const flags = (req.flags & ~OPEN_STRIP) | C.O_CREAT | C.O_NOFOLLOW;
+      let fd: number;
+      let created = true;
+      try {
+        fd = fs.openSync(path, flags | C.O_EXCL, req.mode & 0o7777);
+      } catch (e) {
+        // Without O_EXCL an existing file is opened, and keeps its owner and mode.
+        if (errCode(e) !== 'EEXIST' || (req.flags & C.O_EXCL) !== 0) throw e;
+        fd = fs.openSync(path, flags & ~C.O_CREAT);
+        created = false;
+      }
+      try {
+        const e = created ? finishCreate(parent, req.name, req.mode, ctx, fd) : finishCreate(parent, req.name, undefined, undefined, fd);
+        files.set(fd, { fd, node: nodeOf(e.ino) });
+        return { entry: e, open: { fh: fd } };
+      } catch (e) {
+        fs.closeSync(fd);
+        throw e;
+      }
+    },
+
+    read(req) {
+      const { fd } = fileOf(req.fh);
+      const buf = Buffer.allocUnsafe(req.size);
+      return new Promise<Buffer>((resolve, reject) => {
+        fs.read(fd, buf, 0, req.size, req.offset, (err, n) => {
+          if (err) reject(err);
+          else resolve(n === req.size ? buf : buf.subarray(0, n));
+        });
+      });
+    },
+
+    write(req) {
+      const { fd } = fileOf(req.fh);
+      return new Promise<number>((resolve, reject) => {
+        fs.write(fd, req.data, 0, req.data.byteLength, req.offset as number, (err, n) => {
+          if (err) reject(err);
+          else resolve(n);
+        });
+      });
+    },
+
+    release(req) {
+      const h = fileOf(req.fh);
+      files.delete(h.fd);
+      fs.closeSync(h.fd);
+    },
+
+    fsync(req) {
+      const { fd } = fileOf(req.fh);
+      return new Promise<void>((resolve, reject) => {
+        (req.datasync ? fs.fdatasync : fs.fsync)(fd, (err) => (err ? reject(err) : resolve()));
+      });
+    },
+
+    opendir(req) {
+      const node = dirOf(req.ino);
+      const fh = nextDirHandle++;
+      dirs.set(fh, { node, entries: undefined });
+      return { fh };
+    },
+
+    readdir(req) {
+      const { h, entries, start } = dirHandle(req.fh, req.offset);
+      const out: P.DirEntry[] = [];
+      let used = 0;
+      for (let i = start; i < entries.length; i++) {
+        const e = entries[i]!;
+        used += align8(DIRENT_SIZE + e.name.byteLength);
+        if (used > req.size) break;
+        let ino: P.U64;
+        if (i < 2) ino = dotIno(h.node, e.name);
+        else {
+          // Node's readdir drops d_ino; lstat gives it (and skips a name removed since the snapshot).
+          const st = fs.lstatSync(at(h.node, e.name), { throwIfNoEntry: false });
+          if (st === undefined) continue;
+          ino = st.ino > Number.MAX_SAFE_INTEGER ? u64(fs.lstatSync(at(h.node, e.name), BIG).ino) : st.ino;
+        }
+        out.push({ ino, name: e.name, offset: i + 1, type: e.type });
+      }
+      return out;
+    },
+
+    releasedir(req) {
+      if (typeof req.fh === 'number') dirs.delete(req.fh);
+    },
+
+    async fsyncdir(req) {
+      const node = dirOf(req.ino);
+      const fd = fs.openSync(node.self, C.O_RDONLY | C.O_DIRECTORY);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          (req.datasync ? fs.fdatasync : fs.fsync)(fd, (err) => (err ? reject(err) : resolve()));
+        });
+      } finally {
+        fs.closeSync(fd);
+      }
+    },
+
+    statfs(req) {
+      const node = nodes.get(req.ino) ?? nodes.root;
+      const s = fs.statfsSync(node.self);
+      // Node's statfs has no f_namelen or f_frsize: 255 and the block size are right for the usual filesystems.
+      return { blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, bsize: s.bsize, frsize: s.bsize, namelen: 255 };
+    },
+  };
+
+  if (options.readdirplus ?? true) {
+    ops.readdirplus = (req) => {
+      const { h, entries, start } = dirHandle(req.fh, req.offset);
+      const out: P.DirEntryPlus[] = [];
+      let used = 0;
+      for (let i = start; i < entries.length; i++) {
+        const e = entries[i]!;
+        used += align8(DIRENTPLUS_SIZE + e.name.byteLength);
+        // Stop at what fits: a lookup made for an entry that is not sent would only be forgotten again.
+        if (used > req.size) break;
+        if (i < 2) {
+          // "." and "..": no lookup (the kernel takes no reference for them), node id 0, d_ino only.
+          out.push({ name: e.name, offset: i + 1, type: DT_DIR, entry: { ino: 0, attr: { ino: dotIno(h.node, e.name), mode: S_IFDIR } } });
+          continue;
+        }
+        let ent: P.EntryReply;
+        try {
+          ent = lookupEntry(h.node, e.name);
+        } catch (err) {
+          if (errCode(err) === 'ENOENT') continue; // removed since the snapshot
+          // Entries already counted must reach the kernel: send them, the error comes with the next call.
+          if (out.some((o) => o.entry.ino !== 0)) break;
+          throw err;
+        }
+        out.push({ name: e.name, offset: i + 1, type: e.type, entry: ent });
+      }
+      return out;
+    };
+  }
+  return ops;
+}

@@ -1,0 +1,27 @@
+// Types for machine.mjs (plain JavaScript so that scripts/test.mjs can use it without tsx).
+
+/** `pid:starttime` of a process (this one by default); throws if it does not exist. */
+export function processIdentity(pid?: number): string;
+/** Whether the process named by a {@link processIdentity} still runs (and is not a zombie). */
+export function isAlive(identity: string): boolean;
+
+/** Makes /dev/fuse `mode` (defaults to 0o666) until the returned function is called; see machine.mjs. */
+export function widenDeviceMode(mode?: number): () => void;
+
+/** Name prefix of every user the suite creates. */
+export const TEST_USER_PREFIX: string;
+/** The user name of process `pid` (defaults to this one). */
+export function testUserName(pid?: number): string;
+/** This process's unprivileged test user, created on first use (needs root). */
+export function ensureTestUser(): { name: string; uid: number; gid: number };
+/** Deletes this process's test user, if it made one; throws if userdel fails. */
+export function removeTestUser(): void;
+/** Deletes the suite's users whose creating process is gone; returns their names. */
+export function removeOrphanTestUsers(): string[];
+/** Puts back what dead test processes left (users, /dev/fuse's mode); returns what it did. */
+export function restoreMachine(): string[];
+
+/** The skip reason when no Node >= 26 is found: what to install. */
+export const NODE26_HINT: string;
+/** A Node >= 26 binary ($TSFUSE_NODE26, `node` on PATH, .ci/node26), or why there is none. */
+export function findNode26(): { path: string; reason?: undefined } | { path?: undefined; reason: string };
