@@ -12,7 +12,7 @@ export const hello: PathFilesystem = {
     throw new FuseError('ENOENT');
   },
   readdir: () => ['hello'],
-  read: (path, fh, length, position) => Buffer.from(text).subarray(position, position + length),
+  read: (_path, _fh, length, position) => Buffer.from(text).subarray(position, position + length),
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await mount(process.argv[2]!, pathOperations(hello), { handleSignals: true });

@@ -2,23 +2,25 @@
  * The bytes of one regular file: sparse, and cheap to append to.
  *
  * The file is cut into 64 KiB chunks kept in a Map by index, so a write at 5 GiB allocates one chunk and
- * the holes in between cost nothing (reads of them return zeros). Inside a chunk only the written region
- * `[lo, hi)` is allocated, and its buffer grows by doubling, so appending 4 KiB at a time copies each
- * byte a bounded number of times (amortised O(1)): the naive "copy the whole file on every write" made a
- * 23 MB tar extraction take 62 s.
+ * the holes in between cost nothing (reads of them return zeros). Each chunk records which of its sixteen
+ * 4 KiB blocks are allocated in a bitmap (what st_blocks, statfs, SEEK_DATA/SEEK_HOLE and hole punching
+ * see), and keeps the bytes in a buffer that covers only the part written so far and grows by doubling,
+ * so appending 4 KiB at a time copies each byte a bounded number of times (amortised O(1)): the naive
+ * "copy the whole file on every write" made a 23 MB tar extraction take 62 s.
  *
- * Space is accounted in 4 KiB blocks, like a disk: a chunk uses `roundUp(hi) - lo` bytes (lo is kept
- * block-aligned), and every allocation goes through one {@link SpaceBudget} shared by the filesystem,
- * which is how `size=` becomes ENOSPC.
+ * Every allocated block is paid for from one {@link SpaceBudget} shared by the filesystem, which is how
+ * `size=` becomes ENOSPC.
  */
 import { FuseError } from '../errors.ts';
 
 /** Bytes per chunk: the unit of the chunk Map, and the largest buffer one chunk holds. */
 export const CHUNK_SIZE = 64 * 1024;
-/** The accounting and hole granularity (st_blocks, statfs, SEEK_HOLE): 4 KiB, a page. */
+/** The allocation and hole granularity (st_blocks, statfs, SEEK_HOLE): 4 KiB, a page. */
 export const BLOCK_SIZE = 4096;
 /** The largest file size: offsets stay exact as a Number. */
 export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
+
+const BLOCKS_PER_CHUNK = CHUNK_SIZE / BLOCK_SIZE; // 16: the bitmap fits a small integer
 
 /** Space shared by every file of one filesystem. */
 export class SpaceBudget {
@@ -35,13 +37,13 @@ export class SpaceBudget {
 }
 
 /**
- * One chunk's allocated region `[lo, hi)`, chunk-relative. `bytes[i]` holds offset `lo + i`. The buffer
- * may be shorter than the region (an allocated but never written tail, e.g. after fallocate) or longer
- * (room to grow); either way every byte it does not cover, and every byte of it past `hi - lo`, is zero.
+ * One chunk. Bit b of `blocks` says block b is allocated. `bytes[i]` holds chunk offset `start + i`
+ * (`start` block-aligned). Every byte outside `bytes`, and every byte of an unallocated block, is zero,
+ * so reads copy from `bytes` without looking at the bitmap.
  */
 interface Chunk {
-  lo: number;
-  hi: number;
+  blocks: number;
+  start: number;
   bytes: Buffer;
 }
 
@@ -72,10 +74,10 @@ export class FileData {
     for (let index = Math.floor(position / CHUNK_SIZE); index * CHUNK_SIZE < end; index++) {
       const chunk = this.#chunks.get(index);
       if (chunk === undefined) continue;
-      const base = index * CHUNK_SIZE;
-      const from = Math.max(position, base + chunk.lo);
-      const to = Math.min(end, base + chunk.lo + Math.min(chunk.bytes.length, chunk.hi - chunk.lo));
-      if (from < to) chunk.bytes.copy(out, from - position, from - base - chunk.lo, to - base - chunk.lo);
+      const first = index * CHUNK_SIZE + chunk.start;
+      const from = Math.max(position, first);
+      const to = Math.min(end, first + chunk.bytes.length);
+      if (from < to) chunk.bytes.copy(out, from - position, from - first, to - first);
     }
     return out;
   }
@@ -93,13 +95,13 @@ export class FileData {
     while (done < end) {
       const index = Math.floor(done / CHUNK_SIZE);
       const base = index * CHUNK_SIZE;
-      const stop = Math.min(end, base + CHUNK_SIZE);
-      const reached = this.#extend(index, done - base, stop - base, true);
+      const stop = Math.min(end, base + CHUNK_SIZE) - base;
+      const reached = this.#allocate(index, done - base, stop);
       if (reached <= done - base) break;
-      const chunk = this.#chunks.get(index) as Chunk;
-      chunk.bytes.set(data.subarray(done - position, base + reached - position), done - base - chunk.lo);
+      const chunk = this.#ensureBuffer(index, done - base, reached);
+      chunk.bytes.set(data.subarray(done - position, base + reached - position), done - base - chunk.start);
       done = base + reached;
-      if (done < stop) break; // the budget ran out inside this chunk
+      if (reached < stop) break; // the budget ran out inside this chunk
     }
     if (done === position) throw new FuseError('ENOSPC');
     if (done > this.size) this.size = done;
@@ -109,60 +111,64 @@ export class FileData {
   /** Set the size: shrinking frees and zeroes what lies beyond; growing leaves a hole. */
   truncate(size: number): void {
     if (size > MAX_FILE_SIZE) throw new FuseError('EFBIG');
-    if (size < this.size) this.#deallocate(size, this.size, true);
+    // Blocks from the one after `size` go (fallocated ones past the old EOF too); the part of the block
+    // holding `size` past it is zeroed.
+    if (size <= this.size) this.#deallocate(size, MAX_FILE_SIZE, true);
     this.size = size;
   }
 
   /**
    * fallocate(2) mode 0 / FALLOC_FL_KEEP_SIZE: reserve `[offset, offset + length)` so later writes
-   * there cannot fail with ENOSPC. All or nothing. The reserved blocks read as zeros and take no memory
+   * there cannot fail with ENOSPC. All or nothing. Reserved blocks read as zeros and take no memory
    * until written.
    */
   allocate(offset: number, length: number, keepSize: boolean): void {
     const end = offset + length;
     if (end > MAX_FILE_SIZE) throw new FuseError('EFBIG');
-    // Absent chunks cost their whole blocks; chunk boundaries are block boundaries, so together they
-    // cost the range's blocks less the part that falls in present chunks, which cost their growth.
+    // Absent chunks cost all their blocks in the range; present ones only their unallocated blocks.
     let needed = roundUp(end) - roundDown(offset);
-    this.#forEachChunkIndex(offset, end, true, (index, from, to) => {
-      needed += this.#growthCost(this.#chunks.get(index), from, to) - (roundUp(to) - roundDown(from));
-    });
+    this.#forEachChunk(offset, end, true, (index, from, to) => {
+      needed -= popcount((this.#chunks.get(index) as Chunk).blocks & blockMask(from, to));
+    }, BLOCK_SIZE);
     if (needed > this.#space.available) throw new FuseError('ENOSPC');
-    this.#forEachChunkIndex(offset, end, false, (index, from, to) => {
-      this.#extend(index, from, to, false);
+    this.#forEachChunk(offset, end, false, (index, from, to) => {
+      this.#allocate(index, from, to);
     });
     if (!keepSize && end > this.size) this.size = end;
   }
 
   /** FALLOC_FL_PUNCH_HOLE: zero `[offset, offset + length)` and free the blocks it covers entirely. */
   punchHole(offset: number, length: number): void {
-    const end = Math.min(this.size, offset + length);
-    if (offset < end) this.#deallocate(offset, end, false);
+    this.#deallocate(offset, Math.min(MAX_FILE_SIZE, offset + length), false); // past EOF too: KEEP_SIZE blocks
   }
 
-  /** SEEK_DATA: the first offset ≥ `offset` inside allocated blocks, or -1 when there is none before EOF. */
+  /** SEEK_DATA: the first offset ≥ `offset` in an allocated block, or -1 when there is none before EOF. */
   seekData(offset: number): number {
     if (offset >= this.size) return -1;
     for (const index of this.#indexesFrom(offset)) {
-      const chunk = this.#chunks.get(index) as Chunk;
       const base = index * CHUNK_SIZE;
-      if (offset < base + this.#blockEnd(chunk)) {
-        const found = Math.max(offset, base + chunk.lo);
-        return found < this.size ? found : -1;
+      const blocks = (this.#chunks.get(index) as Chunk).blocks;
+      for (let b = Math.max(0, Math.floor((offset - base) / BLOCK_SIZE)); b < BLOCKS_PER_CHUNK; b++) {
+        if ((blocks & (1 << b)) !== 0) {
+          const found = Math.max(offset, base + b * BLOCK_SIZE);
+          return found < this.size ? found : -1;
+        }
       }
     }
     return -1;
   }
 
-  /** SEEK_HOLE: the first offset ≥ `offset` in a hole; the end of the file counts as one. */
+  /** SEEK_HOLE: the first offset ≥ `offset` in an unallocated block; the end of the file counts as one. */
   seekHole(offset: number): number {
     let at = offset;
     for (const index of this.#indexesFrom(offset)) {
-      const chunk = this.#chunks.get(index) as Chunk;
       const base = index * CHUNK_SIZE;
-      if (at < base + chunk.lo) break; // a hole before this chunk's data
-      at = Math.max(at, base + this.#blockEnd(chunk));
-      if (at < base + CHUNK_SIZE) break; // a hole after it, inside the chunk
+      if (at < base) break; // the whole chunk before this one is a hole
+      const blocks = (this.#chunks.get(index) as Chunk).blocks;
+      let b = Math.floor((at - base) / BLOCK_SIZE);
+      while (b < BLOCKS_PER_CHUNK && (blocks & (1 << b)) !== 0) b++;
+      at = Math.max(at, base + b * BLOCK_SIZE);
+      if (b < BLOCKS_PER_CHUNK) break;
     }
     return Math.min(at, this.size);
   }
@@ -175,99 +181,96 @@ export class FileData {
     this.size = 0;
   }
 
-  /** Chunk-relative end of a chunk's allocation, rounded up to a block, as SEEK_* report it. */
-  #blockEnd(chunk: Chunk): number {
-    return roundUp(chunk.hi);
-  }
-
-  /** Extra bytes of budget that extending `chunk` to cover `[from, to)` takes. */
-  #growthCost(chunk: Chunk | undefined, from: number, to: number): number {
-    if (chunk === undefined) return roundUp(to) - roundDown(from);
-    return roundUp(Math.max(chunk.hi, to)) - Math.min(chunk.lo, roundDown(from)) - (roundUp(chunk.hi) - chunk.lo);
-  }
-
   /**
-   * Make chunk `index` cover `[from, to)` (chunk-relative) as far as the budget allows, and, when
-   * `materialize`, give it a buffer large enough to write there. Returns the chunk-relative offset
-   * covered up to (≤ `to`), or `from` when nothing could be allocated.
+   * Allocate the blocks of chunk `index` that `[from, to)` (chunk-relative) touches, in order, as far as
+   * the budget allows. Returns the chunk-relative offset allocated up to (≤ `to`; ≤ `from` when not one
+   * block could be paid for).
    */
-  #extend(index: number, from: number, to: number, materialize: boolean): number {
+  #allocate(index: number, from: number, to: number): number {
     let chunk = this.#chunks.get(index);
-    const oldCost = chunk === undefined ? 0 : roundUp(chunk.hi) - chunk.lo;
-    const lo = chunk === undefined ? roundDown(from) : Math.min(chunk.lo, roundDown(from));
-    // The cost is roundUp(hi) - lo, so the budget pays for whole blocks up to this end.
-    const affordable = lo + roundDown(this.#space.available + oldCost);
-    const reached = Math.min(to, affordable);
-    if (reached <= from) return from;
-    const hi = chunk === undefined ? reached : Math.max(chunk.hi, reached);
-    const cost = roundUp(hi) - lo - oldCost;
-    if (cost > this.#space.available) return from; // moving lo down alone is too much
-    if (chunk === undefined) {
-      chunk = { lo, hi, bytes: materialize ? Buffer.alloc(reached - lo) : EMPTY };
-      this.#chunks.set(index, chunk);
-    } else {
-      const kept = Math.min(chunk.bytes.length, chunk.hi - chunk.lo);
-      // The new buffer starts at the new lo: it must hold the kept bytes, shifted, and what is written.
-      const need = Math.max(materialize ? reached - lo : 0, kept === 0 ? 0 : chunk.lo - lo + kept);
-      if (lo < chunk.lo || chunk.bytes.length < need) {
-        // Grow geometrically (double, capped at the chunk) so appends copy each byte O(1) times.
-        const size = materialize ? Math.min(CHUNK_SIZE - lo, Math.max(need, 2 * chunk.bytes.length)) : need;
-        const bytes = size === 0 ? EMPTY : Buffer.alloc(size);
-        chunk.bytes.copy(bytes, chunk.lo - lo, 0, kept);
-        chunk.bytes = bytes;
+    const wanted = blockMask(from, to);
+    const existing = chunk?.blocks ?? 0;
+    if ((wanted & ~existing) === 0) return to; // the common case: rewriting or appending in place
+    let affordable = Math.floor(this.#space.available / BLOCK_SIZE);
+    let grant = 0;
+    let reached = to;
+    for (let b = Math.floor(from / BLOCK_SIZE); b * BLOCK_SIZE < to; b++) {
+      const bit = 1 << b;
+      if ((existing & bit) !== 0) continue;
+      if (affordable === 0) {
+        reached = Math.max(from, b * BLOCK_SIZE);
+        break;
       }
-      chunk.lo = lo;
-      chunk.hi = hi;
+      affordable--;
+      grant |= bit;
     }
-    this.#allocated += cost;
-    this.#space.used += cost;
+    if (grant !== 0) {
+      if (chunk === undefined) {
+        chunk = { blocks: 0, start: 0, bytes: EMPTY };
+        this.#chunks.set(index, chunk);
+      }
+      chunk.blocks |= grant;
+      const bytes = popcount(grant) * BLOCK_SIZE;
+      this.#allocated += bytes;
+      this.#space.used += bytes;
+    }
     return reached;
   }
 
+  /** Chunk `index` (allocated already) with a buffer covering `[from, to)`, grown geometrically. */
+  #ensureBuffer(index: number, from: number, to: number): Chunk {
+    const chunk = this.#chunks.get(index) as Chunk;
+    const { bytes, start } = chunk;
+    if (bytes.length === 0) {
+      chunk.start = roundDown(from);
+      chunk.bytes = Buffer.alloc(to - chunk.start);
+      return chunk;
+    }
+    if (from >= start && to <= start + bytes.length) return chunk;
+    const newStart = Math.min(start, roundDown(from));
+    const need = Math.max(to, start + bytes.length) - newStart;
+    // Double (capped at the chunk) so appends copy each byte O(1) times.
+    const grown = Buffer.alloc(Math.min(CHUNK_SIZE - newStart, Math.max(need, 2 * bytes.length)));
+    bytes.copy(grown, start - newStart);
+    chunk.start = newStart;
+    chunk.bytes = grown;
+    return chunk;
+  }
+
   /**
-   * Zero `[from, to)` and free the blocks of it that no longer hold data. `toEof`: the range runs to the
-   * end of the file (truncate), so a chunk's allocation may end inside a block.
+   * Zero `[from, to)` and free the blocks wholly inside it. `toEof` (truncate): the range runs to the
+   * end of the file, so the block holding `from` is kept only for its bytes before `from`.
    */
   #deallocate(from: number, to: number, toEof: boolean): void {
-    this.#forEachChunkIndex(from, to, true, (index, start, stop) => {
+    this.#forEachChunk(from, to, true, (index, start, stop) => {
       const chunk = this.#chunks.get(index) as Chunk;
-      const before = roundUp(chunk.hi) - chunk.lo;
-      const zeroFrom = Math.max(start, chunk.lo);
-      const zeroTo = Math.min(stop, chunk.hi);
-      if (zeroFrom < zeroTo) {
-        const limit = chunk.bytes.length;
-        chunk.bytes.fill(0, Math.min(limit, zeroFrom - chunk.lo), Math.min(limit, zeroTo - chunk.lo));
-      }
-      if (start <= chunk.lo && stop >= chunk.hi) {
-        this.#chunks.delete(index);
-      } else if (stop >= chunk.hi) {
-        // The tail went: a truncate may end mid-block; a punched hole keeps the partial block.
-        chunk.hi = toEof ? start : Math.min(chunk.hi, Math.max(chunk.lo, roundUp(start)));
-        if (chunk.hi === chunk.lo) this.#chunks.delete(index);
-      } else if (start <= chunk.lo && roundDown(stop) > chunk.lo) {
-        // The head went: drop the whole blocks of it.
-        const lo = roundDown(stop);
-        chunk.bytes = chunk.bytes.length > lo - chunk.lo ? Buffer.from(chunk.bytes.subarray(lo - chunk.lo)) : EMPTY;
-        chunk.lo = lo;
-      }
-      const after = this.#chunks.has(index) ? roundUp(chunk.hi) - chunk.lo : 0;
-      this.#allocated -= before - after;
-      this.#space.used -= before - after;
+      const zeroFrom = Math.max(0, start - chunk.start);
+      const zeroTo = Math.min(chunk.bytes.length, stop - chunk.start);
+      if (zeroFrom < zeroTo) chunk.bytes.fill(0, zeroFrom, zeroTo);
+      const freed = chunk.blocks & blockMask(roundUp(start), toEof ? CHUNK_SIZE : roundDown(stop));
+      if (freed === 0) return;
+      chunk.blocks &= ~freed;
+      const bytes = popcount(freed) * BLOCK_SIZE;
+      this.#allocated -= bytes;
+      this.#space.used -= bytes;
+      if (chunk.blocks === 0) this.#chunks.delete(index);
     });
   }
 
   /**
    * Call `visit(index, from, to)` for each chunk meeting `[start, end)`, with the chunk-relative part of
    * the range. `presentOnly`: only chunks that exist, found through the Map when that is shorter than the
-   * range (a punch over terabytes of holes).
+   * range (a punch over terabytes of holes). `align` widens the range to whole units first.
    */
-  #forEachChunkIndex(start: number, end: number, presentOnly: boolean, visit: (index: number, from: number, to: number) => void): void {
-    if (start >= end) return;
-    const first = Math.floor(start / CHUNK_SIZE);
-    const last = Math.floor((end - 1) / CHUNK_SIZE);
+  #forEachChunk(start: number, end: number, presentOnly: boolean, visit: (index: number, from: number, to: number) => void, align = 1): void {
+    const lo = Math.floor(start / align) * align;
+    const hi = Math.ceil(end / align) * align;
+    if (lo >= hi) return;
+    const first = Math.floor(lo / CHUNK_SIZE);
+    const last = Math.floor((hi - 1) / CHUNK_SIZE);
     const clip = (index: number): void => {
       const base = index * CHUNK_SIZE;
-      visit(index, Math.max(start, base) - base, Math.min(end, base + CHUNK_SIZE) - base);
+      visit(index, Math.max(lo, base) - base, Math.min(hi, base + CHUNK_SIZE) - base);
     };
     if (presentOnly && last - first + 1 > this.#chunks.size) {
       for (const index of [...this.#chunks.keys()].filter((i) => i >= first && i <= last).sort((a, b) => a - b)) clip(index);
@@ -283,6 +286,20 @@ export class FileData {
     const first = Math.floor(offset / CHUNK_SIZE);
     return [...this.#chunks.keys()].filter((i) => i >= first).sort((a, b) => a - b);
   }
+}
+
+/** Bits of the blocks that chunk-relative `[from, to)` touches. */
+function blockMask(from: number, to: number): number {
+  if (from >= to) return 0;
+  const first = Math.floor(from / BLOCK_SIZE);
+  const last = Math.ceil(to / BLOCK_SIZE); // exclusive
+  return ((1 << last) - 1) & ~((1 << first) - 1);
+}
+
+function popcount(mask: number): number {
+  let n = 0;
+  for (let m = mask; m !== 0; m &= m - 1) n++;
+  return n;
 }
 
 function roundUp(n: number): number {

@@ -1,8 +1,11 @@
 // Shared by the memfs tests: request contexts for chosen callers, and errno assertions.
 import assert from 'node:assert/strict';
+import { constants } from 'node:os';
 import type { PathContext } from '../../src/ops/path/types.ts';
 import { createMemfs, type MemfsOptions } from '../../src/memfs/index.ts';
 import type { Memfs } from '../../src/memfs/memfs.ts';
+
+const errno = constants.errno;
 
 export const S_IFMT = 0o170000;
 export const S_IFREG = 0o100000;
@@ -35,10 +38,10 @@ export function newFs(options: MemfsOptions = {}): Memfs {
   return createMemfs({ uid: 0, gid: 0, mode: 0o777, groups: (ctx) => GROUPS[ctx.uid] ?? [ctx.gid], ...options });
 }
 
-/** Asserts that `run` throws or rejects with errno `code`. */
+/** Asserts that `run` throws or rejects with errno `code` (by number: EAGAIN is EWOULDBLOCK, ENOTSUP EOPNOTSUPP). */
 export async function rejects(run: () => unknown, code: string, message?: string): Promise<void> {
-  await assert.rejects(async () => { await run(); }, (err: { code?: string }) => {
-    assert.equal(err.code, code, message);
+  await assert.rejects(async () => { await run(); }, (err: { code?: string; errno?: number }) => {
+    assert.equal(err.errno, errno[code as keyof typeof errno], `${message ?? ''} (got ${err.code})`);
     return true;
   }, message);
 }

@@ -90,7 +90,7 @@ export class ModelFs implements PathFilesystem {
     return [...n.entries.keys()];
   }
 
-  opendir(path: string, flags: number, ctx: PathContext): number {
+  opendir(path: string, _flags: number, ctx: PathContext): number {
     this.#record(`opendir ${path}`, ctx);
     this.find(path);
     return 55;
@@ -123,7 +123,7 @@ export class ModelFs implements PathFilesystem {
   }
 
   flush(path: string, fh: number, ctx: PathContext): void { this.#record(`flush ${path} fh=${fh}`, ctx); }
-  release(path: string, fh: number, flags: number, ctx: PathContext): void {
+  release(path: string, fh: number, _flags: number, ctx: PathContext): void {
     this.#record(`release ${path} fh=${fh}`, ctx);
     this.handles.delete(fh);
   }

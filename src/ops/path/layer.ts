@@ -193,18 +193,6 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     get handleCount() { return handles.size; },
     ...(options.checksPermissions !== undefined && { checksPermissions: options.checksPermissions }),
 
-    async init(info) {
-      // Locks the filesystem does not implement stay local to the kernel: do not ask for them.
-      const drop = new Set<InitFlagName>();
-      if (!fs.getlk && !fs.setlk) drop.add('POSIX_LOCKS');
-      if (!fs.flock) drop.add('FLOCK_LOCKS');
-      try {
-        await fs.init?.({ notify: pathNotifier });
-      } catch (e) {
-        throw asError(e);
-      }
-      return { ...info.wants, want: (info.wants.want ?? []).filter((f) => !drop.has(f)) };
-    },
     ready(info: ReadyInfo) {
       // `ready({ negotiated, audit, notify })`; older cores passed (negotiated, audit) and no notifier.
       const maybe = info as Partial<ReadyInfo> | undefined;
@@ -228,7 +216,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
         const err = asError(e);
         // fs/fuse/dir.c fuse_lookup_name: node id 0 with a timeout caches "no such name".
         if (negativeTimeout !== undefined && negativeTimeout > 0 && errnoOf(err) === Errno.ENOENT) {
-          return { ino: 0, entryTimeout: negativeTimeout, attrTimeout: 0, attr: { mode: 0 } };
+          return { ino: 0, entryTimeout: negativeTimeout };
         }
         throw err;
       }
@@ -239,7 +227,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     getattr: guard(async (req, ctx) => {
       const h = req.fh === undefined ? undefined : handles.get(req.fh);
       const node = h?.node ?? nodeOf(req.ino);
-      return { attr: attrOf(await stat(table.pathOf(node), h?.fsFh, new PathCtx(ctx)), useIno), timeout: attrTimeout };
+      return { attr: attrOf(await stat(table.pathOf(node), h?.fsFh, new PathCtx(ctx)), useIno), attrTimeout };
     }),
     opendir: guard(async (req, ctx) => {
       const node = nodeOf(req.ino);
@@ -298,6 +286,28 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     }),
   };
 
+  // Locks the filesystem does not implement stay local to the kernel: do not ask for them. (The low-level
+  // setlk serves both kinds, so it implies both capabilities.) The hook exists only when it has work, so
+  // a filesystem without init and without half the locks has no INIT hook at all.
+  const dropped: InitFlagName[] = [];
+  if ((fs.setlk || fs.flock) && !fs.setlk && !fs.getlk) dropped.push('POSIX_LOCKS');
+  if ((fs.setlk || fs.getlk) && !fs.flock) dropped.push('FLOCK_LOCKS');
+  if (fs.init || dropped.length > 0) {
+    ops.init = async (info) => {
+      try {
+        await fs.init?.({ notify: pathNotifier });
+      } catch (e) {
+        throw asError(e);
+      }
+      return dropped.length === 0 ? undefined : { ...info.wants, want: (info.wants.want ?? []).filter((f) => !dropped.includes(f)) };
+    };
+  }
+
+  // READDIRPLUS always (when there is a getattr), with a getattr per entry that came without a stat.
+  // Measured through the fake kernel, 2000 plain names, sync getattr: readdir + one LOOKUP per entry (what
+  // `ls -l` costs without it) 21 µs/entry, readdirplus 8 µs/entry, plain readdir 0.8 µs/entry — and a real
+  // LOOKUP adds a kernel round trip on top. READDIRPLUS_AUTO makes the kernel use it only for the first
+  // page and when the reader then looks entries up, so a bare `ls` of a huge directory pays it once.
   if (fs.getattr) {
     ops.readdirplus = guard(async (req, ctx) => {
       const h = handleOf(req.fh, req.ino);
@@ -369,7 +379,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
         const mtime = req.mtime === undefined ? undefined : req.mtime === 'now' ? t : timestampOf(req.mtime);
         await fs.utimens(path, atime, mtime, fsFh, c);
       }
-      return { attr: attrOf(await stat(path, fsFh, c), useIno), timeout: attrTimeout };
+      return { attr: attrOf(await stat(path, fsFh, c), useIno), attrTimeout };
     });
   }
 

@@ -182,7 +182,7 @@ export class NodeTable {
   /* ---- names ------------------------------------------------------------------------------------ */
 
   #addName(node: PathNode, parent: PathNode, name: string): void {
-    (parent.children ??= new Map()).set(name, node);
+    childrenOf(parent).set(name, node);
     parent.refs++;
     if (!node.linked) {
       // The new name replaces the last one (or is the first).
@@ -192,7 +192,7 @@ export class NodeTable {
       node.linked = true;
       if (last !== undefined) { last.refs--; this.#release(last); }
     } else {
-      (node.aliases ??= []).push({ parent, name });
+      aliasesOf(node).push({ parent, name });
     }
   }
 
@@ -230,14 +230,14 @@ export class NodeTable {
       parent.children.delete(name);
       if (parent.children.size === 0) parent.children = undefined;
     }
-    (newParent.children ??= new Map()).set(newName, node);
+    childrenOf(newParent).set(newName, node);
     if (node.parent === parent && node.name === name) {
       node.parent = newParent;
       node.name = newName;
       node.linked = true;
     } else {
       const alias = node.aliases?.find((a) => a.parent === parent && a.name === name);
-      if (alias === undefined) { (node.aliases ??= []).push({ parent: newParent, name: newName }); newParent.refs++; return; }
+      if (alias === undefined) { aliasesOf(node).push({ parent: newParent, name: newName }); newParent.refs++; return; }
       alias.parent = newParent;
       alias.name = newName;
     }
@@ -260,6 +260,16 @@ export class NodeTable {
       node.aliases = undefined;
     }
   }
+}
+
+function childrenOf(dir: PathNode): Map<string, PathNode> {
+  if (dir.children === undefined) dir.children = new Map();
+  return dir.children;
+}
+
+function aliasesOf(node: PathNode): Alias[] {
+  if (node.aliases === undefined) node.aliases = [];
+  return node.aliases;
 }
 
 /** Removes one name of a node being freed from its parent; returns the parent, which may be free now. */

@@ -161,8 +161,8 @@ export interface PathFilesystem {
   /** Write `data` (borrowed: valid until the call settles; copy to keep) at `position`; return bytes written. Absent: EROFS/ENOSYS. */
   write?(path: string, fh: number, data: Uint8Array, position: number, ctx: PathContext): number | Promise<number>;
   /**
-   * Each close(2). When `setlk` exists, the closing owner's POSIX locks are released through it first
-   * (close(2) drops them). Absent: success.
+   * Each close(2) of a descriptor of this open file (the kernel itself sends an unlock through `setlk` for
+   * the closing owner's POSIX locks). Absent: success (the kernel stops asking).
    */
   flush?(path: string, fh: number, ctx: PathContext): void | Promise<void>;
   /**
