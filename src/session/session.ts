@@ -2,15 +2,16 @@
  * A session: one /dev/fuse descriptor served by one filesystem. It joins a transport (how frames move)
  * and the protocol core (what they mean), and ends when the kernel says the mount is gone (ENODEV).
  *
- * Phases: `'init'` until INIT is decided (the transport reads with a small buffer, and nothing after the
- * INIT frame); `'serving'` once it is, with read buffers sized by what INIT agreed (a filesystem's
- * `init()` may raise maxWrite); `'closed'`.
+ * Phases: `'init'` until INIT is decided (the transport reads nothing sized by INIT before it);
+ * `'serving'` once it is, with read buffers sized by what INIT agreed (a filesystem's `init()` may raise
+ * maxWrite, the kernel may lower it); `'closed'`.
  */
 import { SessionCore, type SessionCoreOptions, type Notifier } from './core.ts';
 import { createTransport, type Transport, type TransportKind } from './transport.ts';
 import type { LowLevelOperations } from '../ops/lowlevel.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { CapabilityAudit } from '../protocol/init.ts';
+import { INIT_DEFAULTS } from '../protocol/init.ts';
 import { IN_HEADER_SIZE } from '../protocol/header.ts';
 import { MIN_READ_BUFFER } from '../protocol/constants.ts';
 
@@ -38,8 +39,9 @@ export class Session {
   #phase: SessionPhase = 'init';
 
   constructor(fd: number, ops: LowLevelOperations, options: SessionOptions = {}) {
-    // Only INIT comes before INIT is answered: the kernel's minimum read buffer is enough for it.
-    this.#transport = createTransport(fd, MIN_READ_BUFFER, options.transport);
+    // Sized by what the options ask for until INIT is decided; `serve()` then sizes it by what INIT agreed
+    // (the filesystem's init() may raise maxWrite, the kernel may lower it).
+    this.#transport = createTransport(fd, readBufferSize(options.wants?.maxWrite ?? INIT_DEFAULTS.maxWrite), options.transport);
     const transport = this.#transport;
     this.#core = new SessionCore(ops, {
       write: (iov) => transport.write(iov),

@@ -110,7 +110,11 @@ abstract class FdWriter {
   }
 }
 
-interface PipeHandle { open(fd: number): number }
+interface PipeHandle {
+  open(fd: number): number;
+  /** StreamBase: read into this buffer from now on (what net.Socket's `onread` option uses). */
+  useUserBuffer?(buf: Uint8Array): void;
+}
 type PipeCtor = new (type: number) => PipeHandle;
 
 class EpollTransport extends FdWriter implements Transport {
@@ -118,7 +122,10 @@ class EpollTransport extends FdWriter implements Transport {
   #socket: net.Socket | undefined;
   readonly #handle: PipeHandle;
   #bufferSize: number;
+  /** The buffer for the next read after the current one. */
   #buffer: Buffer;
+  /** The buffer libuv reads into now: the last one handed to it. */
+  #reading: Buffer;
   /** Lent buffers that came back, for the next large frames (only ones of the current size). */
   readonly #spare: Buffer[] = [];
 
@@ -142,15 +149,21 @@ class EpollTransport extends FdWriter implements Transport {
     this.#handle = handle;
     this.#bufferSize = bufferSize;
     this.#buffer = Buffer.allocUnsafeSlow(bufferSize);
+    this.#reading = this.#buffer;
   }
 
   serve(bufferSize: number | undefined): void {
-    // libuv asks for the buffer before each read, and no read happens before this turn of the event
-    // loop ends: the next frame already lands in a buffer of the new size.
     if (bufferSize === undefined || bufferSize === this.#bufferSize) return;
     this.#bufferSize = bufferSize;
     this.#buffer = Buffer.allocUnsafeSlow(bufferSize);
     this.#spare.length = 0;
+    // Node asks `onread.buffer` for the next read's buffer right after each frame's callback, so the
+    // buffer for the read after INIT was chosen before INIT was decided: hand libuv the new one now
+    // (Node's stream_base_commons onStreamRead / net.js initSocketHandle do the same through this call).
+    if (this.#socket !== undefined && typeof this.#handle.useUserBuffer === 'function') {
+      this.#handle.useUserBuffer(this.#buffer);
+      this.#reading = this.#buffer;
+    }
   }
 
   start(onFrame: FrameHandler, onClose: (err: NodeJS.ErrnoException | undefined) => void): void {
@@ -162,9 +175,11 @@ class EpollTransport extends FdWriter implements Transport {
       readable: true,
       writable: false,
       onread: {
-        // Called before every read: the buffer libuv reads the next frame into.
-        buffer: () => this.#buffer,
-        callback: (nread: number, buffer: Buffer) => {
+        // Called after every frame (and once at the start): the buffer libuv reads the next frame into.
+        buffer: () => (this.#reading = this.#buffer),
+        // Not the buffer Node passes: after serve() swapped it, Node's own record is one read behind.
+        callback: (nread: number) => {
+          const buffer = this.#reading;
           if (nread <= COPY_LIMIT) {
             const frame = Buffer.allocUnsafe(nread);
             buffer.copy(frame, 0, 0, nread);
@@ -208,7 +223,7 @@ let buf = Buffer.allocUnsafeSlow(size);
 let inits = 0;
 for (;;) {
   let n;
-  try { n = fs.readSync(fd, buf, 0, size, null); }
+  try { n = fs.readSync(fd, buf, 0, buf.length, null); }
   catch (e) {
     if (e.code === 'EINTR' || e.code === 'EAGAIN' || e.code === 'ENOENT') continue;
     parentPort.postMessage({ error: e.code, message: e.message });

@@ -25,18 +25,33 @@ export interface TargetTraits {
   readonly xattr: 'ok' | 'EOPNOTSUPP';
   /** Granularity of times set by utimensat, in ns (1 = exact). */
   readonly timeGranularityNs: number;
+  /** What open(dir, O_TMPFILE) answers: 'ok', or the errno when the target has no anonymous files. */
+  readonly tmpfile: 'ok' | 'EOPNOTSUPP';
+  /** What renameat2(RENAME_EXCHANGE) answers. */
+  readonly renameExchange: 'ok' | 'EINVAL';
+  /** What fallocate(2) with KEEP_SIZE or PUNCH_HOLE answers (and whether SEEK_DATA/SEEK_HOLE see holes). */
+  readonly fallocate: 'ok' | 'EOPNOTSUPP';
+  /** statfs counts this filesystem's own files only (exactly), rather than a disk shared with the machine. */
+  readonly statfsOwnUsage: boolean;
   /** Mount options (`-o`); absent for native. */
   readonly mountOptions?: string;
 }
 
+const MEMFS_TRAITS = { xattr: 'ok', timeGranularityNs: 1, tmpfile: 'ok', renameExchange: 'ok', fallocate: 'ok', statfsOwnUsage: true } as const;
+
 export const TARGET_TRAITS: Readonly<Record<TargetName, TargetTraits>> = {
-  native: { xattr: 'ok', timeGranularityNs: 1 },
-  memfs: { xattr: 'ok', timeGranularityNs: 1, mountOptions: 'allow_other,default_permissions' },
+  native: { xattr: 'ok', timeGranularityNs: 1, tmpfile: 'ok', renameExchange: 'ok', fallocate: 'ok', statfsOwnUsage: false },
+  memfs: { ...MEMFS_TRAITS, mountOptions: 'allow_other,default_permissions' },
   // memfs checks permissions itself when the kernel does not (no default_permissions).
-  'memfs-own-checks': { xattr: 'ok', timeGranularityNs: 1, mountOptions: 'allow_other' },
-  // Node has no xattr calls (src/passthrough/passthrough.ts: the kernel answers EOPNOTSUPP), and its
-  // futimes/lutimes take seconds as doubles, set to the microsecond (src/passthrough/attr.ts).
-  passthrough: { xattr: 'EOPNOTSUPP', timeGranularityNs: 1000, mountOptions: 'allow_other,default_permissions' },
+  'memfs-own-checks': { ...MEMFS_TRAITS, mountOptions: 'allow_other' },
+  // What src/passthrough/passthrough.ts documents it cannot do on Node's fs API: no xattr calls (the
+  // kernel answers EOPNOTSUPP), times set through doubles to the microsecond (attr.ts), RENAME_EXCHANGE
+  // refused with EINVAL (special.ts), no fallocate (EOPNOTSUPP; SEEK_DATA/SEEK_HOLE are the kernel's
+  // generic ones, which see no holes).
+  passthrough: {
+    xattr: 'EOPNOTSUPP', timeGranularityNs: 1000, tmpfile: 'EOPNOTSUPP', renameExchange: 'EINVAL', fallocate: 'EOPNOTSUPP',
+    statfsOwnUsage: false, mountOptions: 'allow_other,default_permissions',
+  },
 };
 
 export interface MountedTarget {

@@ -7,7 +7,7 @@ import { chown, rmdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  E2E_FIXTURES, NODE26, TEST_USER, cleanupMountpoints, ensureTestUser, forceUnmount, freshMountpoint, fusermountSkip,
+  E2E_FIXTURES, NODE26, asUserCommand, cleanupMountpoints, ensureTestUser, forceUnmount, freshMountpoint, fusermountSkip,
   isFuseMount, leftoverMounts, mountSkip, removeTestUser, run, startDaemon, stopDaemon, waitFor, withDeviceMode, type Daemon,
 } from '../support/mount-helpers.ts';
 
@@ -53,22 +53,23 @@ test('fusermount3: Node 26 runs src/ by its own type stripping, mounts hello thr
 });
 
 test('fusermount3: an ordinary user mounts hello with Node 26, reads it, and unmounts on SIGTERM', { skip, timeout: 30000 }, async () => {
-  const { uid, gid } = await ensureTestUser();
+  const user = await ensureTestUser();
+  const { uid, gid } = user;
   const dir = freshMountpoint();
   await chown(dir, uid, gid);
   let d: Daemon | undefined;
   try {
     await withDeviceMode(0o666, async () => {
-      d = startDaemon('runuser', ['-u', TEST_USER, '--', NODE26 as string, DAEMON, JSON.stringify({ mountpoint: dir, method: 'fusermount3', handleSignals: true })]);
+      d = startDaemon(...asUserCommand(user, NODE26 as string, [DAEMON, JSON.stringify({ mountpoint: dir, method: 'fusermount3', handleSignals: true })]));
       const report = await d.ready;
       assert.equal(report['method'], 'fusermount3');
       assert.ok(isFuseMount(dir));
       assert.ok(superOptions(dir).includes(`user_id=${uid}`), superOptions(dir).join(','));
       // Without allow_other only the mounting user may enter the mount, so read it as that user.
-      const cat = await run('runuser', ['-u', TEST_USER, '--', 'cat', join(dir, 'hello.txt')]);
+      const cat = await run(...asUserCommand(user, 'cat', [join(dir, 'hello.txt')]));
       assert.equal(cat.code, 0, cat.stderr);
       assert.equal(cat.stdout, 'Hello from FUSE!\n');
-      const ls = await run('runuser', ['-u', TEST_USER, '--', 'ls', dir]);
+      const ls = await run(...asUserCommand(user, 'ls', [dir]));
       assert.equal(ls.stdout, 'hello.txt\n');
       // The daemon runs as the user, not as root.
       const status = readFileSync(`/proc/${String(report['pid'])}/status`, 'utf8');
@@ -114,13 +115,13 @@ test('fusermount3: under Node 26 --permission the error names --allow-ffi, and w
 });
 
 test('fusermount3: an ordinary user on Node 20 is told node:ffi (Node >= 26) is missing', { skip: mountSkip(), timeout: 30000 }, async () => {
-  const { uid, gid } = await ensureTestUser();
+  const user = await ensureTestUser();
   const dir = freshMountpoint();
-  await chown(dir, uid, gid);
+  await chown(dir, user.uid, user.gid);
   try {
     await withDeviceMode(0o666, async () => {
       for (const method of ['fusermount3', 'auto']) {
-        const r = await run('runuser', ['-u', TEST_USER, '--', process.execPath, '--import', 'tsx', DAEMON, JSON.stringify({ mountpoint: dir, method })], { cwd: join(E2E_FIXTURES, '../../..') });
+        const r = await run(...asUserCommand(user, process.execPath, ['--import', 'tsx', DAEMON, JSON.stringify({ mountpoint: dir, method })]), { cwd: join(E2E_FIXTURES, '../../..') });
         assert.equal(r.code, 1, r.stdout + r.stderr);
         const m = /^error (.*)$/m.exec(r.stdout);
         assert.ok(m, r.stdout + r.stderr);

@@ -6,12 +6,13 @@ import assert from 'node:assert/strict';
 import { chownSync, readFileSync, statSync } from 'node:fs';
 import {
   NODE26 as FOUND_NODE26, cleanupMountpoints, ensureTestUser, freshMountpoint, fusermountSkip, isMounted, mountinfoLines,
-  processExists, removeTestUser, startMountChild, waitFor, watchdogsOf, widenDeviceMode, withClosedDevice,
+  processExists, removeTestUser, startMountChild, userEnv, waitFor, watchdogsOf, widenDeviceMode, withClosedDevice,
+  type TestUser,
 } from '../support/mount-helpers.ts';
 
 const skip = fusermountSkip();
 const NODE26 = FOUND_NODE26 ?? ''; // only used when not skipped
-let user = { name: '', uid: -1, gid: -1 };
+let user: TestUser = { name: '', uid: -1, gid: -1, home: '' };
 let releaseDevice: (() => void) | undefined;
 
 before(async () => {
@@ -27,15 +28,8 @@ after(async () => {
   await removeTestUser();
 });
 
-/** The environment of children that run as the user: no coverage collection (its directory belongs to root). */
-function userEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: '/tmp' };
-  delete env['NODE_V8_COVERAGE'];
-  return env;
-}
-
 function asUser(): { uid: number; gid: number; env: NodeJS.ProcessEnv } {
-  return { uid: user.uid, gid: user.gid, env: userEnv() };
+  return { uid: user.uid, gid: user.gid, env: userEnv(user) };
 }
 
 function userMountpoint(): string {
@@ -75,7 +69,7 @@ test('user: clean mount and unmount', { skip, timeout: 20000 }, async () => {
 test('user: /dev/fuse not openable gives ERR_FUSE_NO_DEVICE', { skip, timeout: 20000 }, async () => {
   const dir = userMountpoint();
   // A 0600 /dev/fuse in a private mount namespace: the real device stays open to concurrent tests.
-  const [report] = await startMountChild(NODE26, { mountpoint: dir }, { env: userEnv(), prefix: withClosedDevice(user.uid, user.gid) }).reports;
+  const [report] = await startMountChild(NODE26, { mountpoint: dir }, { env: userEnv(user), prefix: withClosedDevice(user.uid, user.gid) }).reports;
   assert.equal(report?.['error'], 'ERR_FUSE_NO_DEVICE', JSON.stringify(report));
   assert.match(String(report?.['message']), /its mode is 600.*chmod 0666 \/dev\/fuse/);
   assert.ok(!isMounted(dir));

@@ -1,6 +1,6 @@
 // Types for machine.mjs (plain JavaScript so that scripts/test.mjs can use it without tsx).
 
-/** `pid:starttime` of a process (this one by default); throws if it does not exist. */
+/** `pid-starttime` of a process (this one by default); throws if it does not exist. */
 export function processIdentity(pid?: number): string;
 /** Whether the process named by a {@link processIdentity} still runs (and is not a zombie). */
 export function isAlive(identity: string): boolean;
@@ -12,12 +12,16 @@ export function widenDeviceMode(mode?: number): () => void;
 export const TEST_USER_PREFIX: string;
 /** The user name of process `pid` (defaults to this one). */
 export function testUserName(pid?: number): string;
-/** This process's unprivileged test user, created on first use (needs root). */
-export function ensureTestUser(): { name: string; uid: number; gid: number };
+/** This process's unprivileged test user, created on first use (needs root); `home` is its private HOME and TMPDIR. */
+export function ensureTestUser(): { name: string; uid: number; gid: number; home: string };
 /** Deletes this process's test user, if it made one; throws if userdel fails. */
 export function removeTestUser(): void;
 /** Deletes the suite's users whose creating process is gone; returns their names. */
 export function removeOrphanTestUsers(): string[];
+/** Prefix of this process's temporary mountpoints (names the process, for the sweep). */
+export function mountpointPrefix(): string;
+/** Removes dead test processes' temporary mountpoints (unmounting lazily); returns them. */
+export function removeOrphanMountpoints(): string[];
 /** Puts back what dead test processes left (users, /dev/fuse's mode); returns what it did. */
 export function restoreMachine(): string[];
 

@@ -13,7 +13,10 @@
 // Everything is synchronous: it runs in `before`/`after` hooks, exit handlers and the runner, never while
 // this process serves a mount that the command could touch (useradd, userdel and chmod do not).
 import { spawnSync } from 'node:child_process';
-import { accessSync, chmodSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  accessSync, chmodSync, chownSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync,
+  statSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,15 +37,15 @@ function startTime(pid) {
   }
 }
 
-/** `pid:starttime`: names a process so that a later process reusing the pid is a different one. */
+/** `pid-starttime`: names a process so that a later process reusing the pid is a different one. */
 export function processIdentity(pid = process.pid) {
   const start = startTime(pid);
   if (start === undefined) throw new Error(`process ${pid} does not exist`);
-  return `${pid}:${start}`;
+  return `${pid}-${start}`;
 }
 
 export function isAlive(identity) {
-  const [pid, start] = String(identity).split(':');
+  const [pid, start] = String(identity).split('-');
   return /^\d+$/.test(pid ?? '') && start !== undefined && startTime(Number(pid)) === start;
 }
 
@@ -195,10 +198,38 @@ function shadowTool(command, args, retryable) {
   }
 }
 
-function deleteUser(user) {
+/** The user's HOME and TMPDIR (tsx keeps its cache there): a private directory in the OS temp directory. */
+function userDir(name) {
+  return join(tmpdir(), name);
+}
+
+/** Processes whose real uid is `uid`. */
+function processesOf(uid) {
+  const pids = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${name}/status`, 'utf8'))?.[1] === String(uid)) pids.push(Number(name));
+    } catch { /* gone meanwhile */ }
+  }
+  return pids;
+}
+
+function deleteUser(user, { killProcesses = false } = {}) {
+  // A crashed run's user may still run its daemons; nobody but this suite's tests runs as this uid.
+  if (killProcesses) {
+    for (const pid of processesOf(user.uid)) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+  }
   // 6: no such user (someone else removed it). 8: still running processes (a watchdog on its way out).
   const r = shadowTool('userdel', [user.name], (x) => x.status !== 6);
   if (r.status !== 0 && r.status !== 6) return `userdel ${user.name} failed (${r.status}): ${r.stderr.trim()}`;
+  // Its directory, if it is really the one made for this user (a directory owned by its uid).
+  try {
+    const st = lstatSync(userDir(user.name));
+    if (st.isDirectory() && st.uid === user.uid) rmSync(userDir(user.name), { recursive: true, force: true });
+  } catch { /* none */ }
   // useradd made a group of the same name (USERGROUPS_ENAB); userdel normally removes it, but not always.
   const group = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith(`${user.name}:`));
   if (group !== undefined && group.split(':')[2] === String(user.gid) && (group.split(':')[3] ?? '') === '') {
@@ -212,7 +243,7 @@ export function removeOrphanTestUsers() {
   const removed = [];
   for (const user of testUsers()) {
     if (isAlive(user.owner)) continue;
-    const problem = deleteUser(user);
+    const problem = deleteUser(user, { killProcesses: true });
     if (problem === undefined) removed.push(user.name);
     else process.emitWarning(problem);
   }
@@ -221,7 +252,10 @@ export function removeOrphanTestUsers() {
 
 let createdUser;
 
-/** This process's unprivileged user (no home, no login shell), created on first use. */
+/**
+ * This process's unprivileged user (no login shell), created on first use, with a private directory
+ * (`home`) to use as its HOME and TMPDIR, removed with the user.
+ */
 export function ensureTestUser() {
   const name = testUserName();
   const me = processIdentity();
@@ -236,9 +270,12 @@ export function ensureTestUser() {
     if (r.status !== 0) throw new Error(`useradd ${name} failed (${r.status}): ${r.stderr.trim()} (needs root and the passwd package)`);
     user = testUsers().find((u) => u.name === name && u.owner === me);
     if (user === undefined) throw new Error(`useradd ${name} succeeded but the user is not in /etc/passwd`);
+    rmSync(userDir(name), { recursive: true, force: true });
+    mkdirSync(userDir(name), { mode: 0o700 });
+    chownSync(userDir(name), user.uid, user.gid);
   }
   createdUser = user;
-  return { name: user.name, uid: user.uid, gid: user.gid };
+  return { name: user.name, uid: user.uid, gid: user.gid, home: userDir(name) };
 }
 
 /** Deletes this process's user, if it made one. */
@@ -249,16 +286,57 @@ export function removeTestUser() {
   if (problem !== undefined) throw new Error(problem);
 }
 
+// ---- mountpoints ---------------------------------------------------------------------------------------
+
+/** Prefix of the temporary mountpoints of this process: names it, so a sweep knows whose they are. */
+export function mountpointPrefix() {
+  return `tsfuse-mnt-${processIdentity()}-`;
+}
+
+function unescapeField(s) {
+  return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
+}
+
+function mountsUnder(dir) {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
+    .map((line) => unescapeField(line.split(' ')[4] ?? ''))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`));
+}
+
+/**
+ * Removes the temporary mountpoints of test processes that are gone, lazily unmounting what is still
+ * mounted there (a crashed test's daemon is dead or hung). Returns the directories removed.
+ */
+export function removeOrphanMountpoints() {
+  const removed = [];
+  for (const name of readdirSync(tmpdir())) {
+    const owner = /^tsfuse-mnt-(\d+-\d+)-/.exec(name)?.[1];
+    if (owner === undefined || isAlive(owner)) continue;
+    const dir = join(tmpdir(), name);
+    for (let i = 0; i < 8; i++) {
+      const mounts = mountsUnder(dir);
+      if (mounts.length === 0) break;
+      for (const m of mounts.reverse()) spawnSync('umount', ['-l', '-i', '-c', '--', m]);
+    }
+    if (mountsUnder(dir).length > 0) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
 // ---- sweeping up --------------------------------------------------------------------------------------
 
 /**
- * Puts back what dead test processes left: their users, and /dev/fuse's mode once no live process holds
- * it. Safe while another run is going on. Returns what it did, for the runner to report.
+ * Puts back what dead test processes left: their users (and the processes still running as them), their
+ * mountpoints, and /dev/fuse's mode once no live process holds it. Safe while another run is going on.
+ * Returns what it did, for the runner to report.
  */
 export function restoreMachine() {
   const done = [];
   if (process.geteuid?.() !== 0) return done;
   for (const name of removeOrphanTestUsers()) done.push(`removed user ${name}`);
+  for (const dir of removeOrphanMountpoints()) done.push(`removed mountpoint ${dir}`);
   withLock(() => {
     const record = readDeviceRecord();
     if (record === undefined) return;

@@ -17,8 +17,8 @@ export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const E2E_FIXTURES = fileURLToPath(new URL('../e2e/fixtures/', import.meta.url));
 /** test/mount/fixtures/mount-child.ts: mounts with mountDevice() and reports JSON lines. */
 export const MOUNT_CHILD = fileURLToPath(new URL('../mount/fixtures/mount-child.ts', import.meta.url));
-/** Prefix of every mountpoint these tests create (in the OS temp directory). */
-export const MOUNT_PREFIX = 'tsfuse-mnt-';
+/** Prefix of every mountpoint this process creates (in the OS temp directory); it names the process. */
+export const MOUNT_PREFIX = machine.mountpointPrefix();
 
 // ---- what this machine can do -------------------------------------------------------------------------
 
@@ -369,9 +369,24 @@ export function fdTargets(pid: number): string[] {
 /** The name of this process's unprivileged test user (created by {@link ensureTestUser}). */
 export const TEST_USER = machine.testUserName();
 
-/** This process's unprivileged user (no home, no login shell), created on first use; see machine.mjs. */
-export async function ensureTestUser(): Promise<{ name: string; uid: number; gid: number }> {
+/** The unprivileged user of this process's tests: its ids, and a private directory for HOME and TMPDIR. */
+export interface TestUser { name: string; uid: number; gid: number; home: string }
+
+/** This process's unprivileged user (no login shell), created on first use; see machine.mjs. */
+export async function ensureTestUser(): Promise<TestUser> {
   return machine.ensureTestUser();
+}
+
+/** The environment for a child running as `user`: its own HOME and TMPDIR, and no coverage collection (root's directory). */
+export function userEnv(user: TestUser): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: user.home, TMPDIR: user.home };
+  delete env['NODE_V8_COVERAGE'];
+  return env;
+}
+
+/** `runuser` as `user` with {@link userEnv}'s HOME and TMPDIR (runuser resets HOME itself). */
+export function asUserCommand(user: TestUser, command: string, args: readonly string[]): [string, string[]] {
+  return ['runuser', ['-u', user.name, '--', 'env', `HOME=${user.home}`, `TMPDIR=${user.home}`, command, ...args]];
 }
 
 /** Deletes this process's test user (call it from `after`; an exit handler and the runner also sweep). */
