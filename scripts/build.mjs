@@ -9,7 +9,7 @@ rmSync(`${root}dist`, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
   // One entry per package.json "exports" subpath (plus the CLI); each .d.ts comes from tsconfig.build.json.
-  entryPoints: { index: 'src/index.ts', 'protocol-entry': 'src/protocol-entry.ts', testing: 'src/testing.ts', cli: 'src/cli.ts' },
+  entryPoints: { index: 'src/index.ts', 'protocol-entry': 'src/protocol-entry.ts', testing: 'src/testing.ts', 'fuse-native': 'src/fuse-native/index.ts', cli: 'src/cli.ts' },
   outdir: 'dist',
   bundle: true,
   splitting: true,
@@ -19,6 +19,21 @@ await build({
   packages: 'external',
   sourcemap: true,
   logLevel: 'warning',
+});
+// `require('tsfuse/fuse-native')` must return the class itself, as `require('fuse-native')` does: a
+// CommonJS bundle whose module.exports is the default export.
+await build({
+  absWorkingDir: root,
+  entryPoints: ['src/fuse-native/index.ts'],
+  outfile: 'dist/fuse-native.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: true,
+  logLevel: 'warning',
+  footer: { js: 'module.exports = Object.assign(module.exports.default, { default: module.exports.default, Fuse: module.exports.default });' },
 });
 const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, '-p', `${root}tsconfig.build.json`], { stdio: 'inherit' });
 if (tsc.status !== 0) process.exit(tsc.status ?? 1);

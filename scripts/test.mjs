@@ -50,7 +50,7 @@ function restore(when) {
 }
 
 // 1. Lint. Biome is quick, so lint findings come first and the tests still run: one run shows both.
-console.log('lint: biome lint (config: biome.json)');
+console.log('lint: biome lint (config: biome.jsonc)');
 const lint = await step(process.execPath, [join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'lint', '--error-on-warnings', '--no-errors-on-unmatched']);
 console.log(lint === 0 ? 'lint: clean' : 'lint: FAILED (findings above; `npx biome lint --write` applies the safe fixes)');
 

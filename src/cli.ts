@@ -18,6 +18,9 @@ import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { TsfuseError } from './errors.ts';
 import { helloFilesystem } from './hello.ts';
+import { createMemfs, parseMemfsSize } from './memfs/index.ts';
+import { createPassthrough, PASSTHROUGH_MOUNT_OPTIONS } from './passthrough/index.ts';
+import { pathOperations } from './ops/path/layer.ts';
 import { defaultEnvironment } from './mount/environment.ts';
 import { parseMountOptions } from './mount/options.ts';
 import { StaleMountError, shellQuote, topFuseMount } from './mount/stale.ts';
@@ -82,6 +85,8 @@ export interface FilesystemCommand {
    * a background daemon changes to `/` once mounted, so that it keeps no directory busy.
    */
   create(args: { readonly sources: readonly string[]; readonly values: Values }): LowLevelOperations | Promise<LowLevelOperations>;
+  /** `-o` options always given before the user's. Absent: none. */
+  readonly defaultOptions?: readonly string[];
 }
 
 /**
@@ -94,8 +99,24 @@ export const FILESYSTEMS: readonly FilesystemCommand[] = [
     summary: 'one read-only file, hello.txt, saying "Hello from FUSE!"',
     create: () => helloFilesystem(),
   },
-  // memfs: a filesystem in memory (row to come with src/memfs).
-  // passthrough: SOURCE mirrored at MOUNTPOINT (row to come with src/passthrough; `sources: ['SOURCE']`).
+  {
+    name: 'memfs',
+    summary: 'an empty POSIX filesystem in memory (files, directories, links, xattrs, locks)',
+    options: { size: { type: 'string' } },
+    optionsHelp: '  --size SIZE       bytes the files may occupy (k, m, g, t suffixes; default: half the memory)',
+    create: ({ values }) => {
+      const size = values['size'];
+      return pathOperations(createMemfs(typeof size === 'string' ? { size: parseMemfsSize(size) } : {}));
+    },
+  },
+  {
+    name: 'passthrough',
+    summary: 'SOURCE mirrored at MOUNTPOINT (like libfuse\'s passthrough_ll)',
+    sources: ['SOURCE'],
+    // The daemon runs as root and opens files for every caller: the kernel must check permissions.
+    defaultOptions: [PASSTHROUGH_MOUNT_OPTIONS],
+    create: ({ sources }) => createPassthrough(resolve(sources[0] as string)),
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------------
@@ -150,7 +171,7 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
   const { values } = parsed;
   const mountpoint = parsed.positionals.at(-1) as string;
   const sources = parsed.positionals.slice(0, -1);
-  const options = (values['options'] as string[] | undefined) ?? [];
+  const options = [...(fs.defaultOptions ?? []), ...((values['options'] as string[] | undefined) ?? [])];
   const debug = values['debug'] === true;
   const foreground = values['foreground'] === true || debug;
   const logFile = values['log'] as string | undefined;

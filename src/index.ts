@@ -27,6 +27,11 @@ export type {
   PathFilesystem, PathOperations, PathLayerOptions, PathStat, PathContext, PathDirEntry, PathListing, PathOpenResult,
   PathStatfs, PathLock, PathNotifier, TimeLike, Timestamp, AnyStat,
 } from './ops/path/types.ts';
+// Filesystems that ship with tsfuse (and that `tsfuse memfs` / `tsfuse passthrough` serve)
+export { createMemfs, parseMemfsSize, Memfs, type MemfsOptions } from './memfs/index.ts';
+export {
+  createPassthrough, servePassthrough, PASSTHROUGH_MOUNT_OPTIONS, type PassthroughOptions, type PassthroughOperations,
+} from './passthrough/index.ts';
 // Helpers for handlers
 export { attrFromStats } from './ops/stats.ts';
 export { checkAccess, callerGroups, F_OK, R_OK, W_OK, X_OK, type Caller, type AccessAttr } from './ops/permissions.ts';

@@ -6,7 +6,7 @@
  */
 
 /** Linux errno names, index = errno number (1 … 124); `undefined` where Linux has none. */
-const NAMES: readonly (string | undefined)[] = [
+const NAMES = [
   undefined,
   'EPERM', 'ENOENT', 'ESRCH', 'EINTR', 'EIO', 'ENXIO', 'E2BIG', 'ENOEXEC', 'EBADF', 'ECHILD',
   'EAGAIN', 'ENOMEM', 'EACCES', 'EFAULT', 'ENOTBLK', 'EBUSY', 'EEXIST', 'EXDEV', 'ENODEV', 'ENOTDIR',
@@ -21,17 +21,23 @@ const NAMES: readonly (string | undefined)[] = [
   'ENETUNREACH', 'ENETRESET', 'ECONNABORTED', 'ECONNRESET', 'ENOBUFS', 'EISCONN', 'ENOTCONN', 'ESHUTDOWN', 'ETOOMANYREFS', 'ETIMEDOUT',
   'ECONNREFUSED', 'EHOSTDOWN', 'EHOSTUNREACH', 'EALREADY', 'EINPROGRESS', 'ESTALE', 'EUCLEAN', 'ENOTNAM', 'ENAVAIL', 'EISNAM',
   'EREMOTEIO', 'EDQUOT', 'ENOMEDIUM', 'EMEDIUMTYPE',
-];
+] as const;
+
+/** Every errno name fuse-native's class carries. */
+export type ErrnoName = Exclude<(typeof NAMES)[number], undefined> | 'EWOULDBLOCK' | 'EDEADLOCK';
+
+/** `Fuse.ENOENT` and the rest: each errno, negated. */
+export type ErrnoConstants = { readonly [K in ErrnoName]: number };
 
 /** `{ EPERM: -1, ENOENT: -2, …, EWOULDBLOCK: -11, EDEADLOCK: -35 }`: what fuse-native's class carries. */
-export const ERRNO_CONSTANTS: Readonly<Record<string, number>> = (() => {
+export const ERRNO_CONSTANTS: ErrnoConstants = (() => {
   const out: Record<string, number> = {};
   NAMES.forEach((name, n) => {
     if (name !== undefined) out[name] = -n;
   });
   out['EWOULDBLOCK'] = out['EAGAIN']!;
   out['EDEADLOCK'] = out['EDEADLK']!;
-  return Object.freeze(out);
+  return Object.freeze(out) as ErrnoConstants;
 })();
 
 /** ETIMEDOUT: what fuse-native answers when an operation's callback is not called within its timeout. */

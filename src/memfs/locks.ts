@@ -194,10 +194,14 @@ function mergeAdjacent(records: RecordLock[], owner: bigint): RecordLock[] {
   for (const r of own) {
     const last = merged[merged.length - 1];
     if (last !== undefined && last.type === r.type && r.start <= last.end + 1n) {
-      merged[merged.length - 1] = { ...last, end: r.end > last.end ? r.end : last.end };
+      merged[merged.length - 1] = { ...last, end: maxOf(r.end, last.end) };
     } else {
       merged.push(r);
     }
   }
   return others.concat(merged);
+}
+
+function maxOf(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
 }

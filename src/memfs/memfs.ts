@@ -14,7 +14,7 @@ import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK 
 import type {
   PathContext, PathDirEntry, PathFilesystem, PathLock, PathStat, PathStatfs, Timestamp,
 } from '../ops/path/types.ts';
-import { callerGroups, checkAccess, R_OK, W_OK, X_OK } from '../ops/permissions.ts';
+import { checkAccess, R_OK, W_OK, X_OK } from '../ops/permissions.ts';
 import { now, secondsBetween } from './clock.ts';
 import { BLOCK_SIZE, SpaceBudget } from './file-data.ts';
 import { Inode } from './inode.ts';
@@ -33,6 +33,7 @@ const PATH_MAX = 4096;
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0o0;
 const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
 const O_DIRECTORY = 0o200000;
@@ -44,7 +45,6 @@ const FALLOC_FL_KEEP_SIZE = 0x01;
 const FALLOC_FL_PUNCH_HOLE = 0x02;
 
 const SEEK_SET = 0;
-const SEEK_CUR = 1;
 const SEEK_END = 2;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
@@ -470,8 +470,7 @@ export class Memfs implements PathFilesystem {
       case SEEK_HOLE:
         if (offset < 0 || offset >= size || inode.data === undefined) throw new FuseError('ENXIO');
         return inode.data.seekHole(offset);
-      case SEEK_CUR:
-      default:
+      default: // SEEK_CUR needs the file position, which only the kernel has
         throw new FuseError('EINVAL');
     }
   }
@@ -581,7 +580,7 @@ export class Memfs implements PathFilesystem {
 
   /** The open file `fh`, or (no such handle: a caller without one, such as a unit test) the file at `path`. */
   #fileOf(path: string, fh: number): OpenFile {
-    return this.#handles.get(fh) ?? { inode: this.#lookup(path, undefined), flags: 2 /* O_RDWR */ };
+    return this.#handles.get(fh) ?? { inode: this.#lookup(path, undefined), flags: O_RDWR };
   }
 
   async #inodeOf(path: string, fh: number | undefined, ctx: PathContext): Promise<Inode> {
@@ -640,7 +639,10 @@ export class Memfs implements PathFilesystem {
   }
 }
 
-/** ENAMETOOLONG past NAME_MAX bytes (the kernel lets FUSE names reach 1024, fs/fuse/dir.c fuse_lookup_name). */
+/**
+ * ENAMETOOLONG past NAME_MAX bytes (the kernel lets FUSE names reach 1024, fs/fuse/dir.c fuse_lookup_name).
+ * Bytes are counted as UTF-8, the path layer's default name encoding.
+ */
 function checkName(name: string): void {
   // A UTF-16 unit is at most 3 UTF-8 bytes, so short strings need no counting.
   if (name.length * 3 > NAME_MAX && Buffer.byteLength(name) > NAME_MAX) throw new FuseError('ENAMETOOLONG');

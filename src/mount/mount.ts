@@ -209,9 +209,10 @@ class Mounted implements MountedDevice {
     try {
       await runUnmount(unmountCommand(method, unmountTool, mountpoint, lazy));
     } catch (err) {
-      // Already gone (unmounted by someone else) counts as done.
+      // Already gone (unmounted by someone else) counts as done. The kernel reuses a freed mount id at
+      // once (fs/namespace.c mnt_alloc_id), possibly for another mount elsewhere: match the mountpoint too.
       const entries = await readMountinfo(this.#mountinfoPath).catch(() => undefined);
-      if (entries === undefined || entries.some((e) => e.mountId === this.mountId)) throw err;
+      if (entries === undefined || entries.some((e) => e.mountId === this.mountId && e.mountpoint === mountpoint)) throw err;
     }
     this.#watchdog.disarm();
     const auto = this.#fusermount?.autoUnmount;

@@ -10,6 +10,8 @@ import type { LowLevelOperations } from '../ops/lowlevel.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { CapabilityAudit } from '../protocol/init.ts';
 import { TsfuseError } from '../errors.ts';
+import { startStatsService, type StatsService } from './control-socket.ts';
+import type { StatsSnapshot } from './stats.ts';
 
 export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   /**
@@ -31,6 +33,12 @@ export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   readonly handleSignals?: boolean;
   /** How long to wait for the kernel's INIT, in ms. Defaults to 10 000. */
   readonly initTimeoutMs?: number;
+  /**
+   * Collect per-opcode counts, errors and latencies ({@link FuseMount.statistics}) and serve them on a
+   * control socket for `tsfuse stats MOUNTPOINT` (src/session/control-socket.ts), removed at unmount.
+   * Defaults to false (nothing is collected, at no cost); the `tsfuse` command turns it on.
+   */
+  readonly stats?: boolean;
 }
 
 /** A mounted filesystem. */
@@ -46,6 +54,8 @@ export interface FuseMount {
   readonly transport: string;
   /** Resolves when the filesystem is unmounted (by us, by umount(8), or by the kernel). */
   readonly closed: Promise<void>;
+  /** The statistics collected so far. Absent (undefined): mounted without {@link MountOptions.stats}. */
+  statistics(): StatsSnapshot | undefined;
   /**
    * Unmounts (lazily if asked) and waits until serving has stopped. Fails with ERR_FUSE_UNMOUNT_FAILED if
    * the mount is busy and not lazy; then the filesystem stays mounted and served. Idempotent while it succeeds.
@@ -94,7 +104,12 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
   const fsOps = applyFsOptions(ops, parsed.fs);
   const wants = initWantsFrom(parsed.fs);
   const device = await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false, watchdog: options.watchdog ?? true });
-  const stopTrace = options.debug ? startTrace(typeof options.debug === 'function' ? options.debug : undefined) : undefined;
+  const trace = options.debug ? startTrace(typeof options.debug === 'function' ? options.debug : undefined) : undefined;
+  // Before the session starts reading, so that INIT is counted too.
+  const stats = options.stats === true
+    ? await startStatsService(device, options.onWarning ?? ((m) => process.emitWarning(m, 'TsfuseWarning')))
+    : undefined;
+  const stopTrace = stats === undefined ? trace : () => { trace?.(); stats.stop(); };
   let session: Session;
   try {
     session = new Session(device.fd, fsOps, {
@@ -106,7 +121,7 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     await device.unmount({ lazy: true }).catch(() => {});
     throw e;
   }
-  const handle = new MountHandle(device, session, stopTrace);
+  const handle = new MountHandle(device, session, stopTrace, stats);
   try {
     await withTimeout(session.initialized, options.initTimeoutMs ?? 10_000, 'the kernel did not send INIT');
   } catch (e) {
@@ -121,13 +136,15 @@ class MountHandle implements FuseMount {
   readonly #device: MountedDevice;
   readonly #session: Session;
   readonly #stopTrace: (() => void) | undefined;
+  readonly #stats: StatsService | undefined;
   #unmounting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
   readonly closed: Promise<void>;
 
-  constructor(device: MountedDevice, session: Session, stopTrace: (() => void) | undefined) {
+  constructor(device: MountedDevice, session: Session, stopTrace: (() => void) | undefined, stats?: StatsService) {
     this.#device = device;
+    this.#stats = stats;
     this.#session = session;
     this.#stopTrace = stopTrace;
     this.closed = session.closed.then(async () => {
@@ -146,6 +163,7 @@ class MountHandle implements FuseMount {
   get audit(): readonly CapabilityAudit[] { return this.#session.audit; }
   get notify(): Notifier { return this.#session.notify; }
   get transport(): string { return this.#session.transportKind; }
+  statistics(): StatsSnapshot | undefined { return this.#stats?.collector.snapshot(); }
 
   unmount(options: { lazy?: boolean } = {}): Promise<void> {
     this.#unmounting ??= (async () => {

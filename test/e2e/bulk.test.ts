@@ -1,6 +1,8 @@
 // Large requests through the real kernel: 1 MiB WRITEs arrive in lent read buffers (src/session/transport.ts),
 // so a slow async write handler that keeps a view must see its data intact until it settles, and the
-// bytes read back must be exactly the bytes written, on both transports.
+// bytes read back must be exactly the bytes written, on both transports. Lent frames are poisoned once
+// released (`poisonLentBuffers`), so a frame given back too early shows as corrupt data.
+// Also: read buffers follow what INIT agreed when the filesystem's init() raises maxWrite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -59,7 +61,8 @@ for (const transport of ['epoll', 'worker'] as TransportKind[]) {
     const sizes: number[] = [];
     let m: FuseMount | undefined;
     try {
-      m = await mount(dir, bulkFilesystem(sizes), { transport });
+      // Poisoned: a frame reused or handed back while its handler still reads it would corrupt the file.
+      m = await mount(dir, bulkFilesystem(sizes), { transport, poisonLentBuffers: true });
       const writes = await Promise.all(NAMES.map((n, i) => run('dd', [`if=${sources[i]}`, `of=${join(dir, n)}`, 'bs=4M', 'conv=notrunc'], { timeout: 30_000 })));
       for (const w of writes) assert.equal(w.code, 0, w.stderr);
       assert.ok(sizes.some((s) => Math.abs(s) === 1 << 20), `expected 1 MiB WRITEs, got sizes ${[...new Set(sizes)].join(',')}`);
@@ -71,6 +74,30 @@ for (const transport of ['epoll', 'worker'] as TransportKind[]) {
     } finally {
       await safeUnmount(m, dir);
       for (const source of sources) await rm(source, { force: true });
+    }
+  });
+}
+
+for (const transport of ['epoll', 'worker'] as TransportKind[]) {
+  test(`bulk (${transport}): init() raising maxWrite above the mount option gets read buffers of the new size`, { skip: mountSkip(), timeout: 60_000 }, async () => {
+    const dir = freshMountpoint();
+    const source = join(tmpdir(), `tsfuse-bulk-init-${process.pid}-${transport}`);
+    await writeFile(source, randomBytes(4 << 20));
+    const sizes: number[] = [];
+    let m: FuseMount | undefined;
+    try {
+      const ops: LowLevelOperations = { ...bulkFilesystem(sizes), init: ({ wants }) => ({ ...wants, maxWrite: 1 << 20 }) };
+      // max_write=65536 sizes the buffers before INIT; the 1 MiB WRITEs after it need the bigger ones.
+      m = await mount(dir, ops, { transport, options: 'max_write=65536', poisonLentBuffers: true });
+      assert.equal(m.negotiated.maxWrite, 1 << 20);
+      const w = await run('dd', [`if=${source}`, `of=${join(dir, 'f')}`, 'bs=1M', 'conv=notrunc'], { timeout: 30_000 });
+      assert.equal(w.code, 0, w.stderr);
+      assert.ok(sizes.some((s) => Math.abs(s) === 1 << 20), `expected 1 MiB WRITEs, got sizes ${[...new Set(sizes)].join(',')}`);
+      const r = await run('cmp', [source, join(dir, 'f')], { timeout: 30_000 });
+      assert.equal(r.code, 0, `read back differs: ${r.stdout}${r.stderr}`);
+    } finally {
+      await safeUnmount(m, dir);
+      await rm(source, { force: true });
     }
   });
 }

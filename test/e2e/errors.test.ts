@@ -108,9 +108,10 @@ test('errors: errnos pass through, other throws become EIO with a warning, and t
     // Each non-errno failure was reported once, with its cause; errno failures were not.
     const messages = probe.warnings.map((w) => `${w.message} / ${(w.cause as Error | undefined)?.message ?? ''}`);
     assert.equal(probe.warnings.length, 3, messages.join('\n'));
-    assert.ok(messages.some((s) => /^OPEN handler threw a non-errno error; answering EIO \/ boom$/.test(s)), messages.join('\n'));
-    assert.ok(messages.some((s) => /^OPEN handler threw a non-errno error; answering EIO \/ sync boom$/.test(s)), messages.join('\n'));
-    assert.ok(messages.some((s) => /^LOOKUP handler returned an invalid result \(undefined\); answering EIO/.test(s)), messages.join('\n'));
+    // Each warning names the opcode, the handler and what it threw or returned instead of what was expected.
+    assert.ok(messages.some((s) => /^OPEN: open\(\) threw Error: boom, which names no errno; answering EIO \/ boom$/.test(s)), messages.join('\n'));
+    assert.ok(messages.some((s) => /^OPEN: open\(\) threw Error: sync boom, which names no errno; answering EIO \/ sync boom$/.test(s)), messages.join('\n'));
+    assert.ok(messages.some((s) => /^LOOKUP: lookup\(\) returned an invalid result: .*expected an EntryReply.*got undefined; answering EIO/.test(s)), messages.join('\n'));
     // Still serving afterwards.
     assert.deepEqual(await pyJson(READ_ALL, dir, 'ok'), { ok: CONTENT });
   } finally {

@@ -319,3 +319,34 @@ test('createMemfs options: root owner and mode, size validation; parseMemfsSize'
   assert.throws(() => parseMemfsSize('ten'), { code: 'ERR_INVALID_ARG_VALUE' });
   assert.throws(() => parseMemfsSize('5%'), { code: 'ERR_INVALID_ARG_VALUE' });
 });
+
+test('locks through memfs: per-owner record locks, flock per open file, both dropped when the file is closed', async () => {
+  const fs = newFs();
+  await writeFile(fs, '/f', 'x');
+  const a = await fs.open('/f', O_RDWR, root);
+  const b = await fs.open('/f', O_RDWR, root);
+  const whole = { type: 1, start: 0, end: (1n << 63n) - 1n, pid: 42 };
+  await fs.setlk('/f', a, whole, 1n, false, root);
+  assert.equal(fs.getlk('/f', b, { ...whole, type: 0 }, 2n, root).pid, 42);
+  await rejects(() => fs.setlk('/f', b, { ...whole, type: 0 }, 2n, false, root), 'EAGAIN');
+  await fs.flock('/f', a, 2, 7n, root);
+  await rejects(() => fs.flock('/f', b, 2 | 4, 8n, root), 'EWOULDBLOCK');
+  fs.release('/f', a, 0, root);
+  await fs.flock('/f', b, 2 | 4, 8n, root); // a's flock went with a
+  await rejects(() => fs.setlk('/f', b, whole, 2n, false, root), 'EAGAIN', 'b is still open: owner 1 keeps its lock');
+  fs.release('/f', b, 0, root);
+  const c = await fs.open('/f', O_RDWR, root);
+  await fs.setlk('/f', c, whole, 2n, false, root); // nobody had the file open: no lock could survive
+  fs.release('/f', c, 0, root);
+});
+
+test('a removed directory takes no new entries; its open handle lists nothing', async () => {
+  const fs = newFs();
+  await fs.mkdir('/d', 0o755, root);
+  const fh = await fs.opendir('/d', 0, root);
+  await fs.rmdir('/d', root);
+  assert.deepEqual(await fs.readdir('/d', fh, root), []);
+  assert.equal((await fs.getattr('/d', fh, root)).nlink, 0);
+  fs.releasedir('/d', fh, root);
+  await rejects(() => fs.mkdir('/d/x', 0o755, root), 'ENOENT');
+});

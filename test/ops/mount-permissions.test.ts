@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
-import { mount, FuseError, ROOT_ID, S_IFDIR, S_IFREG, type FuseMount, type LowLevelOperations } from '../../src/index.ts';
+import { closeSync, fstatSync } from 'node:fs';
+import {
+  mount, mountDevice, FuseError, ROOT_ID, S_IFDIR, S_IFREG, type FuseMount, type LowLevelOperations, type MountedDevice,
+} from '../../src/index.ts';
 import { permissionPolicy, NO_PERMISSION_CHECKS_WARNING } from '../../src/session/fuse-mount.ts';
 import { parseMountOptions } from '../../src/mount/options.ts';
 import { cleanupMountpoints, freshMountpoint, isMounted, mountSkip, rejectAfter, run, safeUnmount } from '../support/mount-helpers.ts';
@@ -121,11 +124,12 @@ test('close(): one promise for every call, unmounts, and [Symbol.asyncDispose] a
 test('close(): a busy mount is unmounted lazily, where unmount() refuses', { skip, timeout: 30_000 }, async () => {
   const dir = freshMountpoint();
   let m: FuseMount | undefined;
-  // A child whose working directory is the mount keeps it busy.
+  // A child whose working directory is the mount keeps it busy. It enters the mount after exec (never
+  // spawn's `cwd`: libuv's spawn waits for the exec, and the chdir would wait for this process to answer).
   let child: ReturnType<typeof spawn> | undefined;
   try {
     m = await mountIn(dir, counting(false), { options: 'default_permissions' });
-    child = spawn('sh', ['-c', 'echo in; exec sleep 30'], { cwd: dir, stdio: ['ignore', 'pipe', 'ignore'] });
+    child = spawn('sh', ['-c', 'cd "$1" && echo in && exec sleep 30', 'sh', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
     await once(child.stdout!, 'data');
     await assert.rejects(m.unmount(), { code: 'ERR_FUSE_UNMOUNT_FAILED' });
     assert.equal(isMounted(dir), true, 'still mounted after the refused unmount');
@@ -135,5 +139,23 @@ test('close(): a busy mount is unmounted lazily, where unmount() refuses', { ski
     child?.kill();
     if (child && child.exitCode === null && child.signalCode === null) await once(child, 'exit').catch(() => {});
     await safeUnmount(m, dir);
+  }
+});
+
+test('MountedDevice.close(): one promise, unmounts, leaves the descriptor to the caller', { skip, timeout: 30_000 }, async () => {
+  const dir = freshMountpoint();
+  let device: MountedDevice | undefined;
+  try {
+    device = await Promise.race([mountDevice(dir, { options: { fsname: 'tsfuse-close-test' } }), rejectAfter(15_000, 'mount timed out')]);
+    assert.equal(isMounted(dir), true);
+    const first = device.close();
+    assert.equal(device.close(), first, 'idempotent: the same promise');
+    await first;
+    assert.equal(isMounted(dir), false);
+    await device[Symbol.asyncDispose]();
+    fstatSync(device.fd); // still open: throws EBADF if close() had closed it
+  } finally {
+    if (device) closeSync(device.fd);
+    await safeUnmount(undefined, dir);
   }
 });
