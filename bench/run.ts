@@ -1,239 +1,342 @@
 /**
- * `npm run bench`: the transport comparison (bench/transport.ts) and the workloads of
- * /work/shared/PROTOCOL.md ("the speeds to beat") that an in-memory filesystem can serve, next to a
- * native-directory baseline measured in the same run and the C / bindfs / go-fuse / fuse-native figures
- * from PROTOCOL.md.
+ * `npm run bench`: tsfuse's passthrough against the backing directory itself, bindfs, a go-fuse loopback,
+ * libfuse's passthrough_ll and fuse-native's passthrough, plus a do-nothing tsfuse daemon against a
+ * do-nothing libfuse 3 one, all in one run (bench/lib/subjects.ts says how each is built and mounted).
  *
- *   npm run bench                                   # everything, under 3 minutes
- *   npm run bench -- --seconds 2                    # longer timed runs (default 1 s, 3 runs)
- *   npm run bench -- --only workloads               # or: --only transport
- *   npm run bench -- --workload-placements cpu0     # workloads pinned only (saves ~1 minute)
+ *   npm run bench                      # full: 1 GiB files, 5 rounds, 10^6 lookups (about 20 minutes)
+ *   npm run bench -- --quick           # 128 MiB, 2 rounds, 3·10^4 lookups (under 3 minutes)
+ *   npm run bench -- --tiny            # smoke test: native and tsfuse only, seconds (test/bench)
+ *   options: --rounds N --seconds S --subjects a,b,… --allow-noisy --no-drop-caches --no-memory --out FILE
  *
- * Method: every client is a separate process (a C program compiled at bench time, see
- * bench/lib/loadgen.ts; dd for sequential I/O). The workload filesystem (bench/lib/filesystems.ts) is
- * mounted once over the default transport with `attr_timeout=0,entry_timeout=0,negative_timeout=0`, so
- * every stat reaches the daemon. Runs are interleaved: round r runs native then tsfuse (order swapped
- * each round) for every workload; the table shows the median of the rounds. The transport comparison
- * and the workloads run in two placements: daemon and client pinned to CPU 0, and unpinned. On these
- * virtual machines a wake-up across vCPUs can cost tens of µs when the machine is otherwise idle
- * (see RESULTS.md); one shared CPU is stable and reproduces PROTOCOL.md's trivial-C round trip with a
- * raw C daemon measured in the same run, but it serialises bulk I/O that unpinned runs overlap. Every mount is unmounted in `finally`, every client is killed at a timeout.
+ * Method. Every daemon is a process of its own, every client too (the C load generator, fio). All
+ * backing directories are one directory on one disk: each daemon mirrors it (scratch files are per
+ * daemon). Rounds are interleaved: in round r every workload runs on every subject, in an order rotated
+ * by r, so each subject meets the same machine conditions; ratios are taken per round (ours ÷ theirs in
+ * the same round) and the table shows their median and range. Phase 1 uses timeouts 0 (entry, attribute,
+ * negative) everywhere; phase 2 remounts with attr_timeout=1 for the memory workload and the second
+ * random-read workload; the do-nothing pair runs between them.
+ *
+ * Background load: each measurement records the machine's busy CPU minus the run's own (client, all
+ * daemons, this process); /proc/loadavg and /proc/stat are sampled every second. A machine that is busy
+ * at the start is refused (exit 3); a run that turned noisy is flagged in the report and exits 4. Pass
+ * --allow-noisy to run and report anyway (still flagged). The cold-read workload drops the page cache of
+ * the whole machine before each read (root only; skip it with --no-drop-caches).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir, cpus, availableParallelism, release, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildLoadGen, waitForQuiet, pinSelf, nativeBase, type LoadGen, type LoadResult } from './lib/loadgen.ts';
-import { buildCDaemon } from './lib/cdaemon.ts';
-import { serve, forceUnmount, isMounted, type Served } from './lib/serve.ts';
-import { workloadFs, resetCounts, BIG_SIZE, DIR_ENTRIES, type Counts } from './lib/filesystems.ts';
-import { median, si, fixed, ratio, table, log } from './lib/report.ts';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { buildLoadGen, runProcess, waitForQuiet, type LoadGen } from './lib/loadgen.ts';
 import {
-  transportBench, transportTable, selfAccessProbe, selfAccessTable, PLACEMENT_LABEL,
-  type Placement, type SelfAccessCase,
-} from './transport.ts';
+  backgroundCores, judgeNoise, optionsTable, ratioCell, redactCommand, roundRatios, si, summarize, table, valueCell,
+  type OptionsRecord, type Sample,
+} from './lib/analysis.ts';
+import { describeMachine, dropCaches, dropDentries, LoadSampler, loadavg, machineBusyUs } from './lib/machine.ts';
+import {
+  ALL_SUBJECTS, ANCHORS, NULL_SUBJECTS, buildTools, launchFor, processMemory, startDaemon,
+  type NullSubjectId, type Running, type SubjectId, type Timeouts, type Tools,
+} from './lib/subjects.ts';
+import { runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
 
-/** PROTOCOL.md, "The speeds to beat" (this machine kind, one interleaved run). */
-const PROTOCOL = {
-  stat: { native: 460e3, trivialC: 47.4e3, bindfs: 13.3e3, goFuse: 10.5e3, fuseNative: 3.7e3 },
-  readdir: { native: 1.93e6, bindfs: 1.13e6, goFuse: 134e3, fuseNative: 964e3 },
-  create: { bindfs: 1089, goFuse: 899, fuseNative: 580 },
-  unlink: { native: 84e3, bindfs: 3.6e3, goFuse: 5.1e3, fuseNative: 2.1e3 },
-  seqRead: { native: 9775, bindfs: 2172, goFuse: 1021, fuseNative: 1275 },
-  seqWrite: { native: 2991, bindfs: 224, goFuse: 311, fuseNative: 26 },
-  randRead: { native: 940e3, bindfs: 40.0e3, goFuse: 16.8e3, fuseNative: 11.2e3 },
-} as const;
-type WorkloadKey = keyof typeof PROTOCOL;
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    tiny: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    subjects: { type: 'string' },
+    'allow-noisy': { type: 'boolean', default: false },
+    'no-drop-caches': { type: 'boolean', default: false },
+    'no-memory': { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
 
-interface Sample { value: number; background: number; note?: string }
-interface WorkloadResult {
-  key: WorkloadKey;
-  label: string;
-  unit: string;
-  native: Sample[];
-  tsfuse: Sample[];
+const MODE = args.tiny ? 'tiny' : args.quick ? 'quick' : 'full';
+const PRESETS: Record<string, Sizes & { rounds: number; quietMs: number }> = {
+  full: { seconds: 1, bigMiB: 1024, dirEntries: 10_000, lookupFiles: 100_000, lookupPasses: 10, rounds: 5, quietMs: 60_000 },
+  quick: { seconds: 0.3, bigMiB: 128, dirEntries: 10_000, lookupFiles: 10_000, lookupPasses: 3, rounds: 2, quietMs: 15_000 },
+  tiny: { seconds: 0.1, bigMiB: 8, dirEntries: 500, lookupFiles: 500, lookupPasses: 2, rounds: 1, quietMs: 0 },
+};
+const preset = PRESETS[MODE]!;
+const sizes: Sizes = { ...preset, ...(args.seconds !== undefined && { seconds: Number(args.seconds) }) };
+const rounds = args.rounds !== undefined ? Number(args.rounds) : preset.rounds;
+const wantedList = (args.subjects ?? (MODE === 'tiny' ? 'native,tsfuse' : [...ALL_SUBJECTS, ...NULL_SUBJECTS].join(','))).split(',');
+const wanted = new Set(wantedList);
+const dropAllowed = !args['no-drop-caches'] && MODE !== 'tiny';
+const memoryWanted = !args['no-memory'];
+/** Above this many cores of background CPU, a measurement waits (up to 2 s) before it starts. */
+const QUIET_CORES = 0.25;
+
+const log = (s: string): void => { process.stderr.write(`${s}\n`); };
+
+const PHASE1: Timeouts = { entry: 0, attr: 0 };
+const PHASE2: Timeouts = { entry: 0, attr: 1 };
+const PHASE1_WORKLOADS: WorkloadId[] = ['stat', 'readdir', 'create', 'unlink', ...(dropAllowed ? ['seqReadCold' as const] : []), 'seqReadCached', 'seqWrite', 'randRead'];
+
+interface Subject { readonly id: SubjectId | NullSubjectId; readonly dir: string; readonly daemon?: Running }
+
+const samples = new Map<WorkloadId, Map<string, Sample[]>>();
+const allBackground: number[] = [];
+const optionRecords: OptionsRecord[] = [];
+const skipped = new Map<string, string>();
+const memory = new Map<string, { idle: number; cached: number; perInode: number; after: number; peak: number; lookups: number; seconds: number }>();
+const peakAfterPhase1 = new Map<string, number>();
+const running: Running[] = [];
+
+function record(w: WorkloadId, subject: string, s: Sample): void {
+  let m = samples.get(w);
+  if (!m) samples.set(w, (m = new Map()));
+  const list = m.get(subject) ?? [];
+  list.push(s);
+  m.set(subject, list);
 }
 
-const MOUNT_OPTIONS = 'attr_timeout=0,entry_timeout=0,negative_timeout=0';
-const MIB = 1 << 20;
-
-function argValue(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
+/** Runs one workload on one subject and records the sample. */
+async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number, source: string, state: Map<string, number>): Promise<void> {
+  if (w === 'seqReadCold') await dropCaches();
+  if (preset.quietMs > 0) await waitForQuiet(QUIET_CORES, 2000, 200);
+  const cpu0 = running.map((d) => d.cpuUs());
+  const busy0 = machineBusyUs();
+  const own0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  const out = await runWorkload(w, { id: subj.id, dir: subj.dir, native: subj.daemon === undefined }, lg, sizes, state);
+  const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
+  const own = process.cpuUsage(own0);
+  const daemonsUs = running.reduce((sum, d, i) => sum + d.cpuUs() - cpu0[i]!, 0);
+  const bg = backgroundCores(machineBusyUs() - busy0, out.clientCpuUs + daemonsUs + own.user + own.system, wallUs);
+  const daemonIdx = subj.daemon ? running.indexOf(subj.daemon) : -1;
+  const daemonCpuUs = daemonIdx >= 0 ? subj.daemon!.cpuUs() - cpu0[daemonIdx]! : undefined;
+  allBackground.push(bg);
+  record(w, subj.id, { round, value: out.value, backgroundCores: bg, work: out.work, ...(daemonCpuUs !== undefined && { daemonCpuUs }) });
+  if (w === 'seqWrite') rmSync(join(source, `sink-${subj.id}`), { force: true });
 }
 
-/** One round of every workload against `dir` (the mount or the native directory). */
-async function round(
-  lg: LoadGen, dir: string, seconds: number, cpu: number | undefined, counts: Counts | undefined,
-  bytes: { read: number; written: number } | undefined, out: Map<WorkloadKey, Sample[]>,
-): Promise<void> {
-  const timeoutMs = seconds * 1000 + 60_000;
-  const push = (k: WorkloadKey, s: Sample) => { if (!out.has(k)) out.set(k, []); out.get(k)!.push(s); };
-  const reqs = (names: string[]) => (counts ? names.reduce((n, k) => n + (counts[k] ?? 0), 0) : 0);
-  const run = async (args: (string | number)[]): Promise<LoadResult> => {
-    await waitForQuiet(0.2, 1500, 150);
-    if (counts) resetCounts(counts);
-    if (bytes) { bytes.read = 0; bytes.written = 0; }
-    return lg.run(args, timeoutMs, cpu);
-  };
+const rotate = <T>(xs: readonly T[], r: number): T[] => xs.map((_, i) => xs[(i + r) % xs.length]!);
 
-  // stat: one path, two requests each with timeouts 0.
-  let r = await run(['stat', join(dir, 'file'), seconds, 0.2]);
-  let [n, ns, warm] = r.values;
-  push('stat', { value: n! / (ns! / 1e9), background: r.backgroundCores, note: counts ? `${fixed(reqs(['lookup', 'getattr']) / (n! + warm!), 2)} req/stat` : undefined });
-
-  // readdir of 10 000 entries.
-  r = await run(['readdir', join(dir, 'dir10k'), seconds, 0.2]);
-  const [entries, rns, passes, wpasses] = r.values;
-  push('readdir', { value: entries! / (rns! / 1e9), background: r.backgroundCores, note: counts ? `${fixed(reqs(['readdir']) / (passes! + wpasses!), 0)} READDIR/pass` : undefined });
-
-  // create + 4 KiB write + close, then unlink them all.
-  r = await run(['create', join(dir, 'scratch'), seconds, 200_000]);
-  const [files, cns] = r.values;
-  push('create', { value: files! / (cns! / 1e9), background: r.backgroundCores, note: counts ? `${fixed(reqs(Object.keys(counts)) / files!, 1)} req/file` : undefined });
-  r = await run(['unlink', join(dir, 'scratch'), files!]);
-  const [unlinked, uns] = r.values;
-  push('unlink', { value: unlinked! / (uns! / 1e9), background: r.backgroundCores, note: counts ? `${fixed(reqs(Object.keys(counts)) / unlinked!, 1)} req/file` : undefined });
-
-  // sequential read and write of 1 GiB with dd, 1 MiB blocks.
-  r = await run(['exec', 'dd', `if=${join(dir, 'big')}`, 'of=/dev/null', 'bs=1M', `count=${BIG_SIZE / MIB}`]);
-  push('seqRead', { value: ddMiBps(r), background: r.backgroundCores, note: counts && counts['read'] ? `READ ${fixed(bytes!.read / counts['read'] / 1024, 0)} KiB avg` : undefined });
-  r = await run(['exec', 'dd', 'if=/dev/zero', `of=${join(dir, 'sink')}`, 'bs=1M', `count=${BIG_SIZE / MIB}`]);
-  push('seqWrite', { value: ddMiBps(r), background: r.backgroundCores, note: counts && counts['write'] ? `WRITE ${fixed(bytes!.written / counts['write'] / 1024, 0)} KiB avg` : undefined });
-
-  // 4 KiB random reads, 2 processes.
-  r = await run(['randread', join(dir, 'big'), seconds, 2, BIG_SIZE]);
-  [n, ns] = r.values;
-  push('randRead', { value: n! / (ns! / 1e9), background: r.backgroundCores, note: counts && counts['read'] ? `${fixed((counts['read'] / n!) * 100, 0)}% of reads reach the daemon` : undefined });
-}
-
-function ddMiBps(r: LoadResult): number {
-  const m = /(\d+) bytes.*copied, ([\d.]+) s/.exec(r.stderr);
-  if (!m) throw new Error(`cannot parse dd output: ${r.stderr.trim()}`);
-  return Number(m[1]) / MIB / Number(m[2]);
-}
-
-async function workloads(lg: LoadGen, seconds: number, runs: number, placement: Placement): Promise<WorkloadResult[]> {
-  const cpu = placement === 'cpu0' ? 0 : undefined;
-  const base = mkdtempSync(join(tmpdir(), 'tsfuse-bench-run-'));
-  const nat = nativeBase('tsfuse-bench-native-');
-  const mp = join(base, 'mnt');
-  mkdirSync(mp);
-  // The native twin of the workload filesystem.
-  mkdirSync(join(nat.dir, 'dir10k'));
-  mkdirSync(join(nat.dir, 'scratch'));
-  writeFileSync(join(nat.dir, 'file'), Buffer.alloc(4096));
-  for (let i = 0; i < DIR_ENTRIES; i++) writeFileSync(join(nat.dir, 'dir10k', `e${String(i).padStart(5, '0')}`), '');
-  const nativeSamples = new Map<WorkloadKey, Sample[]>();
-  const tsfuseSamples = new Map<WorkloadKey, Sample[]>();
-  const { ops, counts, bytes } = workloadFs();
-  let served: Served | undefined;
-  try {
-    await lg.run(['exec', 'dd', 'if=/dev/zero', `of=${join(nat.dir, 'big')}`, 'bs=1M', `count=${BIG_SIZE / MIB}`], 120_000);
-    pinSelf(cpu === undefined ? undefined : String(cpu));
-    served = await serve('epoll', mp, ops, MOUNT_OPTIONS);
-    for (let r = 0; r < runs; r++) {
-      const order = r % 2 === 0 ? ['native', 'tsfuse'] : ['tsfuse', 'native'];
-      for (const which of order) {
-        if (which === 'native') await round(lg, nat.dir, seconds, cpu, undefined, undefined, nativeSamples);
-        else await round(lg, mp, seconds, cpu, counts, bytes, tsfuseSamples);
-        rmSync(join(nat.dir, 'sink'), { force: true });
-      }
-      log(`  ${placement} round ${r + 1}: ` + [...tsfuseSamples.entries()].map(([k, v]) => `${k} ${si(v.at(-1)!.value)}`).join(', '));
+/** Mounts every wanted subject of `ids` over `source`; the ones that cannot run are recorded as skipped. */
+async function mountAll(ids: readonly (SubjectId | NullSubjectId)[], tools: Tools, source: string, base: string, t: Timeouts, phase: string, names: Map<string, string>): Promise<Subject[]> {
+  const out: Subject[] = [];
+  for (const id of ids) {
+    if (!wanted.has(id)) continue;
+    if (id === 'native') {
+      out.push({ id, dir: source });
+      if (phase === '1') optionRecords.push({ subject: 'native', command: 'the backing directory itself', timeouts: '–', mount: undefined });
+      continue;
     }
-  } finally {
-    if (served) await served.unmount().catch((e: unknown) => log(`  unmount failed: ${(e as Error).message}`));
-    if (isMounted(mp)) await forceUnmount(mp);
-    pinSelf(undefined);
-    rmSync(base, { recursive: true, force: true });
-    rmSync(nat.dir, { recursive: true, force: true });
+    const mp = join(base, `mnt-${phase}-${id.replace(/[^a-z0-9_-]/gi, '_')}`);
+    mkdirSync(mp);
+    names.set(mp, 'MOUNTPOINT');
+    const launch = launchFor(id, tools, source, mp, t);
+    if (typeof launch === 'string') { skipped.set(id, launch); continue; }
+    try {
+      const d = await startDaemon(launch.argv, mp, { ...(launch.cwd && { cwd: launch.cwd }), ...(launch.env && { env: launch.env }) });
+      running.push(d);
+      out.push({ id, dir: mp, daemon: d });
+      optionRecords.push({ subject: `${id} (phase ${phase})`, command: redactCommand(launch.argv, names), timeouts: launch.timeouts, mount: d.mount() });
+    } catch (e) {
+      skipped.set(id, (e as Error).message);
+      log(`  ${id}: ${(e as Error).message}`);
+    }
   }
-  const LABELS: Record<WorkloadKey, [string, string]> = {
-    stat: ['stat', 'ops/s'],
-    readdir: [`readdir of ${DIR_ENTRIES / 1000}k entries`, 'entries/s'],
-    create: ['create + 4 KiB write + close', 'files/s'],
-    unlink: ['unlink', 'files/s'],
-    seqRead: ['sequential read 1 GiB (dd bs=1M)', 'MiB/s'],
-    seqWrite: ['sequential write 1 GiB (dd bs=1M)', 'MiB/s'],
-    randRead: ['4 KiB random read, 2 processes', 'IOPS'],
-  };
-  return (Object.keys(LABELS) as WorkloadKey[]).map((key) => ({
-    key, label: LABELS[key][0], unit: LABELS[key][1],
-    native: nativeSamples.get(key) ?? [], tsfuse: tsfuseSamples.get(key) ?? [],
-  }));
+  return out;
 }
 
-function med(s: Sample[]): number { return median(s.map((x) => x.value)); }
-function fmt(x: number, unit: string): string { return unit === 'MiB/s' ? x.toFixed(0) : si(x); }
-
-function workloadTable(results: WorkloadResult[], nativeFs: string): string {
-  const rows = results.map((w) => {
-    const p = PROTOCOL[w.key] as Partial<Record<'native' | 'trivialC' | 'bindfs' | 'goFuse' | 'fuseNative', number>>;
-    const ours = med(w.tsfuse);
-    const show = (x: number | undefined) => (x === undefined ? '–' : fmt(x, w.unit));
-    return [
-      `${w.label} (${w.unit})`,
-      `**${fmt(ours, w.unit)}**`,
-      w.tsfuse.map((s) => fmt(s.value, w.unit)).join(' / '),
-      `${fmt(med(w.native), w.unit)} (${ratio(ours, med(w.native))})`,
-      `${show(p.trivialC)} (${ratio(ours, p.trivialC)})`,
-      `${show(p.bindfs)} (${ratio(ours, p.bindfs)})`,
-      `${show(p.goFuse)} (${ratio(ours, p.goFuse)})`,
-      `${show(p.fuseNative)} (${ratio(ours, p.fuseNative)})`,
-      w.tsfuse.map((s) => s.note).filter(Boolean)[0] ?? '',
-      fixed(Math.max(...w.tsfuse.map((s) => s.background), ...w.native.map((s) => s.background)), 2),
-    ];
-  });
-  return table([
-    'workload', 'tsfuse (median)', 'tsfuse per run', `native ${nativeFs}, this run (tsfuse ×)`, 'trivial C¹ (tsfuse ×)', 'bindfs¹ (×)', 'go-fuse¹ (×)', 'fuse-native¹ (×)', 'measured detail', 'max background (cores)',
-  ], rows);
+async function stopAll(): Promise<void> {
+  await Promise.all(running.splice(0).map((d) => d.stop().catch((e: unknown) => log(`stop: ${(e as Error).message}`))));
 }
 
-async function main(): Promise<void> {
+/** Populates the backing directory: /file, /dir (N entries), /many (lookup targets), /big, /scratch/<id>. */
+async function populate(source: string, lg: LoadGen): Promise<void> {
+  writeFileSync(join(source, 'file'), Buffer.alloc(4096, 0x61));
+  for (const [dir, n, name] of [['dir', sizes.dirEntries, (i: number) => `e${String(i).padStart(6, '0')}`], ['many', sizes.lookupFiles, (i: number) => `f${i}`]] as const) {
+    mkdirSync(join(source, dir));
+    for (let i = 0; i < n; i++) closeSync(openSync(join(source, dir, name(i)), 'w'));
+  }
+  mkdirSync(join(source, 'scratch'));
+  for (const id of [...ALL_SUBJECTS]) mkdirSync(join(source, 'scratch', id));
+  await lg.run(['exec', 'dd', 'if=/dev/urandom', `of=${join(source, 'big')}`, 'bs=1M', `count=${sizes.bigMiB}`, 'status=none'], 300_000);
+  await runProcess('sync', [], 120_000);
+}
+
+/** RSS with N inodes cached, then after lookupPasses × N lookups, each pass followed by forgets. */
+async function memoryWorkload(lg: LoadGen, subj: Subject): Promise<void> {
+  const d = subj.daemon!;
+  const many = join(subj.dir, 'many');
+  dropDentries();
+  await new Promise((r) => setTimeout(r, 300));
+  const idle = d.memory().rss;
+  const t0 = Date.now();
+  let cached = 0;
+  for (let p = 0; p < sizes.lookupPasses; p++) {
+    await lg.run(['lookups', many, sizes.lookupFiles], 600_000);
+    if (p === 0) { await new Promise((r) => setTimeout(r, 200)); cached = d.memory().rss; }
+    dropDentries();
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 1000));
+  const m = d.memory();
+  memory.set(subj.id, { idle, cached, perInode: (cached - idle) / sizes.lookupFiles, after: m.rss, peak: m.peak, lookups: sizes.lookupPasses * sizes.lookupFiles, seconds });
+}
+
+function report(machine: string, sampler: LoadSampler, started: number, loadBefore: { bg: number; loadavg: number }): { text: string; noisy: boolean } {
+  const info = workloadInfo(sizes);
+  const verdict = judgeNoise(allBackground);
+  const la = summarize(sampler.loadavg);
+  const busy = summarize(sampler.busyCores);
+  const lines: string[] = [];
+  const p = (s = ''): void => { lines.push(s); };
+  p(`## Run of ${new Date(started).toISOString()} (${MODE} mode: ${rounds} rounds, timed runs ${sizes.seconds} s, ${sizes.bigMiB} MiB files, ${((Date.now() - started) / 60000).toFixed(1)} min)`);
+  p();
+  p(`- Machine: ${machine}.`);
+  p(`- Load before the run: ${loadBefore.bg.toFixed(2)} cores of other jobs, loadavg ${loadBefore.loadavg.toFixed(2)}.`);
+  p(`- Load during the run: loadavg (1 min) median ${la.median.toFixed(2)} (${la.min.toFixed(2)}–${la.max.toFixed(2)}); whole-machine busy CPU (this run included) median ${busy.median.toFixed(2)} cores (max ${busy.max.toFixed(2)}); other jobs' CPU per measurement median ${verdict.medianCores.toFixed(2)} cores, max ${verdict.maxCores.toFixed(2)}, ${(verdict.disturbedShare * 100).toFixed(0)}% of ${verdict.measurements} measurements above 0.5 cores.`);
+  p(verdict.noisy ? `- **NOISY RUN**: ${verdict.reasons.join('; ')}. Ratios within a round still compare like with like, but absolute figures and ranges are disturbed.` : '- Quiet run by the bench\'s own criteria (median other-job CPU ≤ 0.25 cores, ≤ 20% of measurements above 0.5).');
+  if (skipped.size > 0) p(`- Not measured: ${[...skipped].map(([id, why]) => `${id} (${why})`).join('; ')}.`);
+  p();
+  p('### Mount options (exact command lines; the kernel\'s view from /proc/self/mountinfo)');
+  p();
+  p(optionsTable(optionRecords));
+  p();
+  const subjectsOf = (w: WorkloadId): string[] => [...(samples.get(w)?.keys() ?? [])];
+  const phaseWorkloads = [...PHASE1_WORKLOADS, 'randReadAttr1' as const].filter((w) => samples.has(w));
+  const cols = [...ALL_SUBJECTS].filter((id) => phaseWorkloads.some((w) => subjectsOf(w).includes(id)));
+  p(`### Results: median (min–max) over ${rounds} rounds`);
+  p();
+  p(table(['workload', ...cols], phaseWorkloads.map((w) => [
+    `${info[w].label} (${info[w].unit})`, ...cols.map((c) => valueCell(samples.get(w)?.get(c) ?? [])),
+  ])));
+  p();
+  const anchors = ANCHORS.filter((a) => cols.includes(a));
+  const ours = (w: WorkloadId) => samples.get(w)?.get('tsfuse') ?? [];
+  p('### tsfuse ÷ each anchor, per round: median (min–max); above 1 means tsfuse is faster');
+  p();
+  p(table(['workload', ...anchors.map((a) => `÷ ${a}`), ...(cols.includes('tsfuse+auto_cache') ? ['auto_cache ÷ default'] : [])], phaseWorkloads.map((w) => [
+    info[w].label,
+    ...anchors.map((a) => ratioCell(roundRatios(ours(w), samples.get(w)?.get(a) ?? []))),
+    ...(cols.includes('tsfuse+auto_cache') ? [ratioCell(roundRatios(samples.get(w)?.get('tsfuse+auto_cache') ?? [], ours(w)))] : []),
+  ])));
+  p();
+  const daemonCols = cols.filter((c) => c !== 'native');
+  p('### Daemon CPU per unit of work (µs; median over rounds): user + system time of the daemon process, all threads');
+  p();
+  p(table(['workload', ...daemonCols], phaseWorkloads.map((w) => [
+    `${info[w].label} (µs/${info[w].perWork})`,
+    ...daemonCols.map((c) => {
+      const xs = (samples.get(w)?.get(c) ?? []).map((s) => (s.daemonCpuUs ?? Number.NaN) / (s.work ?? Number.NaN));
+      const m = summarize(xs).median;
+      return Number.isFinite(m) ? (m >= 100 ? m.toFixed(0) : m.toFixed(1)) : '–';
+    }),
+  ])));
+  p();
+  const nul = samples.get('nullStat');
+  if (nul && nul.size > 0) {
+    p(`### Do-nothing daemons: ${info.nullStat.label}, single-threaded, ${rounds} rounds`);
+    p();
+    const cpuPer = (id: string) => summarize((nul.get(id) ?? []).map((s) => (s.daemonCpuUs ?? Number.NaN) / (s.work ?? Number.NaN))).median;
+    p(table(['daemon', 'stats/s: median (min–max)', 'daemon CPU µs per stat', 'tsfuse-null ÷ this, per round'], [...nul.keys()].map((id) => [
+      id, valueCell(nul.get(id)!), cpuPer(id).toFixed(2), id === 'tsfuse-null' ? '–' : ratioCell(roundRatios(nul.get('tsfuse-null') ?? [], nul.get(id)!)),
+    ])));
+    p();
+  }
+  if (memory.size > 0) {
+    const mib = (b: number) => (b / 2 ** 20).toFixed(1);
+    const first = [...memory.values()][0]!;
+    p(`### Memory (phase 2 mounts, attr_timeout=1): ${first.lookups.toLocaleString('en')} lookups = ${sizes.lookupPasses} passes over ${sizes.lookupFiles.toLocaleString('en')} files, each pass followed by \`echo 2 > drop_caches\` (FORGETs)`);
+    p();
+    p(table(['daemon', 'RSS idle (MiB)', `RSS with ${sizes.lookupFiles.toLocaleString('en')} inodes cached`, 'bytes per cached inode', 'RSS after all lookups + forgets', 'peak RSS, phase 2', 'peak RSS, phase 1 (all workloads)', 'lookups/s'], [...memory].map(([id, m]) => [
+      id, mib(m.idle), mib(m.cached), m.perInode.toFixed(0), mib(m.after), mib(m.peak), peakAfterPhase1.has(id) ? mib(peakAfterPhase1.get(id)!) : '–', si(m.lookups / m.seconds),
+    ])));
+    p();
+  }
+  return { text: lines.join('\n'), noisy: verdict.noisy };
+}
+
+async function main(): Promise<number> {
   const started = Date.now();
-  const seconds = Number(argValue('--seconds') ?? 1);
-  const runs = Number(argValue('--runs') ?? 3);
-  const only = argValue('--only');
-  const placements: Placement[] = ['cpu0', 'free'];
-  const workloadPlacements = (argValue('--workload-placements') ?? 'cpu0,free').split(',') as Placement[];
+  if (process.geteuid?.() !== 0) { log('bench: needs root (mount(2), drop_caches)'); return 2; }
+  const base = mkdtempSync(join(tmpdir(), 'tsfuse-bench-'));
+  const source = join(base, 'src');
+  mkdirSync(source);
+  const names = new Map([[source, 'SOURCE']]);
+  const sampler = new LoadSampler();
   const lg = buildLoadGen();
-  const cdaemon = buildCDaemon();
-  const out: string[] = [];
-  const print = (s: string) => { out.push(s); console.log(s); };
-  const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  print(`tsfuse bench, ${new Date().toISOString()}: Node ${process.version}, Linux ${release()}, ${availableParallelism()} CPUs (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM, ${lg.kind} load generator, ${runs} interleaved runs × ${seconds} s${cdaemon ? ', raw C reference daemon' : ''}`);
+  let onSignal: (() => void) | undefined;
+  let machine = '';
+  let before = { bg: Number.NaN, loadavg: Number.NaN };
   try {
-    if (only === undefined || only === 'transport') {
-      log('transport comparison (stat(2) loop):');
-      const results = await transportBench({ seconds, warmup: 0.2, runs, loadgen: lg, cdaemon, placements, quietBudgetMs: 20_000 });
-      log('self-access probe:');
-      const cases: SelfAccessCase[] = [
-        { transport: 'epoll', concurrency: 16 }, { transport: 'worker', concurrency: 16 },
-        { transport: 'pool1', concurrency: 3 }, { transport: 'pool1', concurrency: 4 }, { transport: 'pool4', concurrency: 1 },
-      ];
-      const self = await selfAccessProbe(cases);
-      for (const p of placements) {
-        print(`\n### Reading /dev/fuse — ${PLACEMENT_LABEL[p]} (stat(2) loop, timeouts 0, ${runs} interleaved runs × ${seconds} s)\n`);
-        print(transportTable(results, p));
-      }
-      print('\n### Self-access: the daemon process stats its own mount (default UV_THREADPOOL_SIZE=4, 2 s timeout)\n');
-      print(selfAccessTable(self));
+    log(`bench (${MODE}): building the daemons…`);
+    const tools = buildTools(join(base, 'tools'), wanted, log);
+    for (const [k, v] of tools.missing) if (wanted.has(k)) log(`  ${k}: ${v}`);
+    if (tools.fuseNativeModules) names.set(tools.fuseNativeModules, 'TMP/fuse-native');
+    for (const x of [tools.goLoopback, tools.passthroughLl, tools.nullLl]) if (x) names.set(x, x.slice(x.lastIndexOf('/') + 1));
+    names.set(process.execPath, 'node');
+    names.set(fileURLToPath(new URL('..', import.meta.url)), '');
+    log(`bench: populating ${source} (${sizes.bigMiB} MiB file, ${sizes.dirEntries} + ${sizes.lookupFiles} files)…`);
+    await populate(source, lg);
+
+    machine = describeMachine(source);
+    before = { bg: preset.quietMs > 0 ? await waitForQuiet(QUIET_CORES, preset.quietMs, 500) : 0, loadavg: loadavg() };
+    if (before.bg > QUIET_CORES && !args['allow-noisy']) {
+      log(`bench: refused: other jobs use ${before.bg.toFixed(2)} cores of CPU (loadavg ${before.loadavg.toFixed(2)}) after waiting ${preset.quietMs / 1000} s; figures would be disturbed. Run again on a quiet machine, or pass --allow-noisy to run and flag it.`);
+      return 3;
     }
-    if (only === undefined || only === 'workloads') {
-      const nat = nativeBase('tsfuse-bench-probe-');
-      rmSync(nat.dir, { recursive: true, force: true });
-      for (const p of workloadPlacements) {
-        log(`workloads, ${PLACEMENT_LABEL[p]}:`);
-        const w = await workloads(lg, seconds, runs, p);
-        print(`\n### Workloads — ${PLACEMENT_LABEL[p]} (epoll transport, -o ${MOUNT_OPTIONS}, ${runs} interleaved runs)\n`);
-        print(workloadTable(w, nat.fs));
+    onSignal = () => { void stopAll().finally(() => { rmSync(base, { recursive: true, force: true }); process.exit(130); }); };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    sampler.start();
+
+    // Phase 1: timeouts 0.
+    log('phase 1: timeouts 0');
+    const phase1 = await mountAll(ALL_SUBJECTS, tools, source, base, PHASE1, '1', names);
+    const state = new Map<string, number>();
+    for (let r = 0; r < rounds; r++) {
+      for (const w of PHASE1_WORKLOADS) {
+        // Warm the backing file once, so "cached" reads it from the page cache in every subject.
+        if (w === 'seqReadCached') await runProcess('cat', [join(source, 'big')], 300_000);
+        for (const s of rotate(phase1, r)) await measure(lg, w, s, r, source, state);
       }
-      print('\n¹ From /work/shared/PROTOCOL.md ("the speeds to beat", same machine kind, not measured in this run); × is tsfuse ÷ that figure.');
+      log(`  round ${r + 1}/${rounds}: ${PHASE1_WORKLOADS.map((w) => `${w} ${si(samples.get(w)?.get('tsfuse')?.at(-1)?.value ?? Number.NaN)}`).join(', ')} (tsfuse)`);
     }
+    for (const s of phase1) if (s.daemon) peakAfterPhase1.set(s.id, processMemory(s.daemon.pid).peak);
+    await stopAll();
+
+    // The do-nothing pair.
+    const nulls = await mountAll(NULL_SUBJECTS, tools, source, base, PHASE1, 'null', names);
+    if (nulls.length > 0) {
+      log('do-nothing daemons');
+      for (let r = 0; r < rounds; r++) for (const s of rotate(nulls, r)) await measure(lg, 'nullStat', s, r, source, state);
+    }
+    await stopAll();
+
+    // Phase 2: attr_timeout=1.
+    log('phase 2: attr_timeout=1');
+    const phase2 = await mountAll(ALL_SUBJECTS, tools, source, base, PHASE2, '2', names);
+    if (memoryWanted) {
+      for (const s of phase2) {
+        if (!s.daemon || s.id === 'tsfuse+auto_cache') continue;
+        log(`  memory: ${s.id}`);
+        await memoryWorkload(lg, s);
+      }
+    }
+    for (let r = 0; r < rounds; r++) for (const s of rotate(phase2, r)) await measure(lg, 'randReadAttr1', s, r, source, state);
+    await stopAll();
   } finally {
+    sampler.stop();
+    await stopAll();
+    if (onSignal) { process.off('SIGINT', onSignal); process.off('SIGTERM', onSignal); }
     lg.dispose();
-    cdaemon?.dispose();
+    rmSync(base, { recursive: true, force: true });
   }
-  log(`done in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  const { text, noisy } = report(machine, sampler, started, before);
+  process.stdout.write(`${text}\n`);
+  if (args.out) writeFileSync(args.out, `${text}\n`);
+  if (noisy && !args['allow-noisy']) {
+    log('bench: the run was noisy (see the report); exit 4. Pass --allow-noisy to accept it.');
+    return 4;
+  }
+  return 0;
 }
 
-await main();
+process.exitCode = await main();

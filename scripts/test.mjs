@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { findNode26, restoreMachine } from '../test/support/machine.mjs';
+import { findNode26, restoreMachine, scratchPrefix } from '../test/support/machine.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
@@ -62,7 +62,7 @@ const env = { ...process.env };
 const node26 = findNode26();
 let wrapperDir;
 if (node26.path !== undefined) {
-  wrapperDir = mkdtempSync(join(tmpdir(), 'tsfuse-node26-'));
+  wrapperDir = mkdtempSync(join(tmpdir(), scratchPrefix())); // swept after a crash too
   chmodSync(wrapperDir, 0o755); // the unprivileged tests run it as another user
   const wrapper = join(wrapperDir, 'node');
   writeFileSync(wrapper, `#!/bin/sh\nunset NODE_V8_COVERAGE\nexec '${node26.path.replaceAll("'", "'\\''")}' "$@"\n`, { mode: 0o755 });

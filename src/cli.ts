@@ -28,6 +28,9 @@ import { resolveWithoutFollowing, unmount } from './mount/unmount.ts';
 import { mountsAt, readMountinfo } from './mount/mountinfo.ts';
 import type { LowLevelOperations } from './ops/lowlevel.ts';
 import { mount } from './session/fuse-mount.ts';
+import { formatStats } from './session/stats-format.ts';
+import { STATS_COMMAND, watchSnapshotKey } from './cli-stats.ts';
+import { DEMO_COMMAND } from './demo/command.ts';
 
 /** Where the command writes; tests pass their own. */
 export interface Io {
@@ -129,6 +132,7 @@ const MOUNT_OPTIONS = {
   log: { type: 'string' },
   'clean-stale': { type: 'boolean' },
   'no-watchdog': { type: 'boolean' },
+  'no-stats': { type: 'boolean' },
 } as const satisfies OptionsConfig;
 
 const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default: return once mounted, serve in the background)
@@ -139,7 +143,9 @@ const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default:
   --log FILE        append warnings (and the -d trace) to FILE; without it a background daemon
                     discards them, a foreground one writes them to stderr
   --clean-stale     first unmount a stale FUSE mount (its daemon is gone) at MOUNTPOINT
-  --no-watchdog     no watchdog process: if the daemon is killed, the mount stays behind, stale`;
+  --no-watchdog     no watchdog process: if the daemon is killed, the mount stays behind, stale
+  --no-stats        collect no statistics (default: collect them for \`tsfuse stats MOUNTPOINT\`, and
+                    with -f on a terminal, print them when s is pressed)`;
 
 /** Set in the environment of the background daemon that a mount command starts. */
 const DAEMON_ENV = 'TSFUSE_DAEMON';
@@ -216,6 +222,7 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
       handleSignals: true,
       cleanStale: values['clean-stale'] === true,
       watchdog: values['no-watchdog'] !== true,
+      stats: values['no-stats'] !== true,
     });
     if (daemon) {
       log.write(`${prefix}serving ${m.mountpoint} (pid ${process.pid})`);
@@ -223,7 +230,15 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
       process.send?.({ ready: m.mountpoint, pid: process.pid });
       process.disconnect?.();
     } else {
-      io.err(`${prefix}mounted at ${m.mountpoint}; warnings go to ${log.describe}; Ctrl-C to unmount\n`);
+      const keys = values['no-stats'] !== true && process.stdin.isTTY === true;
+      io.err(`${prefix}mounted at ${m.mountpoint}; warnings go to ${log.describe}; ${keys ? 's for statistics, ' : ''}Ctrl-C to unmount\n`);
+      if (keys) {
+        const stopKeys = watchSnapshotKey(process.stdin, () => {
+          const snapshot = m.statistics();
+          if (snapshot !== undefined) io.err(`\n${formatStats(snapshot)}\n`);
+        });
+        void m.closed.finally(stopKeys);
+      }
     }
     await m.closed;
     if (daemon) log.write(`${prefix}${m.mountpoint} unmounted; exiting`);
@@ -362,7 +377,7 @@ const HELP: Subcommand = {
 };
 
 /** Every subcommand: one per filesystem, then the others. */
-export const COMMANDS: readonly Subcommand[] = [...FILESYSTEMS.map(filesystemSubcommand), UMOUNT, HELP];
+export const COMMANDS: readonly Subcommand[] = [...FILESYSTEMS.map(filesystemSubcommand), UMOUNT, STATS_COMMAND, DEMO_COMMAND, HELP];
 
 const ALIASES: Readonly<Record<string, string>> = { unmount: 'umount' };
 

@@ -98,6 +98,18 @@ static int mode_unlink(const char *dir, long long count) {
   return 0;
 }
 
+/* lookups DIR N: stat(2) DIR/f0 .. DIR/f<N-1> once each (one LOOKUP each when the dentries are cold). */
+static int mode_lookups(const char *dir, long long count) {
+  char path[4096]; struct stat st;
+  long long t0 = now_ns();
+  for (long long i = 0; i < count; i++) {
+    snprintf(path, sizeof path, "%s/f%lld", dir, i);
+    if (stat(path, &st) != 0) die("stat", path);
+  }
+  printf("%lld %lld %lld\n", count, now_ns() - t0, cpu_us());
+  return 0;
+}
+
 /* randread FILE SECS JOBS SIZE: JOBS processes, each pread(4 KiB) at random aligned offsets (fadvise RANDOM, like fio). */
 static int mode_randread(const char *file, double secs, int jobs, long long size) {
   int fds[2]; if (pipe(fds) != 0) die("pipe", "");
@@ -151,6 +163,7 @@ int main(int argc, char **argv) {
   if (!strcmp(m, "readdir") && argc == 5) return mode_readdir(argv[2], atof(argv[3]), atof(argv[4]));
   if (!strcmp(m, "create") && argc == 5) return mode_create(argv[2], atof(argv[3]), atoll(argv[4]));
   if (!strcmp(m, "unlink") && argc == 4) return mode_unlink(argv[2], atoll(argv[3]));
+  if (!strcmp(m, "lookups") && argc == 4) return mode_lookups(argv[2], atoll(argv[3]));
   if (!strcmp(m, "exec")) return mode_exec(argv + 2);
   if (!strcmp(m, "randread") && argc == 6) return mode_randread(argv[2], atof(argv[3]), atoi(argv[4]), atoll(argv[5]));
   fprintf(stderr, "bad arguments\n");
@@ -206,6 +219,11 @@ elif m == 'unlink':
     t0 = now()
     for i in range(cnt): os.unlink(f'{d}/f{i}')
     print(cnt, now() - t0, cpu())
+elif m == 'lookups':
+    d, cnt = sys.argv[2], int(sys.argv[3])
+    t0 = now()
+    for i in range(cnt): os.stat(f'{d}/f{i}')
+    print(cnt, now() - t0, cpu())
 elif m == 'randread':
     f, secs, jobs, size = sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     pages = size // 4096
@@ -244,6 +262,8 @@ export interface LoadResult {
   readonly backgroundCores: number;
   /** This (daemon) process's CPU time during the run, µs. */
   readonly daemonCpuUs: number;
+  /** The client's own CPU time (it and the children it waited for), µs. */
+  readonly clientCpuUs: number;
   readonly stderr: string;
 }
 
@@ -312,7 +332,7 @@ export function buildLoadGen(): LoadGen {
       const clientCpuUs = values.pop()!;
       const daemonCpuUs = own.user + own.system;
       const backgroundCores = Math.max(0, machineBusyUs() - b0 - daemonCpuUs - clientCpuUs) / (wallNs / 1e3);
-      return { values, wallNs, backgroundCores, daemonCpuUs, stderr };
+      return { values, wallNs, backgroundCores, daemonCpuUs, clientCpuUs, stderr };
     },
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };

@@ -12,6 +12,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { mount as mountLowLevel, type FuseMount } from '../session/fuse-mount.ts';
 import { pathOperations } from '../ops/path/layer.ts';
 import { unmount as unmountMountpoint } from '../mount/unmount.ts';
+import { cleanStaleMount } from '../mount/stale.ts';
 import { TsfuseError } from '../errors.ts';
 import { ERRNO_CONSTANTS, type ErrnoConstants } from './errno.ts';
 import { adapterSettings, type FuseNativeOptions } from './options.ts';
@@ -98,7 +99,8 @@ class Fuse {
       return;
     }
     if (this.opening) {
-      (this.#closeAfterOpen ??= []).push(cb);
+      this.#closeAfterOpen ??= [];
+      this.#closeAfterOpen.push(cb);
       return;
     }
     if (!this.opened) {
@@ -129,6 +131,9 @@ class Fuse {
 
   async #mount(): Promise<void> {
     const settings = adapterSettings(this.opts);
+    // force: first unmount a mount whose daemon is gone (fuse-native: when a stat there fails with ENOTCONN).
+    // A failure is not fatal, as in fuse-native; a working mount there still fails the mount below.
+    if (settings.force) await cleanStaleMount(this.mnt).catch(() => false);
     try {
       const st = await stat(this.mnt);
       if (!st.isDirectory()) throw new TsfuseError('ERR_FUSE_MOUNTPOINT', `Mountpoint is not a directory: ${this.mnt}`);
@@ -145,7 +150,6 @@ class Fuse {
     this.#mounted = await mountLowLevel(this.mnt, pathOperations(fs, { useIno: false }), {
       options: [...settings.mountOptions],
       debug: settings.debug,
-      cleanStale: settings.force,
       initTimeoutMs: initMs === 0 ? MAX_TIMER_MS : Math.min(MAX_TIMER_MS, initMs + INIT_MARGIN_MS),
     });
   }

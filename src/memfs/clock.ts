@@ -36,8 +36,3 @@ export function now(): Timestamp {
   }
   return { sec, nsec };
 }
-
-/** `a` minus `b` in seconds (a double: precise enough to compare with a tolerance). */
-export function secondsBetween(a: Timestamp, b: Timestamp): number {
-  return a.sec - b.sec + (a.nsec - b.nsec) / NS_PER_S;
-}

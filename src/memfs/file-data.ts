@@ -21,6 +21,8 @@ export const BLOCK_SIZE = 4096;
 export const MAX_FILE_SIZE = Number.MAX_SAFE_INTEGER;
 
 const BLOCKS_PER_CHUNK = CHUNK_SIZE / BLOCK_SIZE; // 16: the bitmap fits a small integer
+/** copy_file_range copies data through buffers of at most this many bytes. */
+const COPY_PIECE = 16 * CHUNK_SIZE;
 
 /** Space shared by every file of one filesystem. */
 export class SpaceBudget {
@@ -171,6 +173,38 @@ export class FileData {
       if (b < BLOCKS_PER_CHUNK) break;
     }
     return Math.min(at, this.size);
+  }
+
+  /**
+   * copy_file_range: `length` bytes of `source` at `from` to `to` in this file, as writes of the data
+   * and hole punches of the holes, so holes stay holes and cost nothing to copy. `[from, from + length)`
+   * lies within `source`, and does not overlap `[to, to + length)` when `source` is this file. Returns
+   * the bytes copied: short when the space budget runs out (ENOSPC when not one byte fits).
+   */
+  copyFrom(source: FileData, from: number, to: number, length: number): number {
+    if (to + length > MAX_FILE_SIZE) throw new FuseError('EFBIG');
+    const end = from + length;
+    let at = from;
+    while (at < end) {
+      const data = source.seekData(at);
+      const dataAt = data < 0 || data >= end ? end : data;
+      // A hole: whatever the destination held there becomes zeros again, without blocks.
+      if (dataAt > at) this.punchHole(to + (at - from), dataAt - at);
+      if (dataAt >= end) break;
+      const holeAt = Math.min(end, source.seekHole(dataAt), dataAt + COPY_PIECE);
+      let written: number;
+      try {
+        written = this.write(to + (dataAt - from), source.read(dataAt, holeAt - dataAt));
+      } catch (e) {
+        if (dataAt > from) return dataAt - from; // ENOSPC after some bytes: a short copy
+        throw e;
+      }
+      if (written < holeAt - dataAt) return dataAt - from + written; // the budget ran out
+      at = holeAt;
+    }
+    // A trailing hole still makes the file that long (bytes past the old end are zero already).
+    if (to + length > this.size) this.size = to + length;
+    return length;
   }
 
   /** Free everything (the file's last link and last open are gone). */

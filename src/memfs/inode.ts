@@ -51,6 +51,8 @@ export class Inode {
   locks: FileLocks | undefined;
   /** Open file handles on this inode: it outlives its last name until they are released. */
   openCount = 0;
+  /** Made by O_TMPFILE (without O_EXCL) and not linked yet: `link` may give it its first name. */
+  linkable = false;
 
   constructor(init: InodeInit) {
     this.ino = init.ino;

@@ -15,7 +15,7 @@ import type {
   PathContext, PathDirEntry, PathFilesystem, PathLock, PathStat, PathStatfs, Timestamp,
 } from '../ops/path/types.ts';
 import { checkAccess, R_OK, W_OK, X_OK } from '../ops/permissions.ts';
-import { now, secondsBetween } from './clock.ts';
+import { now } from './clock.ts';
 import { BLOCK_SIZE, SpaceBudget } from './file-data.ts';
 import { Inode } from './inode.ts';
 import { FileLocks } from './locks.ts';
@@ -36,6 +36,7 @@ const O_WRONLY = 0o1;
 const O_RDWR = 0o2;
 const O_EXCL = 0o200;
 const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
 const O_DIRECTORY = 0o200000;
 
 const RENAME_NOREPLACE = 1;
@@ -51,8 +52,6 @@ const SEEK_HOLE = 4;
 
 /** statfs `files`: inode numbers are a counter, so the limit is only nominal. */
 const MAX_INODES = 2 ** 32;
-/** How far a time given to utimens may be from the clock and still count as UTIME_NOW (see utimens). */
-const NOW_TOLERANCE_S = 1;
 
 /** Settings of one memfs; see `MemfsOptions` in ./index.ts for the documented, optional form. */
 export interface MemfsSettings {
@@ -152,6 +151,23 @@ export class Memfs implements PathFilesystem {
     return this.#openHandle(inode, flags);
   }
 
+  /**
+   * O_TMPFILE: a regular file without a name in `dirPath`, open (fs/namei.c vfs_tmpfile: the directory
+   * must be writable and searchable; it does not change). Linkable later unless opened with O_EXCL.
+   */
+  async tmpfile(dirPath: string, mode: number, flags: number, ctx: PathContext): Promise<number> {
+    const caller = await this.#caller(ctx, true);
+    const dir = this.#lookup(dirPath, caller);
+    if (!dir.isDirectory) throw new FuseError('ENOTDIR');
+    if (dir.nlink === 0) throw new FuseError('ENOENT');
+    this.#require(dir, caller, W_OK | X_OK);
+    const owner = newInodeOwnership(dir, S_IFREG | (mode & 0o7777), false, caller);
+    const inode = this.#newInode(owner.mode, owner.uid, owner.gid);
+    inode.nlink = 0;
+    inode.linkable = (flags & O_EXCL) === 0;
+    return this.#openHandle(inode, flags);
+  }
+
   read(path: string, fh: number, length: number, position: number, _ctx: PathContext): Buffer {
     const { inode, flags } = this.#fileOf(path, fh);
     if (inode.data === undefined) throw new FuseError(inode.isDirectory ? 'EISDIR' : 'EINVAL');
@@ -217,13 +233,16 @@ export class Memfs implements PathFilesystem {
     return inode.target;
   }
 
-  async link(existingPath: string, newPath: string, ctx: PathContext): Promise<void> {
+  /** link(2); with `fh`, the open file has no name (O_TMPFILE: linkat of /proc/self/fd/N). */
+  async link(existingPath: string, newPath: string, fh: number | undefined, ctx: PathContext): Promise<void> {
     const caller = await this.#caller(ctx);
-    const inode = this.#lookup(existingPath, caller);
+    const inode = this.#inodeFrom(existingPath, fh, caller);
     const { dir, name } = this.#lookupParent(newPath, caller);
     this.#requireCreatable(dir, name, caller);
     if (inode.isDirectory) throw new FuseError('EPERM');
-    if (inode.nlink === 0) throw new FuseError('ENOENT');
+    // fs/namei.c vfs_link: a file without names may only get one when it was made by O_TMPFILE.
+    if (inode.nlink === 0 && !inode.linkable) throw new FuseError('ENOENT');
+    inode.linkable = false;
     dir.entries.set(name, inode);
     inode.nlink++;
     const t = now();
@@ -362,11 +381,12 @@ export class Memfs implements PathFilesystem {
     if (size < 0) throw new FuseError('EINVAL');
     const open = fh === undefined ? undefined : this.#handles.get(fh);
     let inode: Inode;
-    if (open !== undefined) {
+    if (open !== undefined && (open.flags & O_ACCMODE) !== O_RDONLY) {
       inode = open.inode; // ftruncate: the kernel checked that the file is open for writing
     } else {
+      // truncate(2) by name, or of a nameless file through /proc/self/fd/N (a handle that may be read-only).
       const caller = await this.#caller(ctx);
-      inode = this.#lookup(path, caller);
+      inode = this.#inodeFrom(path, fh, caller);
       if (inode.isDirectory) throw new FuseError('EISDIR');
       this.#require(inode, caller, W_OK);
     }
@@ -378,8 +398,8 @@ export class Memfs implements PathFilesystem {
 
   /**
    * utimensat(2): the owner or root may set any time; anyone with write permission may set the times
-   * to now. The path layer hands UTIME_NOW over as the current time, so a time marked `now: true`, or
-   * one within a second of the clock, counts as "now" (setting "now" explicitly grants nothing more).
+   * to now (UTIME_NOW, which the path layer marks `now: true`; fs/attr.c inode_owner_or_capable vs.
+   * fs/utimes.c). A time set to now takes memfs's own clock, so it agrees with ctime to the nanosecond.
    */
   async utimens(path: string, atime: Timestamp | undefined, mtime: Timestamp | undefined, fh: number | undefined, ctx: PathContext): Promise<void> {
     if (atime === undefined && mtime === undefined) return; // both UTIME_OMIT: nothing changes, not even ctime
@@ -387,13 +407,12 @@ export class Memfs implements PathFilesystem {
     const inode = this.#inodeFrom(path, fh, caller);
     const t = now();
     if (this.#check && !ownsOrRoot(caller, inode)) {
-      const isNow = (time: Timestamp | undefined): boolean =>
-        time === undefined || (time as { now?: unknown }).now === true || Math.abs(secondsBetween(time, t)) < NOW_TOLERANCE_S;
-      if (!isNow(atime) || !isNow(mtime)) throw new FuseError('EPERM');
+      const explicit = (time: Timestamp | undefined): boolean => time !== undefined && time.now !== true;
+      if (explicit(atime) || explicit(mtime)) throw new FuseError('EPERM');
       requireAccess(inode, caller, W_OK);
     }
-    if (atime !== undefined) inode.atime = { sec: atime.sec, nsec: atime.nsec };
-    if (mtime !== undefined) inode.mtime = { sec: mtime.sec, nsec: mtime.nsec };
+    if (atime !== undefined) inode.atime = atime.now ? t : { sec: atime.sec, nsec: atime.nsec };
+    if (mtime !== undefined) inode.mtime = mtime.now ? t : { sec: mtime.sec, nsec: mtime.nsec };
     inode.changed(t);
   }
 
@@ -473,6 +492,36 @@ export class Memfs implements PathFilesystem {
       default: // SEEK_CUR needs the file position, which only the kernel has
         throw new FuseError('EINVAL');
     }
+  }
+
+  /**
+   * copy_file_range(2) inside memfs: block by block, holes staying holes (a sparse file copies in time
+   * proportional to its data). Copies up to the end of the source; a short count when space runs out.
+   */
+  copyFileRange(
+    from: { readonly path: string; readonly fh: number; readonly offset: number },
+    to: { readonly path: string; readonly fh: number; readonly offset: number },
+    length: number, flags: number, ctx: PathContext,
+  ): number {
+    // fs/read_write.c vfs_copy_file_range / generic_copy_file_checks (the kernel checks these first too).
+    if (flags !== 0 || from.offset < 0 || to.offset < 0 || length < 0) throw new FuseError('EINVAL');
+    const source = this.#fileOf(from.path, from.fh);
+    const dest = this.#fileOf(to.path, to.fh);
+    if ((source.flags & O_ACCMODE) === O_WRONLY || (dest.flags & O_ACCMODE) === O_RDONLY || (dest.flags & O_APPEND) !== 0) {
+      throw new FuseError('EBADF');
+    }
+    const src = source.inode.data;
+    const dst = dest.inode.data;
+    if (src === undefined || dst === undefined) throw new FuseError(source.inode.isDirectory || dest.inode.isDirectory ? 'EISDIR' : 'EINVAL');
+    const count = Math.max(0, Math.min(length, src.size - from.offset));
+    if (src === dst && from.offset < to.offset + count && to.offset < from.offset + count) throw new FuseError('EINVAL');
+    if (count === 0) return 0;
+    const copied = dst.copyFrom(src, from.offset, to.offset, count);
+    const t = now();
+    source.inode.accessed(t);
+    dest.inode.mode = modeAfterWrite(dest.inode.mode, ctx);
+    dest.inode.modified(t);
+    return copied;
   }
 
   getlk(path: string, fh: number, lock: PathLock, owner: bigint, _ctx: PathContext): PathLock {
@@ -601,6 +650,7 @@ export class Memfs implements PathFilesystem {
 
   /** The inode at `path`, checking search permission on every directory on the way (when `caller` is given). */
   #lookup(path: string, caller: KnownCaller | undefined): Inode {
+    if (!path.startsWith('/')) throw new FuseError('ENOENT'); // '' is a nameless file, reached only through its handle
     let node = this.#root;
     for (const name of path.split('/')) {
       if (name === '') continue;

@@ -11,10 +11,17 @@ import { OPCODES } from '../protocol/opcodes.ts';
 
 /**
  * Asked for whatever the filesystem implements: parallel reads and directory operations, large writes,
- * cache invalidation on mtime/size changes, async direct I/O, and the notifications' newer forms.
+ * async direct I/O, and the notifications' newer forms.
+ *
+ * Not AUTO_INVAL_DATA: it makes the kernel refresh attributes before every read(2) whose cached ones have
+ * expired (fs/fuse/file.c fuse_cache_read_iter → fuse_update_attributes), so with attr_timeout=0 each
+ * read costs a GETATTR round trip too (bench/RESULTS.md measures it with `tsfuse+auto_cache`). It is
+ * opt-in: `-o auto_cache` asks for it (src/ops/fs-options.ts initWantsFrom), as does listing it in
+ * `capabilities`. Without it the page cache of a file is still dropped at each open (unless the open
+ * reply keeps it), as libfuse 2 filesystems have always had it.
  */
 export const BASE_CAPABILITIES: readonly InitFlagName[] = Object.freeze([
-  'ASYNC_READ', 'BIG_WRITES', 'PARALLEL_DIROPS', 'AUTO_INVAL_DATA', 'ASYNC_DIO', 'HAS_EXPIRE_ONLY', 'HAS_RESEND',
+  'ASYNC_READ', 'BIG_WRITES', 'PARALLEL_DIROPS', 'ASYNC_DIO', 'HAS_EXPIRE_ONLY', 'HAS_RESEND',
 ] as const);
 
 /** The capability requests tsfuse derives from which handlers a filesystem implements. */

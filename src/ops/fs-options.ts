@@ -20,7 +20,8 @@ export function initWantsFrom(fs: Partial<FsOptions>): InitWants & { want: InitF
   const want: InitFlagName[] = [];
   if (fs.writebackCache) want.push('WRITEBACK_CACHE');
   // libfuse's auto_cache keeps the page cache while mtime/size are unchanged; the kernel does exactly
-  // that itself with AUTO_INVAL_DATA, which tsfuse asks for by default anyway.
+  // that itself with AUTO_INVAL_DATA, which tsfuse asks for only here (it costs a GETATTR per read once
+  // attributes expire; see BASE_CAPABILITIES in src/ops/capabilities.ts).
   if (fs.autoCache) want.push('AUTO_INVAL_DATA');
   return {
     want,
@@ -44,16 +45,23 @@ function mapResult(v: unknown, f: Rewrite): unknown {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object';
 
+/** The methods the session calls besides the request handlers. */
+const LIFECYCLE = ['init', 'ready', 'destroy'] as const satisfies readonly (keyof LowLevelOperations)[];
+
 /**
  * Returns `ops` itself when no option changes replies, else a wrapper. Which handlers are wrapped follows
  * from the opcode table alone: each row's reply shape says what its answer carries (entries, attributes,
  * open flags), so no list of method names lives here. Results that do not have the shape (a handler bug)
  * pass through untouched, for the session to report as they were returned.
+ *
+ * Every method of the wrapper runs with `ops` as `this`, wrapped or not: the session calls methods on the
+ * object it was given, and a class whose methods use `#private` fields (or a getter reading them) throws
+ * a TypeError when `this` is any other object, even one whose prototype is `ops`.
  */
 export function applyFsOptions(ops: LowLevelOperations, fs: Partial<FsOptions>): LowLevelOperations {
   const rewrites = shapeRewrites(fs);
   const negative = fs.negativeTimeout !== undefined && fs.negativeTimeout > 0 ? fs.negativeTimeout : undefined;
-  const wrapped = Object.create(ops) as Record<HandlerName, unknown>;
+  const wrapped: Record<string, unknown> = {};
   let changed = false;
   for (const row of OPCODES) {
     const m = row.method;
@@ -74,7 +82,15 @@ export function applyFsOptions(ops: LowLevelOperations, fs: Partial<FsOptions>):
     else if (rewrite !== undefined) wrapped[m] = (req: unknown, ctx: RequestContext) => mapResult(call(req, ctx), rewrite);
     changed = true;
   }
-  return changed ? wrapped as LowLevelOperations : ops;
+  if (!changed) return ops;
+  // The rest of `ops`, read once (getters run on `ops`) and bound to it.
+  for (const m of [...LIFECYCLE, ...OPCODES.map((row) => row.method)]) {
+    if (m === undefined || Object.hasOwn(wrapped, m)) continue;
+    const f: unknown = ops[m];
+    if (typeof f === 'function') wrapped[m] = f.bind(ops);
+  }
+  if (ops.checksPermissions !== undefined) wrapped['checksPermissions'] = ops.checksPermissions;
+  return wrapped as LowLevelOperations;
 }
 
 /** negative_timeout: cache "no such name" instead of asking again (node id 0 in entry_out). */

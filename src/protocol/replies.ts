@@ -210,9 +210,13 @@ function fileMode(v: unknown, path: string): number {
   return bad(at(path, 'mode'), 'a file mode with its type (S_IFREG | 0o644, S_IFDIR | 0o755, …)', v);
 }
 
-/** Writes a cache timeout in seconds (≥ 0; Infinity is the longest the protocol can say). */
+/**
+ * Writes a cache timeout in seconds: 0, less or NaN means "do not cache" (0), Infinity the longest the
+ * protocol can say; anything but a number is refused.
+ */
 function writeValid(b: Buffer, secOff: number, nsecOff: number, timeout: unknown, path: string, field: string): void {
-  if (typeof timeout !== 'number' || !(timeout >= 0)) return bad(at(path, field), 'seconds ≥ 0', timeout);
+  if (typeof timeout !== 'number') return bad(at(path, field), 'seconds (a number)', timeout);
+  if (!(timeout > 0)) { writeU64(b, secOff, 0); b.writeUInt32LE(0, nsecOff); return; }
   const seconds = timeout >= 2 ** 53 ? 2 ** 53 - 1 : timeout;
   const whole = Math.floor(seconds);
   writeU64(b, secOff, whole);
@@ -280,11 +284,14 @@ function asBytes(v: unknown, field = 'result'): Uint8Array {
 
 /* ---- encoders ------------------------------------------------------------------------------------- */
 
-/** Writes struct fuse_attr at `off` of a zeroed buffer. `path` names the attr in error messages. */
-export function writeAttr(b: Buffer, off: number, a: Attr, defaultIno: U64, path = 'attr'): void {
+/**
+ * Writes struct fuse_attr at `off` of a zeroed buffer. `path` names the attr in error messages. The
+ * attr of a negative entry (`negative`) is not read by the kernel, so its mode need not name a type.
+ */
+export function writeAttr(b: Buffer, off: number, a: Attr, defaultIno: U64, path = 'attr', negative = false): void {
   if (!isObject(a)) bad(path, 'an Attr object ({ mode, … })', a);
   const o = AttrLayout.off;
-  const mode = fileMode(a.mode, path);
+  const mode = negative ? u32(a.mode, path, 'mode') : fileMode(a.mode, path);
   writeU64(b, off + o.ino, a.ino === undefined ? defaultIno : u64(a.ino, path, 'ino'));
   if (a.size !== undefined) writeU64(b, off + o.size, offT(a.size, path, 'size'));
   if (a.blocks !== undefined) writeU64(b, off + o.blocks, u64(a.blocks, path, 'blocks'));
@@ -310,8 +317,9 @@ export function writeEntryOut(b: Buffer, off: number, e: EntryReply, path = ''):
   writeValid(b, off + o.entry_valid, off + o.entry_valid_nsec, e.entryTimeout ?? 1, path, 'entryTimeout');
   writeValid(b, off + o.attr_valid, off + o.attr_valid_nsec, e.attrTimeout ?? 1, path, 'attrTimeout');
   // fs/fuse/dir.c fuse_lookup_name: node id 0 is a negative entry, its attributes are not read.
-  if (e.attr === undefined && (ino === 0 || ino === 0n)) return;
-  writeAttr(b, off + o.attr, e.attr as Attr, ino, at(path, 'attr'));
+  const negative = ino === 0 || ino === 0n;
+  if (e.attr === undefined && negative) return;
+  writeAttr(b, off + o.attr, e.attr as Attr, ino, at(path, 'attr'), negative);
 }
 
 export function encodeEntryOut(e: EntryReply, path = ''): Buffer {
@@ -374,8 +382,8 @@ export function encodeLkOut(l: LockReply): Buffer {
   if (!isObject(l)) bad('result', 'a LockReply object ({ start, end, type, pid })', l);
   const b = Buffer.alloc(LkOut.size);
   const o = LkOut.off.lk;
-  writeU64(b, o + FileLockLayout.off.start, offT(l.start, '', 'start'));
-  writeU64(b, o + FileLockLayout.off.end, offT(l.end, '', 'end'));
+  writeU64(b, o + FileLockLayout.off.start, u64(l.start, '', 'start'));
+  writeU64(b, o + FileLockLayout.off.end, u64(l.end, '', 'end'));
   b.writeUInt32LE(u32(l.type, '', 'type'), o + FileLockLayout.off.type);
   b.writeUInt32LE(u32(l.pid, '', 'pid'), o + FileLockLayout.off.pid);
   return b;
@@ -434,7 +442,7 @@ export function encodePollOut(revents: number): Buffer {
 
 export function encodeLseekOut(offset: U64): Buffer {
   const b = Buffer.alloc(LseekOut.size);
-  writeU64(b, LseekOut.off.offset, offT(offset, '', 'result'));
+  writeU64(b, LseekOut.off.offset, u64(offset, '', 'result'));
   return b;
 }
 
@@ -470,7 +478,7 @@ export function encodeStatxOut(r: StatxReply, ino: U64): Buffer {
   if (mode !== undefined && !(typeof mode === 'number' && mode >>> 0 === mode && mode <= 0xffff)) bad(at(p, 'mode'), 'a file mode 0..0xffff', mode);
   b.writeUInt16LE((mode as number | undefined) ?? 0, base + o.mode);
   writeU64(b, base + o.ino, s['ino'] === undefined ? ino : u64(s['ino'], p, 'ino'));
-  writeU64(b, base + o.size, s['size'] === undefined ? 0 : offT(s['size'], p, 'size'));
+  writeU64(b, base + o.size, optU64(s['size'], p, 'size'));
   writeU64(b, base + o.blocks, optU64(s['blocks'], p, 'blocks'));
   writeU64(b, base + o.attributes_mask, optU64(s['attributesMask'], p, 'attributesMask'));
   writeSxTime(b, base + o.atime, s['atime'], 'atime');

@@ -10,17 +10,17 @@
  * path leads to the daemon that actually serves it.
  *
  * Lifetime: created at mount, removed at unmount (SIGINT/SIGTERM unmount first; an exiting process
- * removes it too). A SIGKILLed daemon leaves the file behind: connecting to it is refused, and both the
+ * removes it too), with the directory once it is empty. A SIGKILLed daemon leaves the file behind: connecting to it is refused, and both the
  * next daemon given the same connection number and the client remove such a stale socket.
  *
  * Protocol: newline-delimited JSON. The client sends `{"op":"stats"}`; the daemon answers
  * `{"ok":true,"stats":{…}}` (a {@link StatsSnapshot}) or `{"ok":false,"error":"…"}`.
  */
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import { existsSync, lstatSync, rmdirSync, unlinkSync } from 'node:fs';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { TsfuseError } from '../errors.ts';
 import { defaultEnvironment } from '../mount/environment.ts';
 import { topFuseMount } from '../mount/stale.ts';
@@ -82,7 +82,13 @@ async function listenReplacingStale(path: string, onConnection: (socket: Socket)
       });
       return server;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt > 0) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (attempt > 2 || (code !== 'EADDRINUSE' && code !== 'ENOENT')) throw e;
+      if (code === 'ENOENT') {
+        // Another daemon removed the (then empty) directory just after this one made sure of it.
+        await ensurePrivateDir(dirname(path));
+        continue;
+      }
       if ((await probeSocket(path)) === 'live') throw new Error(`${path} is in use by another live process`);
       await unlink(path).catch(() => {});
     }
@@ -136,6 +142,10 @@ export async function startStatsService(
     } catch { /* already gone */ }
     for (const socket of connections) socket.destroy();
     server.close();
+    // The last daemon out leaves no directory behind (ENOTEMPTY while others still serve).
+    try {
+      rmdirSync(dir);
+    } catch { /* not empty, or already gone */ }
   };
   if (server !== undefined) process.on('exit', stop);
   return { collector, socketPath: server === undefined ? undefined : path, stop };
@@ -148,8 +158,7 @@ function serveConnection(socket: Socket, collector: StatsCollector, connections:
   let pending = '';
   socket.on('data', (chunk: string) => {
     pending += chunk;
-    let newline: number;
-    while ((newline = pending.indexOf('\n')) !== -1) {
+    for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
       socket.write(`${JSON.stringify(answer(line, collector))}\n`);
@@ -204,8 +213,7 @@ export class ControlClient {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       this.#buffer += chunk;
-      let newline: number;
-      while ((newline = this.#buffer.indexOf('\n')) !== -1) {
+      for (let newline = this.#buffer.indexOf('\n'); newline !== -1; newline = this.#buffer.indexOf('\n')) {
         const line = this.#buffer.slice(0, newline);
         this.#buffer = this.#buffer.slice(newline + 1);
         this.#waiting.shift()?.ok(line);

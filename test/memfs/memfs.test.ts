@@ -78,7 +78,7 @@ test('directories: listing with attributes, nlink is 2 + subdirectories, ENOTEMP
 test('hard links share one inode number, count links, and see each other\'s data', async () => {
   const fs = newFs();
   await writeFile(fs, '/a', 'one');
-  await fs.link('/a', '/b', root);
+  await fs.link('/a', '/b', undefined, root);
   const a = await fs.getattr('/a', undefined, root);
   const b = await fs.getattr('/b', undefined, root);
   assert.equal(a.ino, b.ino);
@@ -88,9 +88,9 @@ test('hard links share one inode number, count links, and see each other\'s data
   await fs.unlink('/a', root);
   assert.equal((await fs.getattr('/b', undefined, root)).nlink, 1);
   await fs.mkdir('/dir', 0o755, root);
-  await rejects(() => fs.link('/dir', '/dir2', root), 'EPERM');
-  await rejects(() => fs.link('/b', '/dir', root), 'EEXIST');
-  await rejects(() => fs.link('/nothing', '/c', root), 'ENOENT');
+  await rejects(() => fs.link('/dir', '/dir2', undefined, root), 'EPERM');
+  await rejects(() => fs.link('/b', '/dir', undefined, root), 'EEXIST');
+  await rejects(() => fs.link('/nothing', '/c', undefined, root), 'ENOENT');
   // Inode numbers are stable and never reused while the filesystem lives.
   const inos = new Set<unknown>();
   for (const name of ['/n1', '/n2', '/n3']) {
@@ -184,7 +184,7 @@ test('times: ns precision, birth time fixed, create/write/chmod/link/unlink upda
   assert.ok(later(f3.mtime, f2.mtime) && later(f3.ctime, f2.ctime), 'truncate: mtime and ctime');
 
   await pause();
-  await fs.link('/d/f', '/d/g', root);
+  await fs.link('/d/f', '/d/g', undefined, root);
   const f4 = await fs.getattr('/d/f', undefined, root);
   assert.ok(later(f4.ctime, f3.ctime), 'link: ctime');
   assert.deepEqual(f4.mtime, f3.mtime);

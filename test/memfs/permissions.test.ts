@@ -82,7 +82,7 @@ test('create, unlink, rmdir and rename need write and search on the parent', asy
   await rejects(() => fs.create('/d/new', 0o644, O_CREAT | O_WRONLY, bob), 'EACCES');
   await rejects(() => fs.mknod('/d/new', S_IFREG | 0o644, 0, bob), 'EACCES');
   await rejects(() => fs.symlink('x', '/d/new', bob), 'EACCES');
-  await rejects(() => fs.link('/d/f', '/d/new', bob), 'EACCES');
+  await rejects(() => fs.link('/d/f', '/d/new', undefined, bob), 'EACCES');
   await rejects(() => fs.unlink('/d/f', bob), 'EACCES');
   await rejects(() => fs.rmdir('/d/sub', bob), 'EACCES');
   await rejects(() => fs.rename('/d/f', '/moved', 0, bob), 'EACCES');
@@ -192,10 +192,18 @@ test('utimens: explicit times by the owner or root only; "now" by anyone who may
   await writeFile(fs, '/ro', '', alice, 0o644);
   const past = { sec: 1000, nsec: 0 };
   await rejects(() => fs.utimens('/f', past, past, undefined, bob), 'EPERM');
+  // An explicit time is explicit however close to the clock: only UTIME_NOW's mark makes it "now".
   const current = { sec: Math.floor(Date.now() / 1000), nsec: 0 };
-  await fs.utimens('/f', current, current, undefined, bob);
-  await fs.utimens('/f', { sec: 1, nsec: 0, now: true } as never, undefined, undefined, bob); // the layer's UTIME_NOW mark
-  await rejects(() => fs.utimens('/ro', current, current, undefined, bob), 'EACCES');
+  await rejects(() => fs.utimens('/f', current, current, undefined, bob), 'EPERM');
+  await rejects(() => fs.utimens('/f', { ...current, now: true }, current, undefined, bob), 'EPERM');
+  const marked = { sec: 1, nsec: 0, now: true } as const;
+  await fs.utimens('/f', marked, marked, undefined, bob);
+  await fs.utimens('/f', undefined, marked, undefined, bob);
+  // "now" is memfs's clock (the mark's own seconds are the layer's reading of it), equal to the new ctime.
+  const st = await fs.getattr('/f', undefined, root);
+  assert.deepEqual(st.mtime, st.ctime);
+  assert.ok((st.mtime as { sec: number }).sec > 1);
+  await rejects(() => fs.utimens('/ro', marked, marked, undefined, bob), 'EACCES');
   await fs.utimens('/ro', past, past, undefined, alice);
   await fs.utimens('/ro', past, past, undefined, root);
   assert.deepEqual((await fs.getattr('/ro', undefined, root)).mtime, past);

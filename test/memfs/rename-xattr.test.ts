@@ -53,7 +53,7 @@ test('rename errors: EISDIR, ENOTDIR, ENOTEMPTY, EINVAL into itself, and the fla
 test('renaming onto another name of the same inode, or onto itself, changes nothing', async () => {
   const fs = newFs();
   await writeFile(fs, '/a', 'x');
-  await fs.link('/a', '/b', root);
+  await fs.link('/a', '/b', undefined, root);
   await fs.rename('/a', '/b', 0, root);
   assert.equal((await fs.getattr('/a', undefined, root)).nlink, 2);
   assert.equal((await fs.getattr('/b', undefined, root)).nlink, 2);

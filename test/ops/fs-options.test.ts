@@ -224,3 +224,32 @@ test('without options that change replies, the filesystem object is used as is',
   assert.equal(applyFsOptions(ops, fsOptions('writeback_cache,max_write=65536')), ops);
   assert.notEqual(applyFsOptions(ops, fsOptions('kernel_cache')), ops);
 });
+
+test('a class with #private fields keeps working behind the options: every method runs on the instance', async () => {
+  class PrivateFs implements LowLevelOperations {
+    readonly #attr = { mode: S_IFREG | 0o644, uid: 5, gid: 6 };
+    #readyCalls = 0;
+    #destroyed = false;
+    get checksPermissions(): boolean { return this.#attr.uid === 5; } // a getter on #private state
+    ready(): void { this.#readyCalls++; }
+    getattr() { return { attr: this.#attr }; } //                     wrapped by attr_timeout
+    read() { return Buffer.from(`uid ${this.#attr.uid}, ready ${this.#readyCalls}`); } // not wrapped
+    destroy(): void { this.#destroyed = true; }
+    get destroyed(): boolean { return this.#destroyed; }
+  }
+  const fs = new PrivateFs();
+  const ops = applyFsOptions(fs, fsOptions('attr_timeout=7'));
+  assert.notEqual(ops, fs, 'the option needs a wrapper');
+  assert.equal(ops.checksPermissions, true);
+  const k = new FakeKernel(ops);
+  await k.init();
+  const g = await k.request('GETATTR', 1, FakeKernel.getattr());
+  assert.equal(g.error, 0);
+  assert.deepEqual([decodeAttrOut(g.body).attrValid, decodeAttrOut(g.body).attr.uid], [7, 5]);
+  const r = await k.request('READ', 1, FakeKernel.read(0, 0, 100));
+  assert.equal(r.error, 0);
+  assert.equal(r.body.toString(), 'uid 5, ready 1');
+  await ops.destroy?.();
+  assert.ok(fs.destroyed);
+  assert.deepEqual(k.strayReplies, []);
+});

@@ -275,7 +275,7 @@ test('ioctl, poll with wakeup, lseek, copyFileRange, fallocate, fsync, flush, fs
     copyFileRange(from, to, length, flags) { calls.push(`copy ${from.path}:${from.fh}@${from.offset} ${to.path}:${to.fh}@${to.offset} ${length} ${flags}`); return length - 1; },
     fallocate(path, mode, offset, length, fh) { calls.push(`fallocate ${path} ${mode} ${offset} ${length} ${fh}`); },
     fsync(path, datasync, fh) { calls.push(`fsync ${path} ${datasync} ${fh}`); },
-    flush(path, fh) { calls.push(`flush ${path} ${fh}`); },
+    flush(path, fh, owner) { calls.push(`flush ${path} ${fh} ${owner}`); },
     fsyncdir(path, datasync, fh) { calls.push(`fsyncdir ${path} ${datasync} ${fh}`); },
     access(path, mask, ctx) { calls.push(`access ${path} ${mask} ${ctx.uid}`); if (ctx.uid !== 0) throw new FuseError('EACCES'); },
     statfs: () => ({ bsize: 4096, frsize: 1024, blocks: 2n ** 40n, bfree: 5, bavail: 4, files: 3, ffree: 2, namelen: 143 }),
@@ -305,7 +305,7 @@ test('ioctl, poll with wakeup, lseek, copyFileRange, fallocate, fsync, flush, fs
   assert.deepEqual([sf.body.readBigUInt64LE(0), sf.body.readUInt32LE(40), sf.body.readUInt32LE(44), sf.body.readUInt32LE(48)], [2n ** 40n, 4096, 143, 1024]);
   assert.deepEqual(calls, [
     'ioctl /a 80045401 65261 1 inp 16', 'poll /a 1 1 true', 'lseek /a 4096 3 1', 'copy /a:1@10 /b:2@20 100 0',
-    'fallocate /a 3 0 8192 1', 'fsync /a true 1', 'flush /a 1', 'fsyncdir / false 9', 'access /a 6 0', 'access /a 2 1000',
+    'fallocate /a 3 0 8192 1', 'fsync /a true 1', 'flush /a 1 5', 'fsyncdir / false 9', 'access /a 6 0', 'access /a 2 1000',
   ]);
   // The poll wakeup is the kernel's POLL notification for the request's kh (once the notifier is known).
   assert.ok(wake);

@@ -122,7 +122,7 @@ export class ModelFs implements PathFilesystem {
     return data.length;
   }
 
-  flush(path: string, fh: number, ctx: PathContext): void { this.#record(`flush ${path} fh=${fh}`, ctx); }
+  flush(path: string, fh: number, owner: bigint, ctx: PathContext): void { this.#record(`flush ${path} fh=${fh} owner=${owner}`, ctx); }
   release(path: string, fh: number, _flags: number, ctx: PathContext): void {
     this.#record(`release ${path} fh=${fh}`, ctx);
     this.handles.delete(fh);
@@ -183,7 +183,7 @@ export class ModelFs implements PathFilesystem {
     td.entries!.set(tname, a);
   }
 
-  link(existingPath: string, newPath: string, ctx: PathContext): void {
+  link(existingPath: string, newPath: string, _fh: number | undefined, ctx: PathContext): void {
     this.#record(`link ${existingPath} ${newPath}`, ctx);
     const n = this.find(existingPath);
     const [dir, name] = this.#split(newPath);

@@ -136,7 +136,7 @@ describe('entry and attributes', () => {
       attr: { ...ZERO_ATTR, atime: 5n, atimensec: 999_999_999 },
     }).build());
     // NaN timeouts encode as 0.
-    const nan = encodeEntryOut({ ino: 1, entryTimeout: NaN, attr: { mode: 0 } });
+    const nan = encodeEntryOut({ ino: 1, entryTimeout: NaN, attr: { mode: 0o100644 } });
     assert.deepStrictEqual(nan.subarray(16, 24), Buffer.alloc(8));
   });
 
@@ -148,7 +148,7 @@ describe('entry and attributes', () => {
     const res = { attr: { mode: 0o100600, size: 42 }, timeout: 3 };
     assert.deepStrictEqual(viaRow('GETATTR', res, { ino: S.DEADBEEF }), expected);
     assert.deepStrictEqual(viaRow('SETATTR', res, { ino: S.DEADBEEF }), expected);
-    assert.equal(encodeAttrOut({ attr: { mode: 0 } }, 1).length, 104);
+    assert.equal(encodeAttrOut({ attr: { mode: 0o100000 } }, 1).length, 104);
   });
 
   test('statx_out: every field', () => {

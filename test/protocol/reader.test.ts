@@ -127,7 +127,7 @@ describe('u64 helpers', () => {
     assert.equal(readU64(Buffer.concat([Buffer.alloc(3), at(S.DEADBEEF)]), 3), S.DEADBEEF);
   });
 
-  test('writeU64: numbers and bigints, returns the next offset; bigints are taken mod 2^64', () => {
+  test('writeU64: numbers and bigints, returns the next offset; anything outside [0, 2^64) is refused, not wrapped', () => {
     const b = Buffer.alloc(16);
     assert.equal(writeU64(b, 8, 0x0102_0304_0506), 16);
     assert.deepStrictEqual(b.subarray(8), at(0x0102_0304_0506n));
@@ -135,8 +135,9 @@ describe('u64 helpers', () => {
     assert.deepStrictEqual(b.subarray(0, 8), at(S.DEADBEEF));
     writeU64(b, 0, Number.MAX_SAFE_INTEGER);
     assert.deepStrictEqual(b.subarray(0, 8), at(S.MAX_SAFE));
-    writeU64(b, 0, -1n);
+    writeU64(b, 0, (1n << 64n) - 1n);
     assert.deepStrictEqual(b.subarray(0, 8), at((1n << 64n) - 1n));
+    for (const v of [-1n, 1n << 64n, -1, NaN, 2 ** 70, 1.5]) assert.throws(() => writeU64(b, 0, v), RangeError, String(v));
   });
 
   test('readI64/writeI64: a number whenever the value is safe, negative values included', () => {

@@ -20,7 +20,9 @@ export function removeTestUser(): void;
 export function removeOrphanTestUsers(): string[];
 /** Prefix of this process's temporary mountpoints (names the process, for the sweep). */
 export function mountpointPrefix(): string;
-/** Removes dead test processes' temporary mountpoints (unmounting lazily); returns them. */
+/** Prefix of this process's other temporary directories (swept like mountpoints). */
+export function scratchPrefix(): string;
+/** Removes dead test processes' temporary mountpoints and scratch directories (unmounting lazily); returns them. */
 export function removeOrphanMountpoints(): string[];
 /** Puts back what dead test processes left (users, /dev/fuse's mode); returns what it did. */
 export function restoreMachine(): string[];

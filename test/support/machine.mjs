@@ -293,6 +293,11 @@ export function mountpointPrefix() {
   return `tsfuse-mnt-${processIdentity()}-`;
 }
 
+/** Prefix of other temporary directories of this process (the runner's Node 26 wrapper), swept the same way. */
+export function scratchPrefix() {
+  return `tsfuse-scratch-${processIdentity()}-`;
+}
+
 function unescapeField(s) {
   return s.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(Number.parseInt(o, 8)));
 }
@@ -304,13 +309,13 @@ function mountsUnder(dir) {
 }
 
 /**
- * Removes the temporary mountpoints of test processes that are gone, lazily unmounting what is still
- * mounted there (a crashed test's daemon is dead or hung). Returns the directories removed.
+ * Removes the temporary mountpoints (and scratch directories) of test processes that are gone, lazily
+ * unmounting what is still mounted there (a crashed test's daemon is dead or hung). Returns them.
  */
 export function removeOrphanMountpoints() {
   const removed = [];
   for (const name of readdirSync(tmpdir())) {
-    const owner = /^tsfuse-mnt-(\d+-\d+)-/.exec(name)?.[1];
+    const owner = /^tsfuse-(?:mnt|scratch)-(\d+-\d+)-/.exec(name)?.[1];
     if (owner === undefined || isAlive(owner)) continue;
     const dir = join(tmpdir(), name);
     for (let i = 0; i < 8; i++) {
@@ -334,9 +339,9 @@ export function removeOrphanMountpoints() {
  */
 export function restoreMachine() {
   const done = [];
+  for (const dir of removeOrphanMountpoints()) done.push(`removed ${dir}`);
   if (process.geteuid?.() !== 0) return done;
   for (const name of removeOrphanTestUsers()) done.push(`removed user ${name}`);
-  for (const dir of removeOrphanMountpoints()) done.push(`removed mountpoint ${dir}`);
   withLock(() => {
     const record = readDeviceRecord();
     if (record === undefined) return;

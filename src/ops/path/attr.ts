@@ -2,16 +2,20 @@
  * From what a path filesystem's getattr returns (a plain {@link PathStat}, `fs.Stats` or `fs.BigIntStats`)
  * to the low-level {@link Attr}, and from the kernel's times to the {@link Timestamp}s the filesystem sees.
  */
-import type { Attr } from '../../protocol/replies.ts';
+import type { Attr, StatxData } from '../../protocol/replies.ts';
 import type { U64 } from '../../protocol/u64.ts';
 import type { AnyStat, PathStat, TimeLike, Timestamp } from './types.ts';
 import type { BigIntStats, Stats } from 'node:fs';
 import { S_IFDIR, S_IFMT } from '../file-mode.ts';
+import { StatxMask } from '../../protocol/constants.ts';
 
 const NS_PER_S = 1_000_000_000;
 const NS_PER_S_BIG = 1_000_000_000n;
 const TWO_32 = 0x1_0000_0000;
 const MAX_SAFE_BIG = BigInt(Number.MAX_SAFE_INTEGER);
+/** STATX_BASIC_STATS (<linux/stat.h>): everything struct stat has, which every answer fills. */
+const STATX_BASIC_STATS = StatxMask.TYPE | StatxMask.MODE | StatxMask.NLINK | StatxMask.UID | StatxMask.GID
+  | StatxMask.ATIME | StatxMask.MTIME | StatxMask.CTIME | StatxMask.INO | StatxMask.SIZE | StatxMask.BLOCKS;
 
 /** A time the filesystem returned, as [seconds, nanoseconds], floored like a timespec. */
 function splitTime(t: TimeLike, what: string): [number, number] {
@@ -107,6 +111,41 @@ function attrOfBigIntStats(s: BigIntStats, useIno: boolean): Attr {
   };
 }
 
+/**
+ * A STATX answer from what getattr returned and its {@link attrOf} form: the basic fields, and the birth
+ * time with STATX_BTIME when the filesystem gave one (an `fs.Stats` birth time of 0 means "unknown": Node
+ * reports that when the underlying filesystem has none).
+ */
+export function statxOf(s: AnyStat, attr: Attr): StatxData {
+  const btime = birthOf(s);
+  const rdev = attr.rdev ?? 0;
+  return {
+    mask: btime === undefined ? STATX_BASIC_STATS : STATX_BASIC_STATS | StatxMask.BTIME,
+    blksize: attr.blksize, nlink: attr.nlink, uid: attr.uid, gid: attr.gid, mode: attr.mode, ino: attr.ino,
+    size: attr.size, blocks: attr.blocks,
+    atime: { sec: attr.atime as number, nsec: attr.atimensec ?? 0 },
+    mtime: { sec: attr.mtime as number, nsec: attr.mtimensec ?? 0 },
+    ctime: { sec: attr.ctime as number, nsec: attr.ctimensec ?? 0 },
+    ...(btime !== undefined && { btime: { sec: btime[0], nsec: btime[1] } }),
+    // The kernel's 32-bit device number (include/linux/kdev_t.h new_decode_dev), as fuse_statx_to_attr
+    // encodes it back.
+    rdevMajor: (rdev & 0xfff00) >>> 8, rdevMinor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00),
+  };
+}
+
+function birthOf(s: AnyStat): [number, number] | undefined {
+  if (typeof s.mode === 'bigint') {
+    const ns = (s as BigIntStats).birthtimeNs;
+    return typeof ns === 'bigint' && ns !== 0n ? splitNs(ns) : undefined;
+  }
+  if (typeof (s as Stats).atimeMs === 'number') {
+    const ms = (s as Stats).birthtimeMs;
+    return typeof ms === 'number' && ms !== 0 ? splitMs(ms, 'birthtime') : undefined;
+  }
+  const t = (s as PathStat).birthtime;
+  return t === undefined ? undefined : splitTime(t, 'birthtime');
+}
+
 /** The inode number a filesystem reports, if any (the key that makes hard links share a node). */
 export function reportedIno(s: AnyStat): U64 | undefined {
   const ino = (s as { ino?: number | bigint }).ino;
@@ -119,10 +158,10 @@ export function timestampOf(t: { readonly sec: number | bigint; readonly nsec: n
   return { sec: Number(t.sec), nsec: t.nsec };
 }
 
-/** The current wall-clock time to the best resolution Node offers (microseconds), for UTIME_NOW. */
-export function now(): Timestamp {
+/** UTIME_NOW: the current wall-clock time to the best resolution Node offers (microseconds), marked `now`. */
+export function utimeNow(): Timestamp {
   const ms = performance.timeOrigin + performance.now();
   const sec = Math.floor(ms / 1000);
   const nsec = Math.min(NS_PER_S - 1, Math.max(0, Math.round((ms - sec * 1000) * 1e6)));
-  return { sec, nsec };
+  return { sec, nsec, now: true };
 }

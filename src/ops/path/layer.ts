@@ -10,7 +10,7 @@
  */
 import type { LowLevelOperations, ReadyInfo } from '../lowlevel.ts';
 import type { Notifier } from '../../session/session.ts';
-import type { EntryReply, OpenReply, Attr, StatfsReply, LockReply, IoctlReply } from '../../protocol/replies.ts';
+import type { EntryReply, OpenReply, Attr, StatfsReply, LockReply, IoctlReply, StatxReply } from '../../protocol/replies.ts';
 import type { DirEntry, DirEntryPlus } from '../../protocol/dirent.ts';
 import type { U64 } from '../../protocol/u64.ts';
 import type { InitFlagName } from '../../protocol/constants.ts';
@@ -22,7 +22,7 @@ import type {
 } from './types.ts';
 import { NodeTable, type PathNode } from './node-table.ts';
 import { DirListing, type ListedEntry } from './dir-listing.ts';
-import { attrOf, now, reportedIno, timestampOf } from './attr.ts';
+import { attrOf, reportedIno, statxOf, timestampOf, utimeNow } from './attr.ts';
 import { childPath, nameCodec } from './names.ts';
 import { PathCtx, asError, guard } from './context.ts';
 
@@ -38,6 +38,9 @@ const W_OK = 2;
 /** fcntl lock types and flock(2) operations. */
 const F_RDLCK = 0;
 const F_WRLCK = 1;
+const F_UNLCK = 2;
+/** The end of a lock that runs to the end of the file (OFFSET_MAX). */
+const OFFSET_MAX = (1n << 63n) - 1n;
 const LOCK_SH = 1;
 const LOCK_EX = 2;
 const LOCK_NB = 4;
@@ -50,7 +53,7 @@ const UNKNOWN_INO = 0xffff_ffff;
 
 /** The methods whose absence, all together, makes a filesystem read-only. */
 const MUTATING = [
-  'write', 'create', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'link', 'symlink', 'chmod', 'chown', 'truncate',
+  'write', 'create', 'tmpfile', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'link', 'symlink', 'chmod', 'chown', 'truncate',
   'utimens', 'setxattr', 'removexattr', 'fallocate',
 ] as const satisfies readonly (keyof PathFilesystem)[];
 
@@ -100,6 +103,17 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
   const handleOf = (fh: U64 | undefined, ino: U64): Handle => {
     const h = fh === undefined ? undefined : handles.get(fh);
     return h ?? { node: nodeOf(ino), fsFh: 0, listing: undefined };
+  };
+  /**
+   * For a node without a name (unlinked or renamed over while open, or O_TMPFILE): one of its open
+   * handles, since its path no longer leads to it. Requests that carry no fh (fstat(2) sends GETATTR
+   * without one, fs/fuse/dir.c fuse_getattr; fchmod(2) a SETATTR without FATTR_FH; linkat(2) a LINK)
+   * then still reach the right file. A scan of the open handles, done only for such nodes.
+   */
+  const namelessFh = (node: PathNode): number | undefined => {
+    if (node.linked || node.opens === 0) return undefined;
+    for (const h of handles.values()) if (h.node === node) return h.fsFh;
+    return undefined;
   };
   const addHandle = (node: PathNode, fsFh: number): number => {
     const fh = nextFh++;
@@ -166,6 +180,20 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     return { ino, name: names.encode(e.name), offset, mode };
   };
 
+  /**
+   * A close(2) of a descriptor: the filesystem's flush, then (when it keeps POSIX locks) the release of
+   * every record lock of the closing process, which POSIX ties to any close of the file and the kernel
+   * leaves to the filesystem (fs/locks.c locks_remove_posix finds no local locks when they are remote).
+   * libfuse's high-level fuse_flush_common does the same unlock.
+   */
+  const flushed = async (path: string, fsFh: number, owner: bigint, c: PathCtx): Promise<void> => {
+    try {
+      if (fs.flush) await fs.flush(path, fsFh, owner, c);
+    } finally {
+      if (fs.setlk) await fs.setlk(path, fsFh, { type: F_UNLCK, start: 0, end: OFFSET_MAX, pid: c.pid }, owner, false, c);
+    }
+  };
+
   const pathNotifier: PathNotifier = {
     async invalidate(path) {
       const node = table.resolve(path);
@@ -227,7 +255,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     getattr: guard(async (req, ctx) => {
       const h = req.fh === undefined ? undefined : handles.get(req.fh);
       const node = h?.node ?? nodeOf(req.ino);
-      return { attr: attrOf(await stat(table.pathOf(node), h?.fsFh, new PathCtx(ctx)), useIno), attrTimeout };
+      return { attr: attrOf(await stat(table.pathOf(node), h?.fsFh ?? namelessFh(node), new PathCtx(ctx)), useIno), attrTimeout };
     }),
     opendir: guard(async (req, ctx) => {
       const node = nodeOf(req.ino);
@@ -276,6 +304,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       try {
         const path = table.pathOf(h.node);
         const c = new PathCtx(ctx);
+        if (req.flush && ops.flush) await flushed(path, h.fsFh, BigInt(req.lockOwner), c);
         // fs/fuse/file.c fuse_file_release: a flock still held is the daemon's to drop.
         if (req.flockUnlock && fs.flock) await fs.flock(path, h.fsFh, LOCK_UN, BigInt(req.lockOwner), c);
         if (fs.release) await fs.release(path, h.fsFh, req.flags, c);
@@ -351,12 +380,23 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     });
   }
 
+  // STATX is what the kernel sends when statx(2) asks for the birth time (fs/fuse/dir.c
+  // fuse_update_get_attr); the same getattr answers it. Absent, the kernel falls back to GETATTR.
+  if (fs.getattr) {
+    ops.statx = guard(async (req, ctx): Promise<StatxReply> => {
+      const h = req.fh === undefined ? undefined : handles.get(req.fh);
+      const node = h?.node ?? nodeOf(req.ino);
+      const st = await stat(table.pathOf(node), h?.fsFh ?? namelessFh(node), new PathCtx(ctx));
+      return { statx: statxOf(st, attrOf(st, useIno)), attrTimeout };
+    });
+  }
+
   if (readOnly || fs.chmod || fs.chown || fs.truncate || fs.utimens) {
     ops.setattr = guard(async (req, ctx) => {
       if (readOnly) throw new FuseError('EROFS');
       const h = req.fh === undefined ? undefined : handles.get(req.fh);
       const node = h?.node ?? nodeOf(req.ino);
-      const fsFh = h?.fsFh;
+      const fsFh = h?.fsFh ?? namelessFh(node);
       const path = table.pathOf(node);
       const c = new PathCtx(ctx);
       // The order users think in (and chmod(1) … touch(1) would issue): mode, owner, size, times.
@@ -374,7 +414,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       }
       if (req.atime !== undefined || req.mtime !== undefined) {
         if (!fs.utimens) throw refused();
-        const t = req.atime === 'now' || req.mtime === 'now' ? now() : undefined;
+        const t = req.atime === 'now' || req.mtime === 'now' ? utimeNow() : undefined;
         const atime = req.atime === undefined ? undefined : req.atime === 'now' ? t : timestampOf(req.atime);
         const mtime = req.mtime === undefined ? undefined : req.mtime === 'now' ? t : timestampOf(req.mtime);
         await fs.utimens(path, atime, mtime, fsFh, c);
@@ -433,7 +473,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       const name = names.decode(req.newName);
       const path = childPath(table.pathOf(parent), name);
       const c = new PathCtx(ctx);
-      await fs.link(table.pathOf(node), path, c);
+      await fs.link(table.pathOf(node), path, namelessFh(node), c);
       const attr = attrOf(await stat(path, undefined, c), useIno);
       // The kernel links the existing inode (fs/fuse/dir.c fuse_link): the reply must name the same node.
       table.link(node, parent, name);
@@ -505,6 +545,27 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     });
   }
 
+  if (readOnly || fs.tmpfile) {
+    ops.tmpfile = guard(async (req, ctx) => {
+      if (!fs.tmpfile) throw refused();
+      // The kernel names the new dentry "/" (fs/namei.c vfs_tmpfile); the file itself has no name.
+      const parent = nodeOf(req.parent);
+      const c = new PathCtx(ctx, req.umask);
+      const r = await fs.tmpfile(table.pathOf(parent), req.mode, req.flags, c);
+      const { fsFh, flags } = openResult(r);
+      let st: AnyStat;
+      try {
+        st = await stat('', fsFh, c);
+      } catch (e) {
+        if (fs.release) await Promise.resolve(fs.release('', fsFh, req.flags, c)).catch(() => {});
+        throw e;
+      }
+      const attr = attrOf(st, useIno);
+      const node = table.nameless(reportedIno(st), attr.mode);
+      return { entry: entryOf(node, attr), open: { fh: addHandle(node, fsFh), flags } };
+    });
+  }
+
   if (fs.read) {
     const read = fs.read;
     ops.read = guard(async (req, ctx) => {
@@ -519,11 +580,10 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       return fs.write(table.pathOf(h.node), h.fsFh, req.data, Number(req.offset), new PathCtx(ctx));
     });
   }
-  if (fs.flush) {
-    const flush = fs.flush;
+  if (fs.flush || fs.setlk) {
     ops.flush = guard(async (req, ctx) => {
       const h = handleOf(req.fh, req.ino);
-      await flush.call(fs, table.pathOf(h.node), h.fsFh, new PathCtx(ctx));
+      await flushed(table.pathOf(h.node), h.fsFh, BigInt(req.lockOwner), new PathCtx(ctx));
     });
   }
   if (fs.fsync) {

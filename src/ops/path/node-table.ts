@@ -10,7 +10,8 @@
  * Hard links: when the filesystem reports a stable `ino` (and `useIno` is on), every name of that inode
  * maps to one node, which then carries the extra names as aliases. A name that goes away (unlink, rename
  * over it) is removed from its node; a node left without any name keeps its last one, so an open file
- * that was unlinked still has a path ("its last name") for its remaining requests.
+ * that was unlinked still has a path ("its last name") for its remaining requests. A node made by
+ * O_TMPFILE never had a name: its path is `''` until LINK gives it one.
  */
 import type { U64 } from '../../protocol/u64.ts';
 import { ROOT_ID } from '../../protocol/constants.ts';
@@ -29,7 +30,7 @@ export class PathNode {
   readonly type: number;
   /** The filesystem's inode number, when it reported one and `useIno` is on. */
   readonly fsIno: U64 | undefined;
-  /** The node's name: its current one when `linked`, else its last one. Undefined only for the root. */
+  /** The node's name: its current one when `linked`, else its last one. Undefined for the root and for a nameless (O_TMPFILE) node. */
   parent: PathNode | undefined = undefined;
   name = '';
   /** Whether (parent, name) is a live name, found in `parent.children`. */
@@ -71,9 +72,9 @@ export class NodeTable {
 
   get(id: U64): PathNode | undefined { return this.#byId.get(id); }
 
-  /** The node's path: its current name, or its last one once it has none. */
+  /** The node's path: its current name, or its last one once it has none; `''` for a node that never had a name. */
   pathOf(node: PathNode): string {
-    if (node.parent === undefined) return '/';
+    if (node.parent === undefined) return node === this.root ? '/' : '';
     let path = '';
     let depth = 0;
     for (let n: PathNode | undefined = node; n.parent !== undefined; n = n.parent) {
@@ -125,6 +126,16 @@ export class NodeTable {
     }
     if (parent.children?.get(name) !== node) this.#addName(node, parent, name);
     node.lookups++;
+    return node;
+  }
+
+  /** TMPFILE is about to be answered: a new node without a name, with one lookup. */
+  nameless(fsIno: U64 | undefined, mode: number): PathNode {
+    const byIno = this.#useIno && fsIno !== undefined;
+    const node = new PathNode(this.#nextId++, mode & S_IFMT, byIno ? fsIno : undefined);
+    this.#byId.set(node.id, node);
+    if (byIno) this.#byIno.set(fsIno, node);
+    node.lookups = 1;
     return node;
   }
 

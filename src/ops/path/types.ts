@@ -11,12 +11,18 @@
  *   UTF-8 by default; `PathLayerOptions.nameEncoding` says what happens to names that are not.
  * - The last parameter is always a {@link PathContext} (caller ids, AbortSignal), so a simple
  *   filesystem can ignore it. Where the kernel names an open file, `fh` (the value `open`/`create`/
- *   `opendir` returned, or 0) comes just before it.
+ *   `opendir`/`tmpfile` returned, or 0) comes just before it, or before the lock `owner` (a bigint: the
+ *   kernel's id for the calling process's file table) in the methods that take one.
+ * - Files without a name: a file unlinked (or renamed over) while open keeps its last path, which no longer
+ *   names it; a file made by `tmpfile` has the path `''` until it is linked. Whenever a request is about
+ *   such a file, the layer passes one of its open handles as `fh`, even where the kernel sent none
+ *   (`getattr` for fstat(2), `chmod`/`chown`/`utimens` for fchmod(2)…, `link` for linkat(2) of
+ *   /proc/self/fd/N): resolve the file by `fh` when it is given, and by path only otherwise.
  * - Errors: throw `new FuseError('ENOENT')`, rethrow any Node `SystemError` (`err.code`/`err.errno`), or
  *   throw an errno name string (`'ENOENT'`); anything else becomes EIO with a warning. Results of the
  *   wrong shape (a getattr without a numeric `mode`, …) are EIO with a warning too.
- * - A filesystem without any mutating method (write, create, mknod, mkdir, unlink, rmdir, rename, link,
- *   symlink, chmod, chown, truncate, utimens, setxattr, removexattr, fallocate) is read-only: those
+ * - A filesystem without any mutating method (write, create, tmpfile, mknod, mkdir, unlink, rmdir, rename,
+ *   link, symlink, chmod, chown, truncate, utimens, setxattr, removexattr, fallocate) is read-only: those
  *   requests answer EROFS. One with some of them answers ENOSYS for the missing ones, as documented on
  *   each method.
  */
@@ -32,6 +38,12 @@ export interface Timestamp {
   readonly sec: number;
   /** 0 … 999 999 999. */
   readonly nsec: number;
+  /**
+   * Set on the times `utimens` receives for UTIME_NOW (`sec`/`nsec` then hold the layer's clock). Setting a
+   * time to now needs only write permission; any other time needs ownership (utimensat(2)). Absent: an
+   * explicit time.
+   */
+  readonly now?: true;
 }
 
 /**
@@ -66,7 +78,10 @@ export interface PathStat {
   readonly mtime?: TimeLike;
   /** Last change of the attributes. Defaults to `mtime`. */
   readonly ctime?: TimeLike;
-  /** Creation time. Accepted for compatibility with `fs.Stats`; not sent to the kernel yet (it needs STATX). */
+  /**
+   * Creation time, sent to the kernel in STATX answers (statx(2) `stx_btime`, `stat -c %W`). Absent (or
+   * 0 in an `fs.Stats`, which is how Node reports "unknown"): statx says the birth time is not known.
+   */
   readonly birthtime?: TimeLike;
 }
 
@@ -129,7 +144,11 @@ export interface PathFilesystem {
   /** At unmount. Absent: nothing. */
   destroy?(): void | Promise<void>;
 
-  /** Attributes of `path` (lstat semantics: do not follow a final symlink). `fh` is set for fstat. Absent: `/` is a 0755 directory, everything else ENOENT. */
+  /**
+   * Attributes of `path` (lstat semantics: do not follow a final symlink). `fh` is set for fstat, and
+   * for a file without a name that is still open. The same call answers STATX (with `birthtime`).
+   * Absent: `/` is a 0755 directory, everything else ENOENT.
+   */
   getattr?(path: string, fh: number | undefined, ctx: PathContext): PathStat | Stats | BigIntStats | Promise<PathStat | Stats | BigIntStats>;
   /**
    * The entries of a directory, all of them (the layer pages them for the kernel). Called once per open
@@ -156,15 +175,26 @@ export interface PathFilesystem {
    * O_CREAT, O_EXCL and O_NOCTTY removed from `flags`) when `mknod` exists, else EROFS/ENOSYS.
    */
   create?(path: string, mode: number, flags: number, ctx: PathContext): PathOpenResult | Promise<PathOpenResult>;
+  /**
+   * open(2) with O_TMPFILE: create a regular file without a name in the directory `dirPath` and open it
+   * (`mode` includes S_IFREG; `flags` are the open flags, O_EXCL meaning it must never get a name).
+   * Later requests about the file have the path `''` and its handle as `fh`; `link` may name it. Absent:
+   * EROFS on a read-only filesystem, else ENOSYS (the caller sees EOPNOTSUPP).
+   */
+  tmpfile?(dirPath: string, mode: number, flags: number, ctx: PathContext): PathOpenResult | Promise<PathOpenResult>;
   /** Up to `length` bytes at `position`; fewer means end of file. A string is UTF-8. Absent: ENOSYS. */
   read?(path: string, fh: number, length: number, position: number, ctx: PathContext): Uint8Array | string | Promise<Uint8Array | string>;
   /** Write `data` (borrowed: valid until the call settles; copy to keep) at `position`; return bytes written. Absent: EROFS/ENOSYS. */
   write?(path: string, fh: number, data: Uint8Array, position: number, ctx: PathContext): number | Promise<number>;
   /**
-   * Each close(2) of a descriptor of this open file (the kernel itself sends an unlock through `setlk` for
-   * the closing owner's POSIX locks). Absent: success (the kernel stops asking).
+   * Each close(2) of a descriptor of this open file, by the process whose lock owner is `owner`. POSIX
+   * says that close releases every record lock that process holds on the file, and the kernel leaves
+   * that to the filesystem (its own lock list is empty when locks are the filesystem's): so when `setlk`
+   * exists, the layer follows this call with `setlk(path, fh, { type: F_UNLCK, start: 0, end: 2^63−1 },
+   * owner, false, ctx)`, as libfuse's high-level layer does. Absent: success (without `setlk` the kernel
+   * then stops sending FLUSH).
    */
-  flush?(path: string, fh: number, ctx: PathContext): void | Promise<void>;
+  flush?(path: string, fh: number, owner: bigint, ctx: PathContext): void | Promise<void>;
   /**
    * Last close of an open file. `path` is the file's current name, or its last name if it was unlinked
    * since. With `flock`, a lock the handle still holds is dropped through `flock(…, LOCK_UN)` first.
@@ -184,8 +214,12 @@ export interface PathFilesystem {
   rmdir?(path: string, ctx: PathContext): void | Promise<void>;
   /** `flags`: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2). Absent: EROFS/ENOSYS. */
   rename?(from: string, to: string, flags: number, ctx: PathContext): void | Promise<void>;
-  /** A hard link `newPath` to `existingPath`. Absent: EROFS/ENOSYS. */
-  link?(existingPath: string, newPath: string, ctx: PathContext): void | Promise<void>;
+  /**
+   * A hard link `newPath` to `existingPath`. `fh` is set when the file has no name left (a `tmpfile`
+   * being given its name, through linkat(2) of /proc/self/fd/N): one of its open handles, and
+   * `existingPath` is then not its name. Absent: EROFS/ENOSYS.
+   */
+  link?(existingPath: string, newPath: string, fh: number | undefined, ctx: PathContext): void | Promise<void>;
   /** A symlink at `path` pointing to `target`. Absent: EROFS/ENOSYS. */
   symlink?(target: string, path: string, ctx: PathContext): void | Promise<void>;
   /** The target of a symlink. Absent: ENOSYS. */
@@ -199,7 +233,7 @@ export interface PathFilesystem {
   truncate?(path: string, size: number, fh: number | undefined, ctx: PathContext): void | Promise<void>;
   /**
    * Set access and modification times. `undefined` leaves a time unchanged (UTIME_OMIT); UTIME_NOW
-   * arrives as the current time. Absent: EROFS/ENOSYS.
+   * arrives as the current time marked `now: true` (see {@link Timestamp.now}). Absent: EROFS/ENOSYS.
    */
   utimens?(path: string, atime: Timestamp | undefined, mtime: Timestamp | undefined, fh: number | undefined, ctx: PathContext): void | Promise<void>;
   /** Absent: zeros, with namelen 255 and bsize 512. */
@@ -235,7 +269,10 @@ export interface PathFilesystem {
    * does. Absent: locks are local to the kernel when `setlk` is absent too; with `setlk` alone, ENOSYS.
    */
   getlk?(path: string, fh: number, lock: PathLock, owner: bigint, ctx: PathContext): PathLock | Promise<PathLock>;
-  /** Set or clear a POSIX lock; `wait` for F_SETLKW (honour ctx.signal). Absent: POSIX locks are local to the kernel. */
+  /**
+   * Set or clear a POSIX lock; `wait` for F_SETLKW (honour ctx.signal). Also called to clear `owner`'s
+   * locks on the whole file at each close(2) (see `flush`). Absent: POSIX locks are local to the kernel.
+   */
   setlk?(path: string, fh: number, lock: PathLock, owner: bigint, wait: boolean, ctx: PathContext): void | Promise<void>;
   /** flock(2): `operation` is LOCK_SH (1), LOCK_EX (2) or LOCK_UN (8), with LOCK_NB (4). Absent: flock locks are local to the kernel. */
   flock?(path: string, fh: number, operation: number, owner: bigint, ctx: PathContext): void | Promise<void>;

@@ -1,0 +1,37 @@
+/**
+ * tsfuse's daemons for bench/run.ts, each in a process of its own (like every other daemon in the run, so
+ * its CPU time and RSS are its own):
+ *
+ *   node --import tsx bench/daemons/tsfuse.ts passthrough SOURCE MOUNTPOINT ENTRY_TIMEOUT ATTR_TIMEOUT [-o OPTIONS]
+ *   node --import tsx bench/daemons/tsfuse.ts null MOUNTPOINT
+ *
+ * `passthrough` is src/passthrough with its timeouts given as PassthroughOptions (the handlers put them
+ * in their replies, as passthrough_ll does; the `-o attr_timeout=` wrapper of src/ops/fs-options.ts would
+ * add a copy of every reply) and `default_permissions` plus OPTIONS as mount options. `null` is the
+ * do-nothing filesystem of bench/lib/filesystems.ts (statTree: /file, timeouts 0 in every reply).
+ * Prints "ready" once mounted, unmounts on SIGTERM/SIGINT.
+ */
+import { mount, type FuseMount } from '../../src/session/fuse-mount.ts';
+import { servePassthrough } from '../../src/passthrough/index.ts';
+import { statTree } from '../lib/filesystems.ts';
+
+const [kind, ...rest] = process.argv.slice(2);
+let m: FuseMount;
+if (kind === 'passthrough') {
+  const [source, mountpoint, entry, attr, flag, options] = rest;
+  if (source === undefined || mountpoint === undefined || entry === undefined || attr === undefined || (flag !== undefined && flag !== '-o')) {
+    process.stderr.write('usage: tsfuse.ts passthrough SOURCE MOUNTPOINT ENTRY_TIMEOUT ATTR_TIMEOUT [-o OPTIONS]\n');
+    process.exit(2);
+  }
+  m = await servePassthrough(source, mountpoint, {
+    passthrough: { entryTimeout: Number(entry), attrTimeout: Number(attr) },
+    mount: { handleSignals: true, ...(options !== undefined && { options }) },
+  });
+} else if (kind === 'null' && rest.length === 1) {
+  m = await mount(rest[0]!, statTree().ops, { handleSignals: true });
+} else {
+  process.stderr.write('usage: tsfuse.ts passthrough SOURCE MOUNTPOINT ENTRY ATTR [-o OPTIONS] | null MOUNTPOINT\n');
+  process.exit(2);
+}
+process.stdout.write('ready\n');
+await m.closed;

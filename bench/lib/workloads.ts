@@ -1,0 +1,114 @@
+/**
+ * The workloads of `npm run bench` and how each is run against one directory (a mount or the backing
+ * directory). Clients are separate processes: the C load generator (bench/lib/loadgen.ts) for metadata,
+ * fio for data. Each returns the figure (higher is better), the work done (for CPU per operation) and the
+ * client's CPU time (so the run's own CPU is kept out of the background-load figure).
+ */
+import { join } from 'node:path';
+import type { LoadGen } from './loadgen.ts';
+
+export const MIB = 1 << 20;
+
+export interface Sizes {
+  /** Timed runs (stat, readdir, create, random reads), seconds. */
+  readonly seconds: number;
+  /** The sequential file, MiB. */
+  readonly bigMiB: number;
+  readonly dirEntries: number;
+  /** Files looked up per pass of the memory workload, and passes (each followed by forgets). */
+  readonly lookupFiles: number;
+  readonly lookupPasses: number;
+}
+
+export type WorkloadId = 'stat' | 'readdir' | 'create' | 'unlink' | 'seqReadCold' | 'seqReadCached' | 'seqWrite' | 'randRead' | 'randReadAttr1' | 'nullStat';
+
+export interface WorkloadInfo { readonly label: string; readonly unit: string; readonly perWork: string }
+
+export function workloadInfo(s: Sizes): Record<WorkloadId, WorkloadInfo> {
+  const big = s.bigMiB >= 1024 ? `${s.bigMiB / 1024} GiB` : `${s.bigMiB} MiB`;
+  return {
+    stat: { label: 'stat, timeouts 0', unit: 'stats/s', perWork: 'stat' },
+    readdir: { label: `readdir of ${s.dirEntries.toLocaleString('en')} entries`, unit: 'entries/s', perWork: 'entry' },
+    create: { label: 'create + 4 KiB write + close', unit: 'files/s', perWork: 'file' },
+    unlink: { label: 'unlink', unit: 'files/s', perWork: 'file' },
+    seqReadCold: { label: `sequential read ${big}, backing cold (fio, bs=1M)`, unit: 'MiB/s', perWork: 'MiB' },
+    seqReadCached: { label: `sequential read ${big}, backing cached (fio, bs=1M)`, unit: 'MiB/s', perWork: 'MiB' },
+    seqWrite: { label: `sequential write ${big} (fio, bs=1M, no fsync)`, unit: 'MiB/s', perWork: 'MiB' },
+    randRead: { label: '4 KiB random read, 2 jobs (fio)', unit: 'IOPS', perWork: 'read' },
+    randReadAttr1: { label: '4 KiB random read, 2 jobs, attr_timeout=1', unit: 'IOPS', perWork: 'read' },
+    nullStat: { label: 'stat on a do-nothing daemon, timeouts 0', unit: 'stats/s', perWork: 'stat' },
+  };
+}
+
+export interface Outcome { readonly value: number; readonly work: number; readonly clientCpuUs: number }
+
+/** Where a subject's files are: `dir` is the mount (or the backing directory for native). */
+export interface Target { readonly id: string; readonly dir: string; readonly native: boolean }
+
+/** fio's JSON report from the load generator's `exec` output (fio's stdout goes to its stderr). */
+export function parseFio(text: string): { bwBytes: number; iops: number; ioBytes: number; totalIos: number; rw: 'read' | 'write' } {
+  const start = text.indexOf('{');
+  const end = text.lastIndexOf('}');
+  if (start < 0 || end < start) throw new Error(`no fio JSON in: ${text.slice(0, 300)}`);
+  const j = JSON.parse(text.slice(start, end + 1)) as { jobs?: { read: FioSide; write: FioSide }[] };
+  const job = j.jobs?.[0];
+  if (!job) throw new Error('fio JSON without jobs');
+  const rw = job.write.io_bytes > 0 ? 'write' : 'read';
+  const side = job[rw];
+  return { bwBytes: side.bw_bytes, iops: side.iops, ioBytes: side.io_bytes, totalIos: side.total_ios, rw };
+}
+interface FioSide { bw_bytes: number; iops: number; io_bytes: number; total_ios: number }
+
+/** The fio command line for a workload. `invalidate=1` drops the file's pages in the mount before the
+ * job; the native directory keeps its cache (invalidate=0), or "cached" would read the disk. */
+export function fioArgs(kind: 'read' | 'write' | 'randread', file: string, s: Sizes, native: boolean): string[] {
+  const common = [`--filename=${file}`, '--ioengine=psync', '--fallocate=none', '--output-format=json', `--invalidate=${native ? 0 : 1}`];
+  if (kind === 'randread') {
+    return ['fio', '--name=randread', '--rw=randread', '--bs=4k', `--size=${s.bigMiB}m`, '--numjobs=2', '--group_reporting',
+      '--time_based', `--runtime=${Math.round(s.seconds * 1000)}ms`, '--norandommap', ...common];
+  }
+  return ['fio', `--name=${kind}`, `--rw=${kind}`, '--bs=1m', `--size=${s.bigMiB}m`, ...common];
+}
+
+export async function runWorkload(id: WorkloadId, t: Target, lg: LoadGen, s: Sizes, state: Map<string, number>): Promise<Outcome> {
+  const timeout = s.seconds * 1000 + 300_000;
+  const warm = Math.min(0.2, s.seconds / 3);
+  switch (id) {
+    case 'stat':
+    case 'nullStat': {
+      const r = await lg.run(['stat', join(t.dir, 'file'), s.seconds, warm], timeout);
+      const [n, ns] = r.values as [number, number];
+      return { value: n / (ns / 1e9), work: n, clientCpuUs: r.clientCpuUs };
+    }
+    case 'readdir': {
+      const r = await lg.run(['readdir', join(t.dir, 'dir'), s.seconds, warm], timeout);
+      const [entries, ns] = r.values as [number, number];
+      return { value: entries / (ns / 1e9), work: entries, clientCpuUs: r.clientCpuUs };
+    }
+    case 'create': {
+      const r = await lg.run(['create', join(t.dir, 'scratch', t.id), s.seconds, 200_000], timeout);
+      const [n, ns] = r.values as [number, number];
+      state.set(`created:${t.id}`, n);
+      return { value: n / (ns / 1e9), work: n, clientCpuUs: r.clientCpuUs };
+    }
+    case 'unlink': {
+      const count = state.get(`created:${t.id}`) ?? 0;
+      const r = await lg.run(['unlink', join(t.dir, 'scratch', t.id), count], timeout);
+      const [n, ns] = r.values as [number, number];
+      return { value: n / (ns / 1e9), work: n, clientCpuUs: r.clientCpuUs };
+    }
+    case 'seqReadCold':
+    case 'seqReadCached':
+    case 'seqWrite':
+    case 'randRead':
+    case 'randReadAttr1': {
+      const kind = id === 'seqWrite' ? 'write' : id.startsWith('rand') ? 'randread' : 'read';
+      const file = join(t.dir, kind === 'write' ? `sink-${t.id}` : 'big');
+      const r = await lg.run(['exec', ...fioArgs(kind, file, s, t.native)], timeout);
+      const f = parseFio(r.stderr);
+      return kind === 'randread'
+        ? { value: f.iops, work: f.totalIos, clientCpuUs: r.clientCpuUs }
+        : { value: f.bwBytes / MIB, work: f.ioBytes / MIB, clientCpuUs: r.clientCpuUs };
+    }
+  }
+}

@@ -1,0 +1,112 @@
+// The bench harness (bench/run.ts): its pure parts on fixed inputs (statistics, per-round ratios, the
+// noisy-run verdict, option recording, fio parsing), and a smoke run of `--tiny` (native and tsfuse only,
+// no cache dropping, no timing assertions).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import {
+  backgroundCores, findMount, judgeNoise, median, optionsTable, parseLoadavg, parseProcStat, ratioCell, redactCommand,
+  roundRatios, summarize, type Sample,
+} from '../../bench/lib/analysis.ts';
+import { fioArgs, parseFio } from '../../bench/lib/workloads.ts';
+
+const s = (round: number, value: number): Sample => ({ round, value, backgroundCores: 0 });
+
+test('median and summary skip non-finite values', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  assert.deepEqual(summarize([5, Number.NaN, 1, 9]), { median: 5, min: 1, max: 9, n: 3 });
+  assert.equal(summarize([]).n, 0);
+});
+
+test('ratios pair rounds by number, never across rounds', () => {
+  const ours = [s(0, 10), s(1, 30), s(2, 8), s(3, 5)];
+  const theirs = [s(1, 10), s(0, 20), s(2, 0)]; // round 2 unusable (0), round 3 missing
+  assert.deepEqual(roundRatios(ours, theirs), [0.5, 3]);
+  assert.equal(ratioCell([0.5, 3, 1]), '1.00× (0.50–3.00×)');
+  assert.equal(ratioCell([12.4]), '12×');
+  assert.equal(ratioCell([]), '–');
+});
+
+test('noise verdict: quiet, noisy by median, noisy by share of disturbed measurements', () => {
+  const quiet = judgeNoise([0.01, 0.05, 0.1, 0.6, 0.02, 0.03]);
+  assert.equal(quiet.noisy, false);
+  assert.deepEqual(quiet.reasons, []);
+  assert.ok(Math.abs(quiet.disturbedShare - 1 / 6) < 1e-9);
+  const busy = judgeNoise([1.2, 1.3, 0.9]);
+  assert.equal(busy.noisy, true);
+  assert.match(busy.reasons.join(), /median background load 1\.20 cores/);
+  const spiky = judgeNoise([0, 0, 0, 0.8, 0.9]);
+  assert.equal(spiky.noisy, true);
+  assert.match(spiky.reasons.join(), /2 of 5 measurements \(40%\)/);
+  assert.equal(judgeNoise([]).noisy, true);
+  assert.equal(judgeNoise([Number.NaN]).reasons[0], 'no load was measured');
+});
+
+test('load figures from /proc text', () => {
+  // user nice system idle iowait irq softirq steal guest guest_nice
+  assert.deepEqual(parseProcStat('cpu  100 5 50 800 20 3 2 10 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n'), { busy: 170, total: 990 });
+  assert.throws(() => parseProcStat('intr 1 2 3'), /not a \/proc\/stat cpu line/);
+  assert.equal(parseLoadavg('0.52 0.41 0.30 2/340 1234\n'), 0.52);
+  assert.throws(() => parseLoadavg('x'), /not \/proc\/loadavg/);
+  // 1.5 s of machine CPU, 1 s of it ours, over 1 s of wall time: 0.5 cores of other jobs.
+  assert.equal(backgroundCores(1_500_000, 1_000_000, 1_000_000), 0.5);
+  assert.equal(backgroundCores(100, 500, 1000), 0);
+});
+
+test('option recording: the kernel\'s view of a mount, and command lines with the run\'s paths named', () => {
+  const info = [
+    '22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
+    '43 22 0:40 / /tmp/b\\040x/mnt rw,nosuid,nodev,relatime - fuse.go-loopback go-loopback rw,user_id=0,group_id=0',
+    '44 22 0:41 / /tmp/b\\040x/mnt rw,nosuid,nodev - fuse /tmp/src rw,user_id=0,group_id=0,default_permissions,allow_other',
+  ].join('\n');
+  const m = findMount(info, '/tmp/b x/mnt');
+  assert.deepEqual(m, { mountpoint: '/tmp/b x/mnt', fstype: 'fuse', source: '/tmp/src', mountOptions: 'rw,nosuid,nodev', superOptions: 'rw,user_id=0,group_id=0,default_permissions,allow_other' });
+  assert.equal(findMount(info, '/nowhere'), undefined);
+  const names = new Map([['/tmp/run/src', 'SOURCE'], ['/tmp/run/src/mnt', 'MOUNTPOINT']]);
+  assert.equal(redactCommand(['bindfs', '-f', '-o', 'attr_timeout=0', '/tmp/run/src', '/tmp/run/src/mnt'], names), 'bindfs -f -o attr_timeout=0 SOURCE MOUNTPOINT');
+  assert.equal(redactCommand(['x', 'a b'], names), "x 'a b'");
+  const t = optionsTable([{ subject: 'bindfs', command: 'bindfs -f SOURCE MOUNTPOINT', timeouts: 'entry 0 s', mount: m }]);
+  assert.match(t, /\| bindfs \| `bindfs -f SOURCE MOUNTPOINT` \| entry 0 s \| fuse, rw,nosuid,nodev; rw,user_id=0,group_id=0,default_permissions,allow_other \|/);
+});
+
+test('fio: the command keeps the native cache and drops the mount\'s; the JSON report is read', () => {
+  const sizes = { seconds: 0.5, bigMiB: 64, dirEntries: 10, lookupFiles: 10, lookupPasses: 1 };
+  assert.ok(fioArgs('read', '/n/big', sizes, true).includes('--invalidate=0'));
+  const rr = fioArgs('randread', '/m/big', sizes, false);
+  for (const a of ['--invalidate=1', '--numjobs=2', '--bs=4k', '--runtime=500ms', '--size=64m']) assert.ok(rr.includes(a), a);
+  const out = `fio: some warning\n{"jobs":[{"read":{"bw_bytes":1048576,"iops":256,"io_bytes":4194304,"total_ios":1024},"write":{"bw_bytes":0,"iops":0,"io_bytes":0,"total_ios":0}}]}\n`;
+  assert.deepEqual(parseFio(out), { bwBytes: 1048576, iops: 256, ioBytes: 4194304, totalIos: 1024, rw: 'read' });
+  assert.throws(() => parseFio('fio: error'), /no fio JSON/);
+});
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const smokeSkip = process.getuid?.() !== 0 ? 'needs root (mount(2))'
+  : !existsSync('/dev/fuse') ? 'needs /dev/fuse'
+  : spawnSync('fio', ['--version']).status !== 0 ? 'needs fio (apt-get install -y fio)'
+  : spawnSync('cc', ['--version']).status !== 0 ? 'needs a C compiler for the load generator (apt-get install -y gcc)'
+  : false;
+
+test('smoke: `bench/run.ts --tiny` measures native and tsfuse and prints the tables', { skip: smokeSkip, timeout: 120_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--allow-noisy', '--no-memory'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.setEncoding('utf8').on('data', (x: string) => { out += x; });
+  child.stderr.setEncoding('utf8').on('data', (x: string) => { err += x; });
+  const timer = setTimeout(() => child.kill('SIGTERM'), 110_000);
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  clearTimeout(timer);
+  assert.equal(code, 0, `exit ${code}\n${err}\n${out}`);
+  assert.match(out, /- Load during the run: loadavg/);
+  assert.match(out, /\| tsfuse \(phase 1\) \| `node --import tsx .*bench\/daemons\/tsfuse\.ts passthrough SOURCE MOUNTPOINT 0 0` \|.*default_permissions/);
+  const row = out.split('\n').find((l) => l.startsWith('| stat, timeouts 0 (stats/s) |'));
+  assert.ok(row, out);
+  const cells = row.split('|').slice(2, -1).map((c) => c.trim());
+  assert.equal(cells.length, 2, row);
+  for (const c of cells) assert.match(c, /^\d+(\.\d+)?[kM]?$/, row);
+  const ratio = out.split('\n').find((l) => l.startsWith('| stat, timeouts 0 |'));
+  assert.match(ratio ?? '', /^\| stat, timeouts 0 \| \d+\.\d+× \|$/);
+});
