@@ -9,6 +9,7 @@ export { FuseError, TsfuseError, Errno, errnoName, errnoOf, ERROR_CODES, type Er
 // Mounting and serving
 export { mount, type FuseMount, type MountOptions } from './session/fuse-mount.ts';
 export { Session, type SessionOptions, type Notifier } from './session/session.ts';
+export type { BackingFiles } from './session/backing.ts';
 export type { TransportKind } from './session/transport.ts';
 export {
   mountDevice, unmount, cleanStaleMount, parseMountOptions, DEFAULT_FSNAME, KNOWN_OPTIONS,

@@ -11,8 +11,9 @@
  * stable inode numbers; owners, modes and its own permission checks (for mounts without
  * `default_permissions`), including sticky directories and the set-user-ID/set-group-ID rules of Linux;
  * atime/mtime/ctime/birth time to the nanosecond; extended attributes in the user., trusted. and
- * security. namespaces; rename with RENAME_NOREPLACE and RENAME_EXCHANGE; POSIX record locks and flock;
- * and statfs usage with a size limit that turns into ENOSPC.
+ * security. namespaces; rename with RENAME_NOREPLACE and RENAME_EXCHANGE; O_TMPFILE (linkable through
+ * /proc/self/fd); copy_file_range that keeps holes; POSIX record locks (dropped at any close by their
+ * process) and flock; and statfs usage with a size limit that turns into ENOSPC.
  */
 import { TsfuseError } from '../errors.ts';
 import type { PathContext } from '../ops/path/types.ts';

@@ -528,6 +528,10 @@ export class Memfs implements PathFilesystem {
     return this.#locksOf(path, fh).test(lock, owner);
   }
 
+  /**
+   * F_SETLK/F_SETLKW. The path layer also calls this with F_UNLCK over the whole file at every close(2)
+   * (FLUSH), which is how a process's record locks go with any of its descriptors, as POSIX requires.
+   */
   setlk(path: string, fh: number, lock: PathLock, owner: bigint, wait: boolean, ctx: PathContext): Promise<void> {
     return this.#locksOf(path, fh).set(lock, owner, wait, ctx.signal);
   }

@@ -25,6 +25,7 @@ import type { RequestExtensions } from '../protocol/header.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { InitWants } from '../protocol/init.ts';
 import type { Notifier } from '../session/session.ts';
+import type { BackingFiles } from '../session/backing.ts';
 
 /** Sync or async. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -71,6 +72,12 @@ export interface ReadyInfo {
    * fuse_lowlevel.h gives the same warning). Send it without awaiting, or after replying.
    */
   readonly notify: Notifier;
+  /**
+   * Kernel passthrough: register backing files and answer OPEN/CREATE with their ids (src/session/backing.ts),
+   * the same object as `FuseMount.backing`. Check `backing.unavailable` first. Absent only when a bare
+   * `SessionCore` (no descriptor: tests, replays) calls `ready`.
+   */
+  readonly backing?: BackingFiles;
 }
 
 export interface LowLevelOperations {

@@ -23,6 +23,15 @@
  * default_permissions checks), flush (→ success: the daemon buffers nothing, and Node has no dup(2) to
  * emulate close(2) on the backing file).
  *
+ * Kernel passthrough (Node >= 26, root, Linux >= 6.9; option `kernelPassthrough`): each open of a regular
+ * file is answered with FOPEN_PASSTHROUGH and a backing id registered for the node's O_PATH descriptor
+ * (src/session/backing.ts), so the kernel reads, writes and mmaps the backing file itself and no READ or
+ * WRITE reaches the daemon; attributes still come from GETATTR, answered from the backing file as always
+ * (the kernel updates the size after a passthrough write itself: fs/fuse/passthrough.c
+ * fuse_passthrough_end_write). One backing id per node, shared by its opens and closed after the last
+ * RELEASE: the kernel refuses (EIO to open(2)) a second backing file, or an open without passthrough,
+ * for an inode that is open in passthrough (fs/fuse/iomode.c fuse_file_io_open).
+ *
  * Node limits, documented where they bite: times are set to the microsecond (attr.ts utimeArg), an
  * omitted time (UTIME_OMIT) is re-set from its current value, RENAME_NOREPLACE is emulated and
  * RENAME_EXCHANGE refused with EINVAL (special.ts), d_ino of a plain READDIR costs an lstat per entry
@@ -31,8 +40,10 @@
 import * as fs from 'node:fs';
 import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
 import type * as P from '../protocol/index.ts';
-import { FuseError } from '../errors.ts';
-import { RenameFlags, INVALID_UIDGID } from '../protocol/constants.ts';
+import { FuseError, TsfuseError } from '../errors.ts';
+import { RenameFlags, INVALID_UIDGID, OpenFlags } from '../protocol/constants.ts';
+import { backingSupport, type BackingFiles } from '../session/backing.ts';
+import { hasFlag } from '../protocol/negotiated.ts';
 import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type PassthroughNode } from './nodes.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
@@ -64,6 +75,15 @@ export interface PassthroughOptions {
   readonly preserveOwnership?: boolean;
   /** Implement READDIRPLUS (listings carry attributes; the kernel then chooses per directory). Defaults to true. */
   readonly readdirplus?: boolean;
+  /**
+   * Let the kernel read and write the backing files itself (FUSE passthrough; see the top of this file).
+   * `'auto'`: when it can — Node >= 26 (node:ffi), root, a kernel that grants PASSTHROUGH, no
+   * `writeback_cache` — else the daemon serves reads and writes, silently. `true`: always; creating the
+   * filesystem fails without node:ffi (ERR_FUSE_NEEDS_FFI) or root (EPERM), mounting fails if the kernel
+   * refuses PASSTHROUGH, and an open fails with the kernel's errno if its file cannot be passed through
+   * (ELOOP: the backing file is on a stacked filesystem). `false`: never. Defaults to `'auto'`.
+   */
+  readonly kernelPassthrough?: 'auto' | boolean;
 }
 
 /** The passthrough's operations, plus `close()` to release every backing descriptor. */
@@ -76,7 +96,10 @@ export type PassthroughOperations = LowLevelOperations & {
   readonly handleCount: number;
 };
 
-interface FileHandle { readonly fd: number; readonly node: PassthroughNode }
+/** `passthrough`: opened with FOPEN_PASSTHROUGH, holding a reference on the node's backing id. */
+interface FileHandle { readonly fd: number; readonly node: PassthroughNode; readonly passthrough: boolean }
+/** A node's kernel-passthrough state: its backing id while open in passthrough, and its opens of each kind. */
+interface NodeOpens { backingId: number; passthrough: number; daemon: number }
 interface DirEntryRecord { readonly name: Buffer; readonly type: number }
 interface DirHandle { readonly node: PassthroughNode; entries: DirEntryRecord[] | undefined }
 
@@ -103,6 +126,21 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   let closed = false;
   const preserveOwnership = options.preserveOwnership ?? process.geteuid?.() === 0;
   const { entryTimeout, attrTimeout } = options;
+  const kernelPassthrough = options.kernelPassthrough ?? 'auto';
+  if (kernelPassthrough === true) {
+    const missing = backingSupport();
+    if (missing !== undefined) throw new TsfuseError('ERR_FUSE_NEEDS_FFI', `kernelPassthrough: true: ${missing}. Use 'auto' to fall back to serving reads and writes.`);
+    if (process.geteuid?.() !== 0) throw new FuseError('EPERM', "kernelPassthrough: true needs root: registering backing files needs CAP_SYS_ADMIN. Use 'auto' to fall back to serving reads and writes.");
+  }
+  /** Whether INIT should ask for PASSTHROUGH: what can be known before mounting. */
+  const wantPassthrough = kernelPassthrough === true ||
+    (kernelPassthrough === 'auto' && process.geteuid?.() === 0 && backingSupport() === undefined);
+  /** The session's backing files, from ready(). */
+  let backing: BackingFiles | undefined;
+  /** Whether new opens are passed through: set by ready(), cleared in 'auto' mode when registering proves impossible. */
+  let passthroughOn = false;
+  /** Nodes opened while kernel passthrough was on. */
+  const opens = new Map<PassthroughNode, NodeOpens>();
 
   const nodeOf = (id: P.U64): PassthroughNode => {
     const node = nodes.get(id);
@@ -216,6 +254,69 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     return u64(fs.statSync(path, BIG).ino);
   };
 
+  /** Registers `node`'s O_PATH descriptor as its backing file: the id, or 0 to serve this open from the daemon. */
+  const registerBacking = (node: PassthroughNode): number => {
+    try {
+      return backing!.backingOpen(node.fd);
+    } catch (e) {
+      if (kernelPassthrough === true) throw e;
+      // EPERM (no CAP_SYS_ADMIN) and a missing node:ffi hold for every file: stop trying. Others
+      // (ELOOP: a stacked backing filesystem) are this file's.
+      const code = errCode(e);
+      if (code === 'EPERM' || code === 'ERR_FUSE_NEEDS_FFI' || code === 'ERR_INVALID_STATE') passthroughOn = false;
+      return 0;
+    }
+  };
+
+  /**
+   * Records the open file `fd` of `node` and answers the open: with FOPEN_PASSTHROUGH and the node's
+   * backing id (registered at the node's first such open) while kernel passthrough is on and the node is
+   * not open without it, else plain. Throws only with `kernelPassthrough: true`, when the file cannot be
+   * passed through.
+   */
+  const opened = (fd: number, node: PassthroughNode): P.OpenReply => {
+    let o = opens.get(node);
+    if (o === undefined) {
+      if (!passthroughOn) {
+        files.set(fd, { fd, node, passthrough: false });
+        return { fh: fd };
+      }
+      o = { backingId: 0, passthrough: 0, daemon: 0 };
+      opens.set(node, o);
+    }
+    if (o.backingId === 0 && o.daemon === 0 && passthroughOn) {
+      try {
+        o.backingId = registerBacking(node);
+      } catch (e) {
+        if (o.passthrough === 0 && o.daemon === 0) opens.delete(node);
+        throw e;
+      }
+    }
+    if (o.backingId !== 0) {
+      o.passthrough++;
+      files.set(fd, { fd, node, passthrough: true });
+      return { fh: fd, flags: OpenFlags.PASSTHROUGH, backingId: o.backingId };
+    }
+    o.daemon++;
+    files.set(fd, { fd, node, passthrough: false });
+    return { fh: fd };
+  };
+
+  /** The end of an open file: the node's backing id goes with its last passthrough open. */
+  const released = (h: FileHandle): void => {
+    const o = opens.get(h.node);
+    if (o === undefined) return;
+    if (!h.passthrough) o.daemon--;
+    else if (--o.passthrough === 0) {
+      const id = o.backingId;
+      o.backingId = 0;
+      // The kernel released its file before sending RELEASE (fs/fuse/file.c fuse_file_release), and an
+      // OPEN that named the id has been answered: nothing can still look the id up.
+      try { backing?.backingClose(id); } catch { /* the session is closing: the kernel frees every id */ }
+    }
+    if (o.passthrough === 0 && o.daemon === 0) opens.delete(h.node);
+  };
+
   const ops: PassthroughOperations = {
     get nodeCount() { return nodes.size; },
     get handleCount() { return files.size + dirs.size; },
@@ -227,11 +328,32 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         try { fs.closeSync(h.fd); } catch { /* already closed */ }
       }
       files.clear();
+      // No backingClose: after unmount the device descriptor is gone, and the kernel freed every id with the connection.
+      opens.clear();
       dirs.clear();
       nodes.clear();
     },
 
     destroy() { ops.close(); },
+
+    init({ wants }) {
+      if (!wantPassthrough) return wants;
+      if (wants.want?.includes('WRITEBACK_CACHE') || wants.require?.includes('WRITEBACK_CACHE')) {
+        if (kernelPassthrough === 'auto') return wants;
+        throw new TsfuseError('ERR_FUSE_INVALID_OPTION', 'kernelPassthrough: true cannot be combined with writeback_cache: ' +
+          'the kernel passes nothing through on a mount with WRITEBACK_CACHE (fs/fuse/inode.c process_init_reply)');
+      }
+      return kernelPassthrough === true
+        ? { ...wants, require: [...(wants.require ?? []), 'PASSTHROUGH'] }
+        : { ...wants, want: [...(wants.want ?? []), 'PASSTHROUGH'] };
+    },
+
+    ready(info) {
+      backing = info.backing;
+      // With `true`, INIT required PASSTHROUGH: an unavailable backing then fails each open with its reason.
+      passthroughOn = wantPassthrough && backing !== undefined && hasFlag(info.negotiated, 'PASSTHROUGH') &&
+        (kernelPassthrough === true || backing.unavailable === undefined);
+    },
 
     lookup(req) {
       const parent = dirOf(req.parent);
@@ -372,8 +494,12 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       if (node.type === S_IFLNK) throw new FuseError('ELOOP');
       if (node.type !== S_IFREG) throw new FuseError('ENXIO');
       const fd = fs.openSync(node.self, req.flags & ~OPEN_STRIP);
-      files.set(fd, { fd, node });
-      return { fh: fd };
+      try {
+        return opened(fd, node);
+      } catch (e) {
+        fs.closeSync(fd);
+        throw e;
+      }
     },
 
     create(req, ctx) {
@@ -391,13 +517,20 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         fd = fs.openSync(path, flags & ~C.O_CREAT);
         created = false;
       }
+      let e: P.EntryReply;
       try {
-        const e = created ? finishCreate(parent, req.name, req.mode, ctx, fd) : finishCreate(parent, req.name, undefined, undefined, fd);
-        files.set(fd, { fd, node: nodeOf(e.ino) });
-        return { entry: e, open: { fh: fd } };
-      } catch (e) {
+        e = created ? finishCreate(parent, req.name, req.mode, ctx, fd) : finishCreate(parent, req.name, undefined, undefined, fd);
+      } catch (err) {
         fs.closeSync(fd);
-        throw e;
+        throw err;
+      }
+      try {
+        return { entry: e, open: opened(fd, nodeOf(e.ino)) };
+      } catch (err) {
+        // An error reply carries no entry: the lookup finishCreate counted is not the kernel's to forget.
+        nodes.forget(e.ino, 1);
+        fs.closeSync(fd);
+        throw err;
       }
     },
 
@@ -425,6 +558,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     release(req) {
       const h = fileOf(req.fh);
       files.delete(h.fd);
+      released(h);
       fs.closeSync(h.fd);
     },
 

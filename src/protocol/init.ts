@@ -46,7 +46,12 @@ export interface InitWants {
   readonly timeGran?: number;
   /** log2 of the DAX mapping alignment (MAP_ALIGNMENT). */
   readonly mapAlignment?: number;
-  /** Passthrough stacking depth, 1..2, sent only with PASSTHROUGH. Defaults to 1. */
+  /**
+   * How deep the backing files' filesystems may already be stacked, 1..2, sent only with PASSTHROUGH: 1
+   * takes backing files on filesystems that stack nothing (a FUSE mount without passthrough among them),
+   * 2 also those on overlayfs or on a passthrough FUSE mount (deeper ones get ELOOP, fs/fuse/backing.c
+   * fuse_backing_open). This mount then counts as stacked this deep itself. Defaults to 1.
+   */
   readonly maxStackDepth?: number;
   /** Seconds after which the kernel aborts an unanswered request (REQUEST_TIMEOUT, 7.43). u16. */
   readonly requestTimeout?: number;
@@ -89,6 +94,8 @@ export type InitOutcome =
   /** The kernel speaks a newer major: answer with ours only and wait for a new INIT. */
   | { readonly ok: false; readonly kind: 'major-retry'; readonly reply: InitOutFields; readonly message: string }
   | { readonly ok: false; readonly kind: 'too-old' | 'refused'; readonly message: string; readonly audit: readonly CapabilityAudit[]; readonly refused: readonly InitFlagName[] };
+
+const WRITEBACK_CACHE_BIT = INIT_FLAG_BY_NAME.get('WRITEBACK_CACHE')!.bit;
 
 /** Capabilities granted without being asked for when the kernel offers them: needed to use the others. */
 const IMPLIED: readonly InitFlagName[] = ['INIT_EXT', 'MAX_PAGES'];
@@ -139,6 +146,9 @@ export function negotiateInit(kernel: InitRequest, wants: InitWants = {}): InitO
     else if (f.minor > minor) reason = `needs protocol 7.${f.minor}, agreed 7.${minor}`;
     else if (!offered) reason = 'not offered by the kernel';
     else if (!requested && !implied) reason = 'not requested';
+    // fs/fuse/inode.c process_init_reply turns passthrough on only without WRITEBACK_CACHE (the kernel
+    // would grant both and silently pass nothing through); WRITEBACK_CACHE's bit, 16, is decided first.
+    else if (f.name === 'PASSTHROUGH' && bitSet(flags, flags2, WRITEBACK_CACHE_BIT)) reason = 'incompatible with WRITEBACK_CACHE, which was granted';
     const granted = reason === undefined;
     if (granted && !requested) reason = 'implied: needed for other negotiated fields';
     if (granted) {

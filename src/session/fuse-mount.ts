@@ -12,6 +12,7 @@ import type { CapabilityAudit } from '../protocol/init.ts';
 import { TsfuseError } from '../errors.ts';
 import { startStatsService, type StatsService } from './control-socket.ts';
 import type { StatsSnapshot } from './stats.ts';
+import type { BackingFiles } from './backing.ts';
 
 export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   /**
@@ -50,6 +51,11 @@ export interface FuseMount {
   readonly audit: readonly CapabilityAudit[];
   /** Notifications to the kernel (cache invalidation, store/retrieve, poll wakeup, …). */
   readonly notify: Notifier;
+  /**
+   * Kernel passthrough: `backingOpen(fd)` / `backingClose(id)` for OPEN replies with FOPEN_PASSTHROUGH
+   * (Node >= 26, root, PASSTHROUGH granted; `backing.unavailable` says why not). The same object as `ready()`'s.
+   */
+  readonly backing: BackingFiles;
   /** `'epoll'` or `'worker'`. */
   readonly transport: string;
   /** Resolves when the filesystem is unmounted (by us, by umount(8), or by the kernel). */
@@ -162,6 +168,7 @@ class MountHandle implements FuseMount {
   get negotiated(): Negotiated { return this.#session.negotiated; }
   get audit(): readonly CapabilityAudit[] { return this.#session.audit; }
   get notify(): Notifier { return this.#session.notify; }
+  get backing(): BackingFiles { return this.#session.backing; }
   get transport(): string { return this.#session.transportKind; }
   statistics(): StatsSnapshot | undefined { return this.#stats?.collector.snapshot(); }
 

@@ -7,6 +7,7 @@
  * maxWrite, the kernel may lower it); `'closed'`.
  */
 import { SessionCore, type SessionCoreOptions, type Notifier } from './core.ts';
+import { createBackingFiles, readyWithBacking, type BackingFiles } from './backing.ts';
 import { createTransport, type Transport, type TransportKind } from './transport.ts';
 import type { LowLevelOperations } from '../ops/lowlevel.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
@@ -33,6 +34,7 @@ export function readBufferSize(maxWrite: number): number {
 export class Session {
   readonly #core: SessionCore;
   readonly #transport: Transport;
+  readonly #backing: BackingFiles;
   readonly closed: Promise<void>;
   #closing = false;
   #closeError: Error | undefined;
@@ -43,7 +45,9 @@ export class Session {
     // (the filesystem's init() may raise maxWrite, the kernel may lower it).
     this.#transport = createTransport(fd, readBufferSize(options.wants?.maxWrite ?? INIT_DEFAULTS.maxWrite), options.transport);
     const transport = this.#transport;
-    this.#core = new SessionCore(ops, {
+    // Read at each call: undefined once closing, when the descriptor number may soon name another file.
+    this.#backing = createBackingFiles(fd, () => (this.#closing || this.#phase === 'closed' ? undefined : this.#core.negotiated));
+    this.#core = new SessionCore(readyWithBacking(ops, this.#backing), {
       write: (iov) => transport.write(iov),
       writeAsync: (iov) => transport.writeAsync(iov),
       initDecided: (n) => {
@@ -73,6 +77,8 @@ export class Session {
   /** The error that ended reading, if it was not a normal unmount. */
   get closeError(): Error | undefined { return this.#closeError; }
   get notify(): Notifier { return this.#core.notifier; }
+  /** Kernel passthrough backing files (src/session/backing.ts); also handed to the filesystem's `ready()`. */
+  get backing(): BackingFiles { return this.#backing; }
   get phase(): SessionPhase { return this.#phase; }
 
   /**

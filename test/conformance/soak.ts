@@ -92,7 +92,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         const wait = at(fraction) - Date.now();
         if (wait > 0) await sleep(wait);
         sample(key);
-        log(`soak ${options.target}: ${Math.round(fraction * 100)} %, daemon VmRSS ${String(rss[key])} KiB`);
+        log(`soak ${options.target}: ${Math.round(fraction * 100)} %${rss[key] === undefined ? '' : `, daemon VmRSS ${rss[key]} KiB`}`);
       }
     })();
     const reports = await Promise.all(clients);

@@ -14,7 +14,8 @@ const MiB = 1024 * KiB;
 
 test('tmpfile: a nameless regular file, usable through its handle, linkable once (not with O_EXCL)', async () => {
   const fs = newFs({ size: 4 * MiB });
-  await fs.mkdir('/d', 0o755, root);
+  await fs.mkdir('/d', 0o777, root);
+  await fs.mkdir('/private', 0o755, root);
   const before = fs.statfs('/', root).ffree;
   const fh = await fs.tmpfile('/d', S_IFREG | 0o640, O_TMPFILE | O_RDWR, alice);
   assert.equal(fs.statfs('/', root).ffree, Number(before) - 1);
@@ -27,7 +28,7 @@ test('tmpfile: a nameless regular file, usable through its handle, linkable once
   assert.equal((await fs.getattr('/d/named', undefined, root)).nlink, 1);
   assert.equal(await readFile(fs, '/d/named'), 'secret');
   await rejects(() => fs.tmpfile('/d/named', S_IFREG | 0o600, O_TMPFILE | O_RDWR, root), 'ENOTDIR');
-  await rejects(() => fs.tmpfile('/d', S_IFREG | 0o600, O_TMPFILE | O_RDWR, bob), 'EACCES', 'needs write permission on the directory');
+  await rejects(() => fs.tmpfile('/private', S_IFREG | 0o600, O_TMPFILE | O_RDWR, bob), 'EACCES', 'needs write permission on the directory');
   // O_EXCL: never linkable; closed, it is gone.
   const excl = await fs.tmpfile('/d', S_IFREG | 0o600, O_TMPFILE | O_RDWR | O_EXCL, root);
   fs.write('', excl, Buffer.alloc(64 * KiB, 1), 0, root);

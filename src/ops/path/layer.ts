@@ -7,8 +7,19 @@
  * The low-level methods are chosen from what the filesystem implements, so the kernel's own defaults
  * apply where the filesystem has nothing to say (locks stay local, fsync/flush/access stop being sent,
  * xattrs are EOPNOTSUPP); a filesystem with no mutating method gets the mutating requests answered EROFS.
+ *
+ * Concurrency. Requests run concurrently, as the kernel sends them, and the filesystem sees them so.
+ * What paths need is serialized as libfuse's high-level layer does it (./tree-lock.ts): a request that
+ * hands the filesystem a path holds every node on it, from computing the path to registering the reply,
+ * and RENAME/UNLINK/RMDIR wait for those requests on the names they change (new ones queue behind them).
+ * So no request ever works with a path that a concurrent rename of a directory above it has made stale
+ * (the kernel alone would allow that: it locks only the directory whose names change). Requests on an
+ * open file (read, write, flush, fsync, locks, ioctl, poll, fallocate, lseek, copy_file_range) take no
+ * lock, so one blocked on data or a lock never holds up a rename: they carry `fh`, and their path is the
+ * one the table had when they started (possibly old by the time the filesystem looks at it). The node
+ * table itself changes synchronously, by node identity, after the filesystem has answered.
  */
-import type { LowLevelOperations, ReadyInfo } from '../lowlevel.ts';
+import type { LowLevelOperations, ReadyInfo, RequestContext } from '../lowlevel.ts';
 import type { Notifier } from '../../session/session.ts';
 import type { EntryReply, OpenReply, Attr, StatfsReply, LockReply, IoctlReply, StatxReply } from '../../protocol/replies.ts';
 import type { DirEntry, DirEntryPlus } from '../../protocol/dirent.ts';
@@ -25,6 +36,7 @@ import { DirListing, type ListedEntry } from './dir-listing.ts';
 import { attrOf, reportedIno, statxOf, timestampOf, utimeNow } from './attr.ts';
 import { childPath, nameCodec } from './names.ts';
 import { PathCtx, asError, guard } from './context.ts';
+import { TreeLock } from './tree-lock.ts';
 
 /** open(2) flags (include/uapi/asm-generic/fcntl.h). */
 const O_ACCMODE = 0o3;
@@ -72,6 +84,7 @@ function checkTimeout(name: string, v: unknown): void {
 }
 
 const align8 = (n: number): number => (n + 7) & ~7;
+const NONE: readonly PathNode[] = Object.freeze([]);
 
 /**
  * The low-level operations that serve `fs`: `mount(mountpoint, pathOperations(fs))`.
@@ -90,6 +103,20 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
   let nextFh = 1;
   const readOnly = !MUTATING.some((m) => typeof fs[m] === 'function');
   let notifier: Notifier | undefined;
+  const treeLock = new TreeLock();
+
+  /**
+   * Runs `run` (which computes the paths it hands the filesystem, and registers the reply) holding the
+   * paths of `read` and the names of `write`: see the module comment and ./tree-lock.ts.
+   */
+  const holding = async <T>(ctx: RequestContext, read: readonly (PathNode | undefined)[], write: readonly (PathNode | undefined)[], run: () => Promise<T>): Promise<T> => {
+    const held = await treeLock.acquire(read, write, () => ctx.signal);
+    try {
+      return await run();
+    } finally {
+      treeLock.release(held);
+    }
+  };
 
   /* ---- resolving ------------------------------------------------------------------------------- */
 
@@ -239,7 +266,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       const name = names.decode(req.name);
       const c = new PathCtx(ctx);
       try {
-        return await register(parent, name, childPath(table.pathOf(parent), name), c);
+        return await holding(ctx, [parent], NONE, () => register(parent, name, childPath(table.pathOf(parent), name), c));
       } catch (e) {
         const err = asError(e);
         // fs/fuse/dir.c fuse_lookup_name: node id 0 with a timeout caches "no such name".
@@ -255,17 +282,19 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     getattr: guard(async (req, ctx) => {
       const h = req.fh === undefined ? undefined : handles.get(req.fh);
       const node = h?.node ?? nodeOf(req.ino);
-      return { attr: attrOf(await stat(table.pathOf(node), h?.fsFh ?? namelessFh(node), new PathCtx(ctx)), useIno), attrTimeout };
+      const st = await holding(ctx, [node], NONE, () => stat(table.pathOf(node), h?.fsFh ?? namelessFh(node), new PathCtx(ctx)));
+      return { attr: attrOf(st, useIno), attrTimeout };
     }),
     opendir: guard(async (req, ctx) => {
       const node = nodeOf(req.ino);
-      const r = fs.opendir ? await fs.opendir(table.pathOf(node), req.flags, new PathCtx(ctx)) : undefined;
+      const opendir = fs.opendir;
+      const r = opendir ? await holding(ctx, [node], NONE, async () => opendir.call(fs, table.pathOf(node), req.flags, new PathCtx(ctx))) : undefined;
       return { fh: addHandle(node, openResult(r).fsFh) };
     }),
     readdir: guard(async (req, ctx) => {
       const h = handleOf(req.fh, req.ino);
       const start = Number(req.offset);
-      const listing = await listingOf(h, start, new PathCtx(ctx));
+      const listing = await holding(ctx, [h.node], NONE, () => listingOf(h, start, new PathCtx(ctx)));
       const size = (name: string): number => align8(DIRENT_SIZE + names.byteLength(name));
       await listing.fill(start, req.size, size);
       const out: DirEntry[] = [];
@@ -284,7 +313,8 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       if (h === undefined) return;
       try {
         h.listing?.close();
-        if (fs.releasedir) await fs.releasedir(table.pathOf(h.node), h.fsFh, new PathCtx(ctx));
+        const releasedir = fs.releasedir;
+        if (releasedir) await holding(ctx, [h.node], NONE, async () => releasedir.call(fs, table.pathOf(h.node), h.fsFh, new PathCtx(ctx)));
       } finally {
         handles.delete(req.fh);
         table.closed(h.node);
@@ -294,7 +324,8 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     open: guard(async (req, ctx) => {
       const node = nodeOf(req.ino);
       if (readOnly && ((req.flags & O_ACCMODE) !== O_RDONLY || (req.flags & O_TRUNC) !== 0)) throw new FuseError('EROFS');
-      const r = fs.open ? await fs.open(table.pathOf(node), req.flags, new PathCtx(ctx)) : undefined;
+      const open = fs.open;
+      const r = open ? await holding(ctx, [node], NONE, async () => open.call(fs, table.pathOf(node), req.flags, new PathCtx(ctx))) : undefined;
       const { fsFh, flags } = openResult(r);
       return { fh: addHandle(node, fsFh), flags } satisfies OpenReply;
     }),
@@ -302,12 +333,14 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       const h = handles.get(req.fh);
       if (h === undefined) return;
       try {
-        const path = table.pathOf(h.node);
-        const c = new PathCtx(ctx);
-        if (req.flush && ops.flush) await flushed(path, h.fsFh, BigInt(req.lockOwner), c);
-        // fs/fuse/file.c fuse_file_release: a flock still held is the daemon's to drop.
-        if (req.flockUnlock && fs.flock) await fs.flock(path, h.fsFh, LOCK_UN, BigInt(req.lockOwner), c);
-        if (fs.release) await fs.release(path, h.fsFh, req.flags, c);
+        await holding(ctx, [h.node], NONE, async () => {
+          const path = table.pathOf(h.node);
+          const c = new PathCtx(ctx);
+          if (req.flush && ops.flush) await flushed(path, h.fsFh, BigInt(req.lockOwner), c);
+          // fs/fuse/file.c fuse_file_release: a flock still held is the daemon's to drop.
+          if (req.flockUnlock && fs.flock) await fs.flock(path, h.fsFh, LOCK_UN, BigInt(req.lockOwner), c);
+          if (fs.release) await fs.release(path, h.fsFh, req.flags, c);
+        });
       } finally {
         handles.delete(req.fh);
         table.closed(h.node);
@@ -317,7 +350,8 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
 
   // Locks the filesystem does not implement stay local to the kernel: do not ask for them. (The low-level
   // setlk serves both kinds, so it implies both capabilities.) The hook exists only when it has work, so
-  // a filesystem without init and without half the locks has no INIT hook at all.
+  // a filesystem without init and without half the locks has no INIT hook at all. (This once also avoided
+  // a core bug, real mounts of ops with an init hook failing right after INIT; that no longer happens.)
   const dropped: InitFlagName[] = [];
   if ((fs.setlk || fs.flock) && !fs.setlk && !fs.getlk) dropped.push('POSIX_LOCKS');
   if ((fs.setlk || fs.getlk) && !fs.flock) dropped.push('FLOCK_LOCKS');
@@ -342,41 +376,44 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       const h = handleOf(req.fh, req.ino);
       const start = Number(req.offset);
       const c = new PathCtx(ctx);
-      const listing = await listingOf(h, start, c);
-      const size = (name: string): number => align8(DIRENTPLUS_SIZE + names.byteLength(name));
-      await listing.fill(start, req.size, size);
-      // Attributes only for what is likely to fit; whatever the codec then leaves out is forgotten by the
-      // session (the low-level contract), so the counts stay exact even when this estimate is off.
-      const picked: number[] = [];
-      let used = 0;
-      for (let i = start; i < listing.entries.length; i++) {
-        used += size(listing.entries[i]!.name);
-        if (used > req.size) break;
-        picked.push(i);
-      }
-      const dir = table.pathOf(h.node);
-      const stats = await Promise.all(picked.map((i) => {
-        const e = listing.entries[i]!;
-        if (e.name === '.' || e.name === '..' || e.stat !== undefined) return e.stat;
-        return statIfExists(childPath(dir, e.name), c);
-      }));
-      const out: DirEntryPlus[] = [];
-      for (let k = 0; k < picked.length; k++) {
-        const i = picked[k]!;
-        const e = listing.entries[i]!;
-        if (e.name === '.' || e.name === '..') {
-          // fs/fuse/readdir.c fuse_direntplus_link ignores the entry_out of the dot names.
-          const n = e.name === '.' ? h.node : h.node.parent ?? h.node;
-          out.push({ name: e.name, offset: i + 1, entry: { ino: n.fsIno ?? n.id, attr: { mode: S_IFDIR } } });
-          continue;
+      // The directory's path is held from the listing to the registration of every entry.
+      return holding(ctx, [h.node], NONE, async () => {
+        const listing = await listingOf(h, start, c);
+        const size = (name: string): number => align8(DIRENTPLUS_SIZE + names.byteLength(name));
+        await listing.fill(start, req.size, size);
+        // Attributes only for what is likely to fit; whatever the codec then leaves out is forgotten by the
+        // session (the low-level contract), so the counts stay exact even when this estimate is off.
+        const picked: number[] = [];
+        let used = 0;
+        for (let i = start; i < listing.entries.length; i++) {
+          used += size(listing.entries[i]!.name);
+          if (used > req.size) break;
+          picked.push(i);
         }
-        const st = stats[k];
-        if (st === undefined) continue; // gone since the listing was taken
-        const attr = attrOf(st, useIno);
-        const node = table.remember(h.node, e.name, reportedIno(st), attr.mode);
-        out.push({ name: names.encode(e.name), offset: i + 1, entry: entryOf(node, attr) });
-      }
-      return out;
+        const dir = table.pathOf(h.node);
+        const stats = await Promise.all(picked.map((i) => {
+          const e = listing.entries[i]!;
+          if (e.name === '.' || e.name === '..' || e.stat !== undefined) return e.stat;
+          return statIfExists(childPath(dir, e.name), c);
+        }));
+        const out: DirEntryPlus[] = [];
+        for (let k = 0; k < picked.length; k++) {
+          const i = picked[k]!;
+          const e = listing.entries[i]!;
+          if (e.name === '.' || e.name === '..') {
+            // fs/fuse/readdir.c fuse_direntplus_link ignores the entry_out of the dot names.
+            const n = e.name === '.' ? h.node : h.node.parent ?? h.node;
+            out.push({ name: e.name, offset: i + 1, entry: { ino: n.fsIno ?? n.id, attr: { mode: S_IFDIR } } });
+            continue;
+          }
+          const st = stats[k];
+          if (st === undefined) continue; // gone since the listing was taken
+          const attr = attrOf(st, useIno);
+          const node = table.remember(h.node, e.name, reportedIno(st), attr.mode);
+          out.push({ name: names.encode(e.name), offset: i + 1, entry: entryOf(node, attr) });
+        }
+        return out;
+      });
     });
   }
 
@@ -386,7 +423,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
     ops.statx = guard(async (req, ctx): Promise<StatxReply> => {
       const h = req.fh === undefined ? undefined : handles.get(req.fh);
       const node = h?.node ?? nodeOf(req.ino);
-      const st = await stat(table.pathOf(node), h?.fsFh ?? namelessFh(node), new PathCtx(ctx));
+      const st = await holding(ctx, [node], NONE, () => stat(table.pathOf(node), h?.fsFh ?? namelessFh(node), new PathCtx(ctx)));
       return { statx: statxOf(st, attrOf(st, useIno)), attrTimeout };
     });
   }
@@ -397,118 +434,144 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       const h = req.fh === undefined ? undefined : handles.get(req.fh);
       const node = h?.node ?? nodeOf(req.ino);
       const fsFh = h?.fsFh ?? namelessFh(node);
-      const path = table.pathOf(node);
       const c = new PathCtx(ctx);
-      // The order users think in (and chmod(1) … touch(1) would issue): mode, owner, size, times.
-      if (req.mode !== undefined) {
-        if (!fs.chmod) throw refused();
-        await fs.chmod(path, req.mode & 0o7777, fsFh, c);
-      }
-      if (req.uid !== undefined || req.gid !== undefined) {
-        if (!fs.chown) throw refused();
-        await fs.chown(path, req.uid ?? -1, req.gid ?? -1, fsFh, c);
-      }
-      if (req.size !== undefined) {
-        if (!fs.truncate) throw refused();
-        await fs.truncate(path, Number(req.size), fsFh, c);
-      }
-      if (req.atime !== undefined || req.mtime !== undefined) {
-        if (!fs.utimens) throw refused();
-        const t = req.atime === 'now' || req.mtime === 'now' ? utimeNow() : undefined;
-        const atime = req.atime === undefined ? undefined : req.atime === 'now' ? t : timestampOf(req.atime);
-        const mtime = req.mtime === undefined ? undefined : req.mtime === 'now' ? t : timestampOf(req.mtime);
-        await fs.utimens(path, atime, mtime, fsFh, c);
-      }
-      return { attr: attrOf(await stat(path, fsFh, c), useIno), attrTimeout };
+      const st = await holding(ctx, [node], NONE, async () => {
+        const path = table.pathOf(node);
+        // The order users think in (and chmod(1) … touch(1) would issue): mode, owner, size, times.
+        if (req.mode !== undefined) {
+          if (!fs.chmod) throw refused();
+          await fs.chmod(path, req.mode & 0o7777, fsFh, c);
+        }
+        if (req.uid !== undefined || req.gid !== undefined) {
+          if (!fs.chown) throw refused();
+          await fs.chown(path, req.uid ?? -1, req.gid ?? -1, fsFh, c);
+        }
+        if (req.size !== undefined) {
+          if (!fs.truncate) throw refused();
+          await fs.truncate(path, Number(req.size), fsFh, c);
+        }
+        if (req.atime !== undefined || req.mtime !== undefined) {
+          if (!fs.utimens) throw refused();
+          const t = req.atime === 'now' || req.mtime === 'now' ? utimeNow() : undefined;
+          const atime = req.atime === undefined ? undefined : req.atime === 'now' ? t : timestampOf(req.atime);
+          const mtime = req.mtime === undefined ? undefined : req.mtime === 'now' ? t : timestampOf(req.mtime);
+          await fs.utimens(path, atime, mtime, fsFh, c);
+        }
+        return stat(path, fsFh, c);
+      });
+      return { attr: attrOf(st, useIno), attrTimeout };
     });
   }
 
   if (fs.readlink) {
     const readlink = fs.readlink;
     ops.readlink = guard(async (req, ctx) => {
-      const target = await readlink.call(fs, table.pathOf(nodeOf(req.ino)), new PathCtx(ctx));
+      const node = nodeOf(req.ino);
+      const target = await holding(ctx, [node], NONE, async () => readlink.call(fs, table.pathOf(node), new PathCtx(ctx)));
       return typeof target === 'string' ? names.encode(target) : target;
     });
   }
 
   if (readOnly || fs.mknod) {
     ops.mknod = guard(async (req, ctx) => {
-      if (!fs.mknod) throw refused();
+      const mknod = fs.mknod;
+      if (!mknod) throw refused();
       const parent = nodeOf(req.parent);
       const name = names.decode(req.name);
-      const path = childPath(table.pathOf(parent), name);
       const c = new PathCtx(ctx, req.umask);
-      await fs.mknod(path, req.mode, req.rdev, c);
-      return register(parent, name, path, c);
+      return holding(ctx, [parent], NONE, async () => {
+        const path = childPath(table.pathOf(parent), name);
+        await mknod.call(fs, path, req.mode, req.rdev, c);
+        return register(parent, name, path, c);
+      });
     });
   }
   if (readOnly || fs.mkdir) {
     ops.mkdir = guard(async (req, ctx) => {
-      if (!fs.mkdir) throw refused();
+      const mkdir = fs.mkdir;
+      if (!mkdir) throw refused();
       const parent = nodeOf(req.parent);
       const name = names.decode(req.name);
-      const path = childPath(table.pathOf(parent), name);
       const c = new PathCtx(ctx, req.umask);
-      await fs.mkdir(path, req.mode & 0o7777, c);
-      return register(parent, name, path, c);
+      return holding(ctx, [parent], NONE, async () => {
+        const path = childPath(table.pathOf(parent), name);
+        await mkdir.call(fs, path, req.mode & 0o7777, c);
+        return register(parent, name, path, c);
+      });
     });
   }
   if (readOnly || fs.symlink) {
     ops.symlink = guard(async (req, ctx) => {
-      if (!fs.symlink) throw refused();
+      const symlink = fs.symlink;
+      if (!symlink) throw refused();
       const parent = nodeOf(req.parent);
       const name = names.decode(req.name);
       const target = names.decode(req.target);
-      const path = childPath(table.pathOf(parent), name);
       const c = new PathCtx(ctx);
-      await fs.symlink(target, path, c);
-      return register(parent, name, path, c);
+      return holding(ctx, [parent], NONE, async () => {
+        const path = childPath(table.pathOf(parent), name);
+        await symlink.call(fs, target, path, c);
+        return register(parent, name, path, c);
+      });
     });
   }
   if (readOnly || fs.link) {
     ops.link = guard(async (req, ctx) => {
-      if (!fs.link) throw refused();
+      const link = fs.link;
+      if (!link) throw refused();
       const node = nodeOf(req.ino);
       const parent = nodeOf(req.newParent);
       const name = names.decode(req.newName);
-      const path = childPath(table.pathOf(parent), name);
       const c = new PathCtx(ctx);
-      await fs.link(table.pathOf(node), path, namelessFh(node), c);
-      const attr = attrOf(await stat(path, undefined, c), useIno);
-      // The kernel links the existing inode (fs/fuse/dir.c fuse_link): the reply must name the same node.
-      table.link(node, parent, name);
-      return entryOf(node, attr);
+      return holding(ctx, [node, parent], NONE, async () => {
+        const path = childPath(table.pathOf(parent), name);
+        await link.call(fs, table.pathOf(node), path, namelessFh(node), c);
+        const attr = attrOf(await stat(path, undefined, c), useIno);
+        // The kernel links the existing inode (fs/fuse/dir.c fuse_link): the reply must name the same node.
+        table.link(node, parent, name);
+        return entryOf(node, attr);
+      });
     });
   }
   if (readOnly || fs.unlink) {
     ops.unlink = guard(async (req, ctx) => {
-      if (!fs.unlink) throw refused();
+      const unlink = fs.unlink;
+      if (!unlink) throw refused();
       const parent = nodeOf(req.parent);
       const name = names.decode(req.name);
-      await fs.unlink(childPath(table.pathOf(parent), name), new PathCtx(ctx));
-      table.unlink(parent, name);
+      await holding(ctx, [parent], [table.child(parent, name)], async () => {
+        await unlink.call(fs, childPath(table.pathOf(parent), name), new PathCtx(ctx));
+        table.unlink(parent, name);
+      });
     });
   }
   if (readOnly || fs.rmdir) {
     ops.rmdir = guard(async (req, ctx) => {
-      if (!fs.rmdir) throw refused();
+      const rmdir = fs.rmdir;
+      if (!rmdir) throw refused();
       const parent = nodeOf(req.parent);
       const name = names.decode(req.name);
-      await fs.rmdir(childPath(table.pathOf(parent), name), new PathCtx(ctx));
-      table.unlink(parent, name);
+      await holding(ctx, [parent], [table.child(parent, name)], async () => {
+        await rmdir.call(fs, childPath(table.pathOf(parent), name), new PathCtx(ctx));
+        table.unlink(parent, name);
+      });
     });
   }
   if (readOnly || fs.rename) {
     ops.rename = guard(async (req, ctx) => {
-      if (!fs.rename) throw refused();
+      const rename = fs.rename;
+      if (!rename) throw refused();
       const parent = nodeOf(req.parent);
       const name = names.decode(req.name);
       const newParent = nodeOf(req.newParent);
       const newName = names.decode(req.newName);
-      await fs.rename(childPath(table.pathOf(parent), name), childPath(table.pathOf(newParent), newName), req.flags, new PathCtx(ctx));
-      // One node changes its parent and name; every path below it follows.
-      if ((req.flags & RenameFlags.EXCHANGE) !== 0) table.exchange(parent, name, newParent, newName);
-      else table.rename(parent, name, newParent, newName);
+      // Both names change: requests using a path through either node finish first, new ones wait.
+      await holding(ctx, [parent, newParent], [table.child(parent, name), table.child(newParent, newName)], async () => {
+        await rename.call(fs, childPath(table.pathOf(parent), name), childPath(table.pathOf(newParent), newName), req.flags, new PathCtx(ctx));
+        // One node changes its parent and name; every path below it follows.
+        if ((req.flags & RenameFlags.EXCHANGE) !== 0) table.exchange(parent, name, newParent, newName);
+        else table.rename(parent, name, newParent, newName);
+      });
     });
   }
   if (readOnly || fs.create || fs.mknod) {
@@ -516,42 +579,45 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       if (readOnly) throw new FuseError('EROFS');
       const parent = nodeOf(req.parent);
       const name = names.decode(req.name);
-      const path = childPath(table.pathOf(parent), name);
       const c = new PathCtx(ctx, req.umask);
-      let r: PathOpenResult;
-      if (fs.create) {
-        r = await fs.create(path, req.mode, req.flags, c);
-      } else if (fs.mknod) {
-        // What the kernel does itself when CREATE is missing (fs/fuse/dir.c fuse_atomic_open → fuse_mknod,
-        // then an OPEN without the creation flags, fs/fuse/file.c fuse_open).
-        await fs.mknod(path, (req.mode & ~S_IFMT) | S_IFREG, 0, c);
-        const flags = req.flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
-        r = fs.open ? await fs.open(path, flags, c) : undefined;
-      } else {
-        throw refused();
-      }
-      const { fsFh, flags } = openResult(r);
-      let entry: EntryReply;
-      try {
-        const st = await stat(path, fsFh, c);
-        const attr = attrOf(st, useIno);
-        entry = entryOf(table.remember(parent, name, reportedIno(st), attr.mode), attr);
-      } catch (e) {
-        // Created and opened, but the reply cannot be built: do not leak the filesystem's handle.
-        if (fs.release) await Promise.resolve(fs.release(path, fsFh, req.flags, c)).catch(() => {});
-        throw e;
-      }
-      return { entry, open: { fh: addHandle(table.get(entry.ino)!, fsFh), flags } };
+      return holding(ctx, [parent], NONE, async () => {
+        const path = childPath(table.pathOf(parent), name);
+        let r: PathOpenResult;
+        if (fs.create) {
+          r = await fs.create(path, req.mode, req.flags, c);
+        } else if (fs.mknod) {
+          // What the kernel does itself when CREATE is missing (fs/fuse/dir.c fuse_atomic_open → fuse_mknod,
+          // then an OPEN without the creation flags, fs/fuse/file.c fuse_open).
+          await fs.mknod(path, (req.mode & ~S_IFMT) | S_IFREG, 0, c);
+          const flags = req.flags & ~(O_CREAT | O_EXCL | O_NOCTTY);
+          r = fs.open ? await fs.open(path, flags, c) : undefined;
+        } else {
+          throw refused();
+        }
+        const { fsFh, flags } = openResult(r);
+        let entry: EntryReply;
+        try {
+          const st = await stat(path, fsFh, c);
+          const attr = attrOf(st, useIno);
+          entry = entryOf(table.remember(parent, name, reportedIno(st), attr.mode), attr);
+        } catch (e) {
+          // Created and opened, but the reply cannot be built: do not leak the filesystem's handle.
+          if (fs.release) await Promise.resolve(fs.release(path, fsFh, req.flags, c)).catch(() => {});
+          throw e;
+        }
+        return { entry, open: { fh: addHandle(table.get(entry.ino)!, fsFh), flags } };
+      });
     });
   }
 
   if (readOnly || fs.tmpfile) {
     ops.tmpfile = guard(async (req, ctx) => {
-      if (!fs.tmpfile) throw refused();
+      const tmpfile = fs.tmpfile;
+      if (!tmpfile) throw refused();
       // The kernel names the new dentry "/" (fs/namei.c vfs_tmpfile); the file itself has no name.
       const parent = nodeOf(req.parent);
       const c = new PathCtx(ctx, req.umask);
-      const r = await fs.tmpfile(table.pathOf(parent), req.mode, req.flags, c);
+      const r = await holding(ctx, [parent], NONE, async () => tmpfile.call(fs, table.pathOf(parent), req.mode, req.flags, c));
       const { fsFh, flags } = openResult(r);
       let st: AnyStat;
       try {
@@ -603,7 +669,8 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
   if (fs.statfs) {
     const statfs = fs.statfs;
     ops.statfs = guard(async (req, ctx) => {
-      const s = await statfs.call(fs, table.pathOf(nodeOf(req.ino)), new PathCtx(ctx));
+      const node = nodeOf(req.ino);
+      const s = await holding(ctx, [node], NONE, async () => statfs.call(fs, table.pathOf(node), new PathCtx(ctx)));
       if (s === null || typeof s !== 'object') throw new TypeError(`statfs returned ${s === null ? 'null' : typeof s}; expected an object`);
       return s satisfies StatfsReply;
     });
@@ -614,32 +681,45 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       // Like a read-only mount (fs/namei.c inode_permission): no writing to files, directories or links.
       const t = node.type;
       if (readOnly && (req.mask & W_OK) !== 0 && (t === S_IFREG || t === S_IFDIR || t === S_IFLNK)) throw new FuseError('EROFS');
-      if (fs.access) await fs.access(table.pathOf(node), req.mask, new PathCtx(ctx));
+      const access = fs.access;
+      if (access) await holding(ctx, [node], NONE, async () => access.call(fs, table.pathOf(node), req.mask, new PathCtx(ctx)));
     });
   }
 
   if (readOnly || fs.setxattr) {
     ops.setxattr = guard(async (req, ctx) => {
-      if (!fs.setxattr) throw new FuseError(readOnly ? 'EROFS' : 'ENOTSUP');
-      await fs.setxattr(table.pathOf(nodeOf(req.ino)), names.decode(req.name), req.value, req.flags, new PathCtx(ctx));
+      const setxattr = fs.setxattr;
+      if (!setxattr) throw new FuseError(readOnly ? 'EROFS' : 'ENOTSUP');
+      const node = nodeOf(req.ino);
+      const name = names.decode(req.name);
+      await holding(ctx, [node], NONE, async () => setxattr.call(fs, table.pathOf(node), name, req.value, req.flags, new PathCtx(ctx)));
     });
   }
   if (fs.getxattr) {
     const getxattr = fs.getxattr;
-    ops.getxattr = guard(async (req, ctx) => getxattr.call(fs, table.pathOf(nodeOf(req.ino)), names.decode(req.name), new PathCtx(ctx)));
+    ops.getxattr = guard(async (req, ctx) => {
+      const node = nodeOf(req.ino);
+      const name = names.decode(req.name);
+      return holding(ctx, [node], NONE, async () => getxattr.call(fs, table.pathOf(node), name, new PathCtx(ctx)));
+    });
   }
   if (fs.listxattr || fs.getxattr) {
     ops.listxattr = guard(async (req, ctx) => {
-      if (!fs.listxattr) return [];
-      const list = await fs.listxattr(table.pathOf(nodeOf(req.ino)), new PathCtx(ctx));
+      const listxattr = fs.listxattr;
+      if (!listxattr) return [];
+      const node = nodeOf(req.ino);
+      const list = await holding(ctx, [node], NONE, async () => listxattr.call(fs, table.pathOf(node), new PathCtx(ctx)));
       if (!Array.isArray(list)) throw new TypeError('listxattr must return an array of names');
       return list.map((n: string) => names.encode(n));
     });
   }
   if (readOnly || fs.removexattr) {
     ops.removexattr = guard(async (req, ctx) => {
-      if (!fs.removexattr) throw new FuseError(readOnly ? 'EROFS' : 'ENOTSUP');
-      await fs.removexattr(table.pathOf(nodeOf(req.ino)), names.decode(req.name), new PathCtx(ctx));
+      const removexattr = fs.removexattr;
+      if (!removexattr) throw new FuseError(readOnly ? 'EROFS' : 'ENOTSUP');
+      const node = nodeOf(req.ino);
+      const name = names.decode(req.name);
+      await holding(ctx, [node], NONE, async () => removexattr.call(fs, table.pathOf(node), name, new PathCtx(ctx)));
     });
   }
 

@@ -45,6 +45,12 @@ export class PathNode {
   refs = 0;
   /** Live names below this directory. Created on first use, dropped when empty. */
   children: Map<string, PathNode> | undefined = undefined;
+  /** Tree lock (./tree-lock.ts): requests using a path through this node, … */
+  readers = 0;
+  /** … whether a rename or removal of this node's name holds it, … */
+  writer = false;
+  /** … and such requests waiting for the readers to finish. */
+  writersWaiting = 0;
 
   constructor(id: number, type: number, fsIno: U64 | undefined) {
     this.id = id;
