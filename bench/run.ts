@@ -87,8 +87,8 @@ const running: Running[] = [];
 let startedQuiet = false;
 
 function record(w: WorkloadId, subject: string, s: Sample): void {
-  let m = samples.get(w);
-  if (!m) samples.set(w, (m = new Map()));
+  const m = samples.get(w) ?? new Map<string, Sample[]>();
+  samples.set(w, m);
   const list = m.get(subject) ?? [];
   list.push(s);
   m.set(subject, list);

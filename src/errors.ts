@@ -106,6 +106,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_FUSE_NO_MOUNT_COMMAND: 'Mounting as root needs mount(8) and umount(8) from util-linux, which were not found.',
   ERR_FUSE_NEEDS_FFI: 'Mounting without root needs Node >= 26 (node:ffi) to receive the /dev/fuse descriptor.',
   ERR_FUSE_ALLOW_OTHER: 'allow_other needs user_allow_other in /etc/fuse.conf when not root.',
+  ERR_FUSE_NOT_PERMITTED: 'Mounting needs CAP_SYS_ADMIN, which this process lacks and cannot gain (e.g. a container without it).',
   ERR_FUSE_MOUNT_FAILED: 'The mount command failed.',
   ERR_FUSE_UNMOUNT_FAILED: 'The unmount command failed.',
   ERR_FUSE_KERNEL_TOO_OLD: 'The kernel speaks a FUSE protocol older than tsfuse supports.',

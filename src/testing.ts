@@ -18,6 +18,17 @@ import type { Negotiated } from './protocol/negotiated.ts';
 import { Attr as AttrLayout, EntryOut, AttrOut, OpenOut, Dirent } from './protocol/structs.ts';
 import { TsfuseError } from './errors.ts';
 
+// Request builders, reply readers and the path-level client (src/testing/), documented in the README.
+export {
+  build, type NameLike, type DataLike, type TimeArg, type SetattrFields, type ReadArgs, type WriteArgs, type ReleaseArgs,
+  type LockArgs, type CreateArgs, type CopyFileRangeArgs,
+} from './testing/builders.ts';
+export {
+  reply, type AttrFields, type EntryFields, type AttrOutFields, type OpenFields, type StatfsFields, type LockFields, type IoctlFields,
+  type IovecFields, type SxTimeFields, type StatxFields, type StatxOutFields, type DirentFields, type DirentPlusFields,
+} from './testing/replies.ts';
+export { mountFake, FakeMount, FakeStats, type MountFakeOptions, type FakeFileHandle, type FakeSystemError } from './testing/client.ts';
+
 export interface FakeReply {
   readonly unique: U64;
   /** 0 or a positive errno. */

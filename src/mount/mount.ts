@@ -15,6 +15,7 @@ import { fsTypeOf, parseMountOptions } from './options.ts';
 import type { MountOptionsInput, ParsedMountOptions } from './options.ts';
 import { preflight } from './preflight.ts';
 import type { PreflightResult } from './preflight.ts';
+import { mountRefusedHint } from './privilege.ts';
 import { runUnmount, unmountCommand } from './unmount.ts';
 import type { MountMethod, UnmountOptions } from './unmount.ts';
 import { NO_WATCHDOG, startWatchdog } from './watchdog.ts';
@@ -24,8 +25,12 @@ export interface MountDeviceOptions {
   /** Options in libfuse's `-o` syntax, or already parsed by `parseMountOptions`. Defaults to none. */
   readonly options?: MountOptionsInput | ParsedMountOptions | undefined;
   /**
-   * `'mount'` runs mount(8) (needs root or CAP_SYS_ADMIN), `'fusermount3'` runs the setuid helper (needs
-   * Node >= 26 for node:ffi). Defaults to `'auto'`: mount(8) when privileged, fusermount3 otherwise.
+   * `'mount'` runs mount(8) and needs CAP_SYS_ADMIN: root, or root of a user namespace that owns its mount
+   * namespace (`unshare --user --map-root-user --mount`, as rootless containers run), on any Node version.
+   * `'fusermount3'` runs the setuid helper as an ordinary user (needs Node >= 26 for node:ffi).
+   * Defaults to `'auto'`: `'mount'` with CAP_SYS_ADMIN in effect (so also inside such a user namespace),
+   * `'fusermount3'` otherwise. A mount inside a user namespace reports `'mount'`, since it is made and
+   * unmounted the same way; it is visible only in that mount namespace.
    */
   readonly method?: 'auto' | MountMethod | undefined;
   /** Lazily unmount a stale FUSE mount (dead daemon) found at the mountpoint first. Defaults to false. */
@@ -44,6 +49,7 @@ export interface MountedDevice {
   readonly fd: number;
   /** Absolute and symlink-free, as in /proc/self/mountinfo. */
   readonly mountpoint: string;
+  /** How it was mounted, and so is unmounted: `'mount'` (also as root of a user namespace) or `'fusermount3'`. */
   readonly method: MountMethod;
   readonly options: ParsedMountOptions;
   /** The FUSE connection number: the minor device number, and the name under /sys/fs/fuse/connections. */
@@ -120,7 +126,7 @@ export async function mountDeviceWith(
     const leftover = await newMount(env, checked.mountpoint, fsType, knownMountIds);
     if (leftover !== undefined) await runUnmount(lazyUnmount).catch(() => {});
     watchdog.disarm();
-    throw err;
+    throw withRefusalHint(err, checked);
   }
 
   const entry = await newMount(env, checked.mountpoint, fsType, knownMountIds);
@@ -135,6 +141,13 @@ export async function mountDeviceWith(
   }
   watchdog.arm(entry.mountId, entry.device);
   return new Mounted(fd, checked, parsed, entry, watchdog, fusermount, env.mountinfoPath);
+}
+
+/** mount(8)'s refusal despite CAP_SYS_ADMIN, with what usually causes it where we run (privilege.ts). */
+function withRefusalHint(err: unknown, checked: PreflightResult): unknown {
+  if (checked.method !== 'mount' || !(err instanceof TsfuseError) || err.code !== 'ERR_FUSE_MOUNT_FAILED') return err;
+  const hint = mountRefusedHint(checked.privilege, err.message);
+  return hint === undefined ? err : new TsfuseError(err.code, `${err.message} ${hint}`, { cause: err });
 }
 
 /** The FUSE mount of our type now on top of the mountpoint that was not there before, if any. */

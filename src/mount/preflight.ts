@@ -11,6 +11,8 @@ import type { MountEnvironment } from './environment.ts';
 import { userAllowOther } from './environment.ts';
 import type { FdPassing } from './ffi.ts';
 import type { ParsedMountOptions } from './options.ts';
+import { helperCanMount, missingDeviceFix, mountMethodRefusal, notPermittedMessage, unopenableDeviceFix } from './privilege.ts';
+import type { MountPrivilege } from './privilege.ts';
 import { canonicalMountpoint, mountedError, mountpointError, probeStat, topFuseMount } from './stale.ts';
 import { findMountTool, unmountWith } from './unmount.ts';
 import type { MountMethod } from './unmount.ts';
@@ -18,7 +20,9 @@ import type { MountMethod } from './unmount.ts';
 export interface PreflightRequest {
   readonly mountpoint: string;
   readonly options: ParsedMountOptions;
-  /** `'auto'` picks mount(8) when privileged, fusermount3 otherwise. */
+  /**
+   * `'auto'` picks mount(8) with CAP_SYS_ADMIN (root, or root of a user namespace), fusermount3 otherwise.
+   */
   readonly method: 'auto' | MountMethod;
   /** Lazily unmount a stale FUSE mount found at the mountpoint instead of failing. */
   readonly cleanStale: boolean;
@@ -29,7 +33,10 @@ export interface PreflightResult {
   /** Absolute and symlink-free: the path mountinfo will show. */
   readonly mountpoint: string;
   readonly method: MountMethod;
+  /** CAP_SYS_ADMIN in effect (mount(2) allowed directly). */
   readonly privileged: boolean;
+  /** What the method was chosen from; also words the hints of a failed mount. */
+  readonly privilege: MountPrivilege;
   /** mount(8) or fusermount3. */
   readonly mountTool: string;
   /** umount(8) or fusermount3. */
@@ -40,19 +47,16 @@ export interface PreflightResult {
 
 /** Runs every check, in the order a user would fix them. */
 export async function preflight(request: PreflightRequest, env: MountEnvironment): Promise<PreflightResult> {
-  const privileged = await env.isPrivileged();
+  const privilege = await env.privilege();
+  const privileged = privilege.capSysAdmin;
   const method = request.method === 'auto' ? (privileged ? 'mount' : 'fusermount3') : request.method;
-  if (method === 'mount' && !privileged) {
-    throw new TsfuseError(
-      'ERR_INVALID_ARG_VALUE',
-      "method 'mount' needs root or CAP_SYS_ADMIN; use method 'auto' or 'fusermount3' as an ordinary user",
-    );
-  }
+  if (method === 'mount' && !privileged) throw new TsfuseError('ERR_INVALID_ARG_VALUE', mountMethodRefusal(privilege));
   const mountpoint = await checkMountpoint(request, env);
-  await checkDevice(env);
+  await checkDevice(env, privilege);
+  if (!privileged && !helperCanMount(privilege)) throw new TsfuseError('ERR_FUSE_NOT_PERMITTED', notPermittedMessage(privilege));
   if (method === 'mount') {
     return {
-      mountpoint, method, privileged, fdPassing: undefined,
+      mountpoint, method, privileged, privilege, fdPassing: undefined,
       mountTool: await findMountTool(env, 'mount'),
       unmountTool: await findMountTool(env, 'umount'),
     };
@@ -60,7 +64,7 @@ export async function preflight(request: PreflightRequest, env: MountEnvironment
   const fusermount = await findMountTool(env, 'fusermount3');
   if (!privileged) await checkUnprivilegedOptions(request.options, env);
   const fdPassing = await env.loadFdPassing();
-  return { mountpoint, method, privileged, fdPassing, mountTool: fusermount, unmountTool: fusermount };
+  return { mountpoint, method, privileged, privilege, fdPassing, mountTool: fusermount, unmountTool: fusermount };
 }
 
 async function checkMountpoint(request: PreflightRequest, env: MountEnvironment): Promise<string> {
@@ -82,18 +86,13 @@ async function checkMountpoint(request: PreflightRequest, env: MountEnvironment)
   return path;
 }
 
-async function checkDevice(env: MountEnvironment): Promise<void> {
+async function checkDevice(env: MountEnvironment, privilege: MountPrivilege): Promise<void> {
   const device = env.devicePath;
   let info;
   try {
     info = await stat(device);
   } catch (cause) {
-    throw new TsfuseError(
-      'ERR_FUSE_NO_DEVICE',
-      `${device} does not exist: load the fuse kernel module (modprobe fuse), or in a container pass the ` +
-      'device in (docker run --device /dev/fuse --cap-add SYS_ADMIN ...)',
-      { cause },
-    );
+    throw new TsfuseError('ERR_FUSE_NO_DEVICE', `${device} does not exist: ${missingDeviceFix(privilege)}`, { cause });
   }
   if (!info.isCharacterDevice()) {
     throw new TsfuseError('ERR_FUSE_NO_DEVICE', `${device} is not a character device (FUSE is 10:229)`);
@@ -103,13 +102,7 @@ async function checkDevice(env: MountEnvironment): Promise<void> {
   try {
     await (await open(device, 'r+')).close();
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    const fix = code === 'EACCES' || code === 'EPERM'
-      ? `its mode is ${(info.mode & 0o777).toString(8)}; make it world read-writable ` +
-        `(chmod 0666 ${device}, the usual udev default) or run as root`
-      : code === 'ENODEV' || code === 'ENXIO'
-        ? 'the fuse kernel module is not loaded (modprobe fuse)'
-        : `open failed with ${code ?? 'an unknown error'}`;
+    const fix = unopenableDeviceFix(privilege, device, info.mode, (cause as NodeJS.ErrnoException).code);
     throw new TsfuseError('ERR_FUSE_NO_DEVICE', `${device} cannot be opened for reading and writing: ${fix}`, { cause });
   }
 }

@@ -94,7 +94,7 @@ export async function unmountWith(
   options: UnmountOptions = {},
   method?: MountMethod,
 ): Promise<void> {
-  const how = method ?? ((await env.isPrivileged()) ? 'mount' : 'fusermount3');
+  const how = method ?? ((await env.privilege()).capSysAdmin ? 'mount' : 'fusermount3');
   const tool = await findMountTool(env, how === 'mount' ? 'umount' : 'fusermount3');
   const path = await resolveWithoutFollowing(mountpoint);
   await runUnmount(unmountCommand(how, tool, path, options.lazy === true));

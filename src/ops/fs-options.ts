@@ -5,7 +5,7 @@
  * size limits become INIT requests instead (see `initWantsFrom`).
  */
 import type { FsOptions } from '../mount/options.ts';
-import type { HandlerName, LowLevelOperations, RequestContext } from './lowlevel.ts';
+import type { LowLevelOperations, RequestContext } from './lowlevel.ts';
 import type { EntryReply, AttrReply, OpenReply, Attr, CreateReply, StatxReply, StatxData } from '../protocol/replies.ts';
 import type { DirEntryPlus } from '../protocol/dirent.ts';
 import type { InitWants } from '../protocol/init.ts';

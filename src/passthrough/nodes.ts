@@ -35,12 +35,25 @@ export interface PassthroughNode {
   /** Lookups the kernel holds (FORGET subtracts); the root is never dropped. */
   nlookup: number;
   /**
-   * A name this inode was last seen under, for the operations Node can only do by name: readlink and
-   * link (readlinkat/linkat with AT_EMPTY_PATH are not in Node). Checked against the inode after use.
+   * The name this inode was last seen under (looked up, created, linked or renamed to), for the calls
+   * Node can only make by name when node:ffi is missing (./by-descriptor.ts): readlink and link. Any
+   * name may have been unlinked or replaced since (by another client, or in SOURCE directly): users check
+   * it against the inode.
    */
   parent: PassthroughNode | undefined;
   name: Buffer | undefined;
+  /**
+   * Earlier names of a hard-linked inode, newest first (at most {@link MAX_OLDER_NAMES}); usually
+   * undefined. Without them, unlinking the newest name left a file that still had others unlinkable.
+   */
+  olderNames: KnownName[] | undefined;
 }
+
+/** A (directory, name) an inode was seen under. */
+export interface KnownName { readonly parent: PassthroughNode; readonly name: Buffer }
+
+/** Earlier names kept per node: enough for the usual few hard links, bounded for a file with thousands. */
+const MAX_OLDER_NAMES = 8;
 
 export function keyOf(st: BigIntStats): string {
   return `${st.dev}:${st.ino}`;
@@ -86,11 +99,35 @@ export class NodeTable {
     return node;
   }
 
-  /** Records a name `node` is now known by (after a lookup, a link or a rename). */
+  /** Records a name `node` is now known by (after a lookup, a link or a rename): its newest. */
   rename(node: PassthroughNode, parent: PassthroughNode, name: Buffer): void {
     if (node === this.root) return;
+    if (node.parent === parent && node.name !== undefined && node.name.equals(name)) return;
+    const older = node.olderNames?.filter((n) => n.parent !== parent || !n.name.equals(name)) ?? [];
+    if (node.parent !== undefined && node.name !== undefined) older.unshift({ parent: node.parent, name: node.name });
+    if (older.length > MAX_OLDER_NAMES) older.length = MAX_OLDER_NAMES;
+    node.olderNames = older.length > 0 ? older : undefined;
     node.parent = parent;
     node.name = Buffer.from(name);
+  }
+
+  /** `parent`/`name` no longer names `node` (unlinked, renamed away, or found to name another inode). */
+  unnamed(node: PassthroughNode, parent: PassthroughNode, name: Buffer): void {
+    if (node.parent === parent && node.name !== undefined && node.name.equals(name)) {
+      const next = node.olderNames?.shift();
+      node.parent = next?.parent;
+      node.name = next?.name;
+    } else if (node.olderNames !== undefined) {
+      node.olderNames = node.olderNames.filter((n) => n.parent !== parent || !n.name.equals(name));
+    }
+    if (node.olderNames?.length === 0) node.olderNames = undefined;
+  }
+
+  /** The names `node` was seen under, newest first (a copy: callers drop stale ones as they go). */
+  namesOf(node: PassthroughNode): KnownName[] {
+    const out: KnownName[] = node.parent !== undefined && node.name !== undefined ? [{ parent: node.parent, name: node.name }] : [];
+    if (node.olderNames !== undefined) out.push(...node.olderNames);
+    return out;
   }
 
   /** FORGET: drops `count` lookups; the node goes (and its descriptor closes) at zero. */
@@ -110,7 +147,7 @@ export class NodeTable {
   #add(id: number, fd: number, st: BigIntStats): PassthroughNode {
     const node: PassthroughNode = {
       id, fd, prefix: Buffer.from(`/proc/self/fd/${fd}/`), self: `/proc/self/fd/${fd}`, key: keyOf(st),
-      type: Number(st.mode) & S_IFMT, nlookup: 0, parent: undefined, name: undefined,
+      type: Number(st.mode) & S_IFMT, nlookup: 0, parent: undefined, name: undefined, olderNames: undefined,
     };
     this.#byId.set(id, node);
     this.#byKey.set(node.key, node);
@@ -126,5 +163,6 @@ export class NodeTable {
     node.fd = -1;
     node.parent = undefined;
     node.name = undefined;
+    node.olderNames = undefined;
   }
 }

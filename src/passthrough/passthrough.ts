@@ -47,6 +47,7 @@ import { hasFlag } from '../protocol/negotiated.ts';
 import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type PassthroughNode } from './nodes.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
+import { byDescriptor } from './by-descriptor.ts';
 
 const C = fs.constants;
 const S_ISGID = 0o2000;
@@ -167,11 +168,37 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     ino: node.id, attr: attrOf(st),
     ...(entryTimeout !== undefined && { entryTimeout }), ...(attrTimeout !== undefined && { attrTimeout }),
   });
-  /** A name the node is known by, for the calls Node only offers by path (readlink, link). */
-  const nameOf = (node: PassthroughNode): Buffer => {
-    const parent = node.parent;
-    if (node === nodes.root || parent === undefined || parent.fd < 0 || node.name === undefined) throw new FuseError('ENOENT');
-    return at(parent, node.name);
+  /**
+   * Runs `use` with a name of `node`, for the calls Node only offers by path (readlink, link) when
+   * node:ffi is missing (./by-descriptor.ts). Any name the node was seen under may be gone or name
+   * another inode by now (another client unlinked or replaced it; the daemon's own record may only
+   * say where the node was last looked up): each is checked, newest first, and dropped if stale. When
+   * none is left, the directories they were in are searched for the inode (a rename made in SOURCE
+   * directly). ENOENT when the inode has no name there: as for link(2) of an unlinked file.
+   */
+  const byName = <T>(node: PassthroughNode, use: (path: Buffer) => T): T => {
+    if (node === nodes.root) throw new FuseError('ENOENT');
+    const dirs = new Set<PassthroughNode>();
+    for (const { parent, name } of nodes.namesOf(node)) {
+      if (parent.fd >= 0) {
+        const path = at(parent, name);
+        const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+        if (st !== undefined && keyOf(st) === node.key) return use(path);
+        dirs.add(parent);
+      }
+      nodes.unnamed(node, parent, name);
+    }
+    for (const dir of dirs) {
+      for (const d of fs.readdirSync(dir.self, { withFileTypes: true, encoding: 'buffer' })) {
+        if (d.isDirectory()) continue;
+        const path = at(dir, d.name);
+        const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+        if (st === undefined || keyOf(st) !== node.key) continue;
+        nodes.rename(node, dir, d.name);
+        return use(path);
+      }
+    }
+    throw new FuseError('ENOENT', 'no name of this inode is known');
   };
   /** After a by-name call: the name must still be this node's inode. */
   const sameInode = (path: Buffer, node: PassthroughNode): fs.BigIntStats => {
@@ -409,10 +436,13 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     readlink(req) {
       const node = nodeOf(req.ino);
       if (node.type !== S_IFLNK) throw new FuseError('EINVAL');
-      const path = nameOf(node);
-      const target = fs.readlinkSync(path, { encoding: 'buffer' });
-      sameInode(path, node);
-      return target;
+      const direct = byDescriptor();
+      if (direct !== undefined) return direct.readlink(node.fd);
+      return byName(node, (path) => {
+        const target = fs.readlinkSync(path, { encoding: 'buffer' });
+        sameInode(path, node);
+        return target;
+      });
     },
 
     symlink(req, ctx) {
@@ -444,7 +474,12 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     unlink(req) {
       const parent = dirOf(req.parent);
       checkName(req.name);
-      fs.unlinkSync(at(parent, req.name));
+      const path = at(parent, req.name);
+      // Forget the name now, so stale names do not crowd live ones out of the node's bounded list.
+      const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      fs.unlinkSync(path);
+      const gone = st === undefined ? undefined : nodes.byKey(keyOf(st));
+      if (gone !== undefined) nodes.unnamed(gone, parent, req.name);
     },
 
     rmdir(req) {
@@ -466,7 +501,10 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       const moved = nodes.byKey(keyOf(fs.lstatSync(from, BIG)));
       if (req.flags & RenameFlags.NOREPLACE) renameNoReplace(from, to);
       else fs.renameSync(from, to);
-      if (moved !== undefined) nodes.rename(moved, newParent, req.newName);
+      if (moved !== undefined) {
+        nodes.unnamed(moved, parent, req.name);
+        nodes.rename(moved, newParent, req.newName);
+      }
     },
 
     link(req) {
@@ -475,7 +513,11 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       checkName(req.newName);
       if (node.type === S_IFDIR) throw new FuseError('EPERM');
       const to = at(newParent, req.newName);
-      fs.linkSync(nameOf(node), to);
+      // By the node's descriptor when node:ffi allows, else by a name it still has (the soak's ENOENT:
+      // the one remembered name had been unlinked while the inode kept others).
+      const direct = byDescriptor();
+      if (direct !== undefined) direct.link(node.fd, to);
+      else byName(node, (from) => fs.linkSync(from, to));
       let st: fs.BigIntStats;
       try {
         st = sameInode(to, node);

@@ -22,7 +22,11 @@ export interface MountOptions extends Omit<SessionOptions, 'wants'> {
    * {@link LowLevelOperations.checksPermissions}. Defaults to none.
    */
   readonly options?: MountOptionsInput;
-  /** `'mount'` (root), `'fusermount3'` (unprivileged, Node ≥ 26), or `'auto'`. Defaults to `'auto'`. */
+  /**
+   * `'mount'` (root, or root of a user namespace: `unshare --user --map-root-user --mount`, any Node),
+   * `'fusermount3'` (unprivileged, Node ≥ 26), or `'auto'` (`'mount'` with CAP_SYS_ADMIN, so also in such
+   * a user namespace; see {@link MountDeviceOptions.method}). Defaults to `'auto'`.
+   */
   readonly method?: MountDeviceOptions['method'];
   /** Lazily unmount a stale FUSE mount (dead daemon) at the mountpoint first. Defaults to false. */
   readonly cleanStale?: boolean;

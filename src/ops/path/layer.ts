@@ -378,7 +378,13 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       const c = new PathCtx(ctx);
       // The directory's path is held from the listing to the registration of every entry.
       return holding(ctx, [h.node], NONE, async () => {
+        const kept = h.listing;
         const listing = await listingOf(h, start, c);
+        // Stats that came with entries read by an earlier request are as old as that request: the kernel
+        // would apply them all the same (fs/fuse/inode.c fuse_change_attributes_common trusts attributes
+        // when nothing changed the inode since it sent *this* request), undoing a write made in between,
+        // and would link a name unlinked in between back into the dcache. Those entries are stat'ed anew.
+        const fresh = listing === kept ? listing.entries.length : 0;
         const size = (name: string): number => align8(DIRENTPLUS_SIZE + names.byteLength(name));
         await listing.fill(start, req.size, size);
         // Attributes only for what is likely to fit; whatever the codec then leaves out is forgotten by the
@@ -393,7 +399,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
         const dir = table.pathOf(h.node);
         const stats = await Promise.all(picked.map((i) => {
           const e = listing.entries[i]!;
-          if (e.name === '.' || e.name === '..' || e.stat !== undefined) return e.stat;
+          if (e.name === '.' || e.name === '..' || (e.stat !== undefined && i >= fresh)) return e.stat;
           return statIfExists(childPath(dir, e.name), c);
         }));
         const out: DirEntryPlus[] = [];
@@ -401,9 +407,11 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
           const i = picked[k]!;
           const e = listing.entries[i]!;
           if (e.name === '.' || e.name === '..') {
-            // fs/fuse/readdir.c fuse_direntplus_link ignores the entry_out of the dot names.
+            // fs/fuse/readdir.c fuse_direntplus_link ignores the entry_out of the dot names. Node id 0 (d_ino
+            // from attr.ino): the core hands a dot entry's node id back through forget (the kernel takes no
+            // lookup for it), and an inode number there forgot a lookup of whichever node had that id.
             const n = e.name === '.' ? h.node : h.node.parent ?? h.node;
-            out.push({ name: e.name, offset: i + 1, entry: { ino: n.fsIno ?? n.id, attr: { mode: S_IFDIR } } });
+            out.push({ name: e.name, offset: i + 1, entry: { ino: 0, attr: { ino: n.fsIno ?? n.id, mode: S_IFDIR } } });
             continue;
           }
           const st = stats[k];

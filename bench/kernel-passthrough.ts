@@ -1,0 +1,146 @@
+/**
+ * Kernel passthrough against the daemon path and the backing directory: sequential read and write
+ * through tsfuse's passthrough with `kernelPassthrough: true` and `false`, and natively, in one run.
+ *
+ *   node --import tsx bench/kernel-passthrough.ts [--size-mib 1024] [--rounds 5] [--node26 PATH]
+ *
+ * Method. Both daemons run under Node >= 26 (node:ffi; $TSFUSE_NODE26 or --node26), each in a process
+ * of its own mirroring its own directory under one temp directory (one disk), mounted with
+ * `default_permissions` and no other option. Clients are dd processes with 1 MiB blocks; the figure is
+ * dd's own (bytes ÷ its elapsed time). Read: a SIZE file, in the backing page cache (read natively once
+ * before the rounds), read to /dev/null. Write: SIZE bytes of zeros into a fresh file (dd truncates it),
+ * without fsync, so what is measured is the path to the page cache, not the disk. Rounds are
+ * interleaved with the order rotated; ratios are taken per round (variant ÷ native in the same round);
+ * /proc/loadavg is recorded before each round.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const { values } = parseArgs({
+  options: {
+    'size-mib': { type: 'string', default: '1024' },
+    rounds: { type: 'string', default: '5' },
+    node26: { type: 'string', default: process.env['TSFUSE_NODE26'] ?? '' },
+    daemon: { type: 'string' },
+  },
+});
+
+interface Variant { readonly name: string; dir: string; stop?: () => Promise<void> }
+
+function run(cmd: string, args: readonly string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    c.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    c.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+/** dd's own throughput figure in MiB/s: "N bytes (...) copied, T s, ...". */
+async function dd(args: readonly string[]): Promise<number> {
+  const r = await run('dd', [...args, 'bs=1M']);
+  const m = /^(\d+) bytes .* copied, ([\d.e-]+) s/m.exec(r.out);
+  if (r.code !== 0 || m === null) throw new Error(`dd ${args.join(' ')} failed: ${r.out}`);
+  return Number(m[1]) / (1 << 20) / Number(m[2]);
+}
+
+async function startDaemon(node: string, source: string, mountpoint: string, kernelPassthrough: boolean): Promise<() => Promise<void>> {
+  const self = fileURLToPath(import.meta.url);
+  const child = spawn(node, ['--no-warnings', self, '--daemon', JSON.stringify({ source, mountpoint, kernelPassthrough })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)) as Record<string, unknown>);
+    });
+    child.on('close', (code) => reject(new Error(`daemon exited with ${String(code)}`)));
+  });
+  if (ready['granted'] !== kernelPassthrough) throw new Error(`PASSTHROUGH granted: ${String(ready['granted'])}, wanted ${String(kernelPassthrough)}`);
+  return () => new Promise<void>((resolve) => { child.on('close', () => resolve()); child.stdin.end(); });
+}
+
+const median = (xs: readonly number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+
+async function orchestrate(): Promise<void> {
+  const sizeMiB = Number(values['size-mib']);
+  const rounds = Number(values.rounds);
+  const node26 = values.node26 ?? '';
+  if (node26 === '') throw new Error('needs a Node >= 26 binary: --node26 PATH or $TSFUSE_NODE26');
+  const root = mkdtempSync(join(tmpdir(), 'tsfuse-kpt-bench-'));
+  const variants: Variant[] = [
+    { name: 'native', dir: join(root, 'native') },
+    { name: 'tsfuse kernel passthrough', dir: '' },
+    { name: 'tsfuse daemon reads/writes', dir: '' },
+  ];
+  const sources: string[] = [];
+  try {
+    for (const [i, v] of variants.entries()) {
+      const src = join(root, `src${i}`);
+      mkdirSync(src);
+      sources.push(src);
+      if (v.name === 'native') { v.dir = src; continue; }
+      const mnt = join(root, `mnt${i}`);
+      mkdirSync(mnt);
+      v.stop = await startDaemon(node26, src, mnt, v.name.includes('kernel'));
+      v.dir = mnt;
+    }
+    for (const src of sources) {
+      if ((await run('dd', ['if=/dev/urandom', `of=${join(src, 'r')}`, 'bs=1M', `count=${sizeMiB}`, 'status=none'])).code !== 0) throw new Error('making the read file failed');
+      await dd([`if=${join(src, 'r')}`, 'of=/dev/null']); // into the page cache
+    }
+    const results: Record<string, { read: number[]; write: number[] }> = {};
+    for (const v of variants) results[v.name] = { read: [], write: [] };
+    const loads: string[] = [];
+    for (let r = 0; r < rounds; r++) {
+      loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
+      const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
+      for (const v of order) {
+        results[v.name]!.read.push(await dd([`if=${join(v.dir, 'r')}`, 'of=/dev/null']));
+        results[v.name]!.write.push(await dd(['if=/dev/zero', `of=${join(v.dir, 'w')}`, `count=${sizeMiB}`]));
+      }
+      process.stderr.write(`round ${r + 1}/${rounds}: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, x]) => [k, [x.read.at(-1)?.toFixed(0), x.write.at(-1)?.toFixed(0)]])))}\n`);
+    }
+    loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
+    const native = results['native']!;
+    const report = {
+      sizeMiB, rounds, node26, loadavg: loads,
+      variants: Object.fromEntries(variants.map((v) => {
+        const x = results[v.name]!;
+        const ratio = (k: 'read' | 'write') => median(x[k].map((val, i) => val / native[k][i]!));
+        return [v.name, {
+          readMiBs: { median: median(x.read), min: Math.min(...x.read), max: Math.max(...x.read), perRound: x.read.map((n) => Math.round(n)) },
+          writeMiBs: { median: median(x.write), min: Math.min(...x.write), max: Math.max(...x.write), perRound: x.write.map((n) => Math.round(n)) },
+          readVsNative: ratio('read'), writeVsNative: ratio('write'),
+        }];
+      })),
+    };
+    writeFileSync(1, `${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    for (const v of variants) await v.stop?.().catch(() => {});
+    for (const v of variants) if (v.stop !== undefined) await run('umount', ['-l', v.dir]);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+// ---- entry: the orchestrator, or (with --daemon, under Node 26) one daemon ----------------------------
+if (values.daemon !== undefined) {
+  const { source, mountpoint, kernelPassthrough } = JSON.parse(values.daemon) as { source: string; mountpoint: string; kernelPassthrough: boolean };
+  const { servePassthrough } = await import('../src/passthrough/index.ts');
+  const m = await servePassthrough(source, mountpoint, { passthrough: { kernelPassthrough }, mount: { method: 'mount' } });
+  const granted = m.audit.find((a) => a.name === 'PASSTHROUGH')?.granted === true;
+  process.stdout.write(`${JSON.stringify({ ready: true, granted })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => { void m.unmount().then(() => process.exit(0), () => process.exit(1)); });
+} else {
+  await orchestrate();
+}
