@@ -128,6 +128,7 @@ export const FILESYSTEMS: readonly FilesystemCommand[] = [
 const MOUNT_OPTIONS = {
   foreground: { type: 'boolean', short: 'f' },
   debug: { type: 'boolean', short: 'd' },
+  explain: { type: 'boolean' },
   options: { type: 'string', short: 'o', multiple: true },
   log: { type: 'string' },
   'clean-stale': { type: 'boolean' },
@@ -137,6 +138,9 @@ const MOUNT_OPTIONS = {
 
 const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default: return once mounted, serve in the background)
   -d, --debug       one line per request and reply with its latency (implies -f)
+  --explain         every request and reply dissected field by field (offset, size, bytes, value, flag
+                    names) with the time of each daemon-side stage, and the INIT negotiation audit at
+                    mount (implies -f; docs/walkthrough-cat.md walks one cat through it)
   -o OPTIONS        mount options, comma-separated, as for libfuse: ro, allow_other, default_permissions,
                     fsname=NAME, subtype=NAME, attr_timeout=S, entry_timeout=S, negative_timeout=S,
                     kernel_cache, direct_io, max_write=N, uid=N, gid=N, umask=OCT, … (repeatable)
@@ -179,7 +183,8 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
   const sources = parsed.positionals.slice(0, -1);
   const options = [...(fs.defaultOptions ?? []), ...((values['options'] as string[] | undefined) ?? [])];
   const debug = values['debug'] === true;
-  const foreground = values['foreground'] === true || debug;
+  const explain = values['explain'] === true;
+  const foreground = values['foreground'] === true || debug || explain;
   const logFile = values['log'] as string | undefined;
   const daemon = process.env[DAEMON_ENV] === '1' && process.send !== undefined;
   const prefix = `tsfuse ${fs.name}: `;
@@ -218,6 +223,7 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
     const m = await mount(mountpoint, await fs.create({ sources, values }), {
       options,
       debug: debug ? (line) => log.write(line) : false,
+      explain: explain ? (text) => log.write(`${text}\n`) : false,
       onWarning: (message) => log.write(`warning: ${message}`),
       handleSignals: true,
       cleanStale: values['clean-stale'] === true,
@@ -397,7 +403,8 @@ Options:
   -h, --help      show help (tsfuse COMMAND --help: that command's options)
   -V, --version   show the version
 
-A FUSE mount needs Linux with /dev/fuse, and either root (mount(8) is used) or fusermount3 with Node >= 26.
+A FUSE mount needs Linux with /dev/fuse, and either root (mount(8) is used) or fusermount3 with Node >= 26,
+or, on any Node, a user namespace (unshare --user --map-root-user --mount tsfuse ...).
 `;
 }
 

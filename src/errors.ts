@@ -112,6 +112,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_FUSE_KERNEL_TOO_OLD: 'The kernel speaks a FUSE protocol older than tsfuse supports.',
   ERR_FUSE_PROTOCOL: 'The kernel sent something tsfuse cannot take part in.',
   ERR_FUSE_NOTIFY: 'A notification could not be sent.',
+  ERR_FUSE_HANDOFF: 'A mount could not be handed over to a successor process; it stays with the process that serves it.',
   ERR_INVALID_STATE: 'The object was used after it was closed.',
   ERR_INVALID_ARG_VALUE: 'An argument has a value the function cannot use.',
 } as const);

@@ -18,7 +18,7 @@ import type { PreflightResult } from './preflight.ts';
 import { mountRefusedHint } from './privilege.ts';
 import { runUnmount, unmountCommand } from './unmount.ts';
 import type { MountMethod, UnmountOptions } from './unmount.ts';
-import { NO_WATCHDOG, startWatchdog } from './watchdog.ts';
+import { NO_WATCHDOG, adoptWatchdog, startWatchdog } from './watchdog.ts';
 import type { Watchdog } from './watchdog.ts';
 
 export interface MountDeviceOptions {
@@ -69,6 +69,33 @@ export interface MountedDevice {
   close(): Promise<void>;
   /** Awaits {@link close}; for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
+  /**
+   * What a process taking this mount over needs besides the descriptors (src/handoff). Absent: it cannot
+   * be handed over (fusermount3's auto_unmount ties the mount to a socket of this process).
+   */
+  readonly handoff?: DeviceHandoff | undefined;
+}
+
+/** A mount as another process takes it over (src/handoff): plain data, with the watchdog's pipe named. */
+export interface DeviceHandoff {
+  readonly mountpoint: string;
+  readonly method: MountMethod;
+  readonly options: ParsedMountOptions;
+  readonly mountId: number;
+  /** `major:minor`, as mountinfo shows it. */
+  readonly device: string;
+  readonly unmountTool: string;
+  readonly mountinfoPath: string;
+  readonly watchdogPid: number;
+  /** The write end of the watchdog's pipe in the handing process; -1 without a watchdog. */
+  readonly watchdogFd: number;
+}
+
+/** The mount `handoff` describes, served through the inherited descriptors `fd` and `watchdogFd`. */
+export function adoptDevice(fd: number, handoff: DeviceHandoff, watchdogFd: number): MountedDevice {
+  const checked = { mountpoint: handoff.mountpoint, method: handoff.method, unmountTool: handoff.unmountTool, fdPassing: undefined };
+  const entry = { mountId: handoff.mountId, device: handoff.device };
+  return new Mounted(fd, checked, handoff.options, entry, adoptWatchdog(handoff.watchdogPid, watchdogFd), undefined, handoff.mountinfoPath);
 }
 
 function isParsed(value: MountDeviceOptions['options']): value is ParsedMountOptions {
@@ -169,7 +196,8 @@ class Mounted implements MountedDevice {
   readonly options: ParsedMountOptions;
   readonly connection: number;
   readonly mountId: number;
-  readonly #checked: PreflightResult;
+  readonly #checked: Pick<PreflightResult, 'mountpoint' | 'method' | 'unmountTool' | 'fdPassing'>;
+  readonly #device: string;
   readonly #watchdog: Watchdog;
   readonly #fusermount: FusermountMount | undefined;
   readonly #mountinfoPath: string;
@@ -178,9 +206,9 @@ class Mounted implements MountedDevice {
 
   constructor(
     fd: number,
-    checked: PreflightResult,
+    checked: Pick<PreflightResult, 'mountpoint' | 'method' | 'unmountTool' | 'fdPassing'>,
     options: ParsedMountOptions,
-    entry: MountInfoEntry,
+    entry: Pick<MountInfoEntry, 'mountId' | 'device'>,
     watchdog: Watchdog,
     fusermount: FusermountMount | undefined,
     mountinfoPath: string,
@@ -191,10 +219,20 @@ class Mounted implements MountedDevice {
     this.options = options;
     this.connection = Number(entry.device.split(':')[1]);
     this.mountId = entry.mountId;
+    this.#device = entry.device;
     this.#checked = checked;
     this.#watchdog = watchdog;
     this.#fusermount = fusermount;
     this.#mountinfoPath = mountinfoPath;
+  }
+
+  get handoff(): DeviceHandoff | undefined {
+    if (this.#fusermount?.autoUnmount !== undefined) return undefined;
+    return {
+      mountpoint: this.mountpoint, method: this.method, options: this.options, mountId: this.mountId, device: this.#device,
+      unmountTool: this.#checked.unmountTool, mountinfoPath: this.#mountinfoPath,
+      watchdogPid: this.#watchdog.pid, watchdogFd: this.#watchdog.pipeFd,
+    };
   }
 
   unmount(options: UnmountOptions = {}): Promise<void> {

@@ -33,8 +33,6 @@ export interface PreflightResult {
   /** Absolute and symlink-free: the path mountinfo will show. */
   readonly mountpoint: string;
   readonly method: MountMethod;
-  /** CAP_SYS_ADMIN in effect (mount(2) allowed directly). */
-  readonly privileged: boolean;
   /** What the method was chosen from; also words the hints of a failed mount. */
   readonly privilege: MountPrivilege;
   /** mount(8) or fusermount3. */
@@ -56,7 +54,7 @@ export async function preflight(request: PreflightRequest, env: MountEnvironment
   if (!privileged && !helperCanMount(privilege)) throw new TsfuseError('ERR_FUSE_NOT_PERMITTED', notPermittedMessage(privilege));
   if (method === 'mount') {
     return {
-      mountpoint, method, privileged, privilege, fdPassing: undefined,
+      mountpoint, method, privilege, fdPassing: undefined,
       mountTool: await findMountTool(env, 'mount'),
       unmountTool: await findMountTool(env, 'umount'),
     };
@@ -64,7 +62,7 @@ export async function preflight(request: PreflightRequest, env: MountEnvironment
   const fusermount = await findMountTool(env, 'fusermount3');
   if (!privileged) await checkUnprivilegedOptions(request.options, env);
   const fdPassing = await env.loadFdPassing();
-  return { mountpoint, method, privileged, privilege, fdPassing, mountTool: fusermount, unmountTool: fusermount };
+  return { mountpoint, method, privilege, fdPassing, mountTool: fusermount, unmountTool: fusermount };
 }
 
 async function checkMountpoint(request: PreflightRequest, env: MountEnvironment): Promise<string> {

@@ -23,7 +23,7 @@
  * unref'd).
  */
 import { spawn } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import type { CommandLine } from './unmount.ts';
 
 /** What the watchdog is told at start. */
@@ -40,6 +40,11 @@ export interface WatchdogConfig {
 export interface Watchdog {
   /** The watchdog's process id; -1 when there is none (`watchdog: false`). */
   readonly pid: number;
+  /**
+   * This process's descriptor of the pipe's write end; -1 when there is none. A process that takes the
+   * mount over (src/handoff) inherits it, so the watchdog sees no EOF when this one exits.
+   */
+  readonly pipeFd: number;
   /** Names our mount exactly, once it exists. */
   arm(mountId: number, device: string): void;
   /** Tells the watchdog to exit without unmounting. Idempotent. */
@@ -120,7 +125,33 @@ export function watchdogCommand(config: WatchdogConfig): CommandLine {
 }
 
 /** A watchdog that does nothing, for `watchdog: false`. */
-export const NO_WATCHDOG: Watchdog = Object.freeze({ pid: -1, arm(): void {}, disarm(): void {} });
+export const NO_WATCHDOG: Watchdog = Object.freeze({ pid: -1, pipeFd: -1, arm(): void {}, disarm(): void {} });
+
+/** Talks to a watchdog through an inherited write end of its pipe (a mount taken over, src/handoff). */
+export function adoptWatchdog(pid: number, pipeFd: number): Watchdog {
+  if (pipeFd < 0) return NO_WATCHDOG;
+  const stdin = new Socket({ fd: pipeFd, readable: false, writable: true });
+  return watchdogOver(pid, pipeFd, stdin);
+}
+
+function watchdogOver(pid: number, pipeFd: number, stdin: Socket): Watchdog {
+  // If the watchdog died, writes fail with EPIPE; that must not crash the daemon.
+  stdin.on('error', () => {});
+  stdin.unref();
+  let disarmed = false;
+  return {
+    pid,
+    pipeFd,
+    arm(mountId: number, device: string): void {
+      if (!disarmed) stdin.write(`arm ${mountId} ${device}\n`);
+    },
+    disarm(): void {
+      if (disarmed) return;
+      disarmed = true;
+      stdin.end('disarm\n');
+    },
+  };
+}
 
 /** Starts the watchdog; resolves once its process exists. */
 export function startWatchdog(config: WatchdogConfig): Promise<Watchdog> {
@@ -135,22 +166,10 @@ export function startWatchdog(config: WatchdogConfig): Promise<Watchdog> {
     child.once('error', reject);
     child.once('spawn', () => {
       const stdin = child.stdin as Socket;
-      // If the watchdog died, writes fail with EPIPE; that must not crash the daemon.
-      stdin.on('error', () => {});
-      stdin.unref();
       child.unref();
-      let disarmed = false;
-      resolve({
-        pid: child.pid ?? -1,
-        arm(mountId: number, device: string): void {
-          if (!disarmed) stdin.write(`arm ${mountId} ${device}\n`);
-        },
-        disarm(): void {
-          if (disarmed) return;
-          disarmed = true;
-          stdin.end('disarm\n');
-        },
-      });
+      // The pipe's descriptor, for a handoff (libuv's handle keeps it; no public API names it).
+      const pipeFd = (stdin as unknown as { _handle?: { fd?: number } })._handle?.fd ?? -1;
+      resolve(watchdogOver(child.pid ?? -1, pipeFd, stdin));
     });
   });
 }

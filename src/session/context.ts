@@ -9,6 +9,7 @@ import type { RequestContext } from '../ops/lowlevel.ts';
 import type { InHeaderFields, RequestExtensions } from '../protocol/header.ts';
 import type { OpcodeRow } from '../protocol/opcodes.ts';
 import type { Unique } from '../protocol/ids.ts';
+import type { SessionClock } from './core.ts';
 
 /**
  * Where one request's reply goes, given with its frame: replies go back the way their request came
@@ -30,7 +31,7 @@ export class InflightRequest implements RequestContext {
   /** process.hrtime.bigint() at arrival, only while tracing. */
   readonly started: bigint | undefined;
   #settled = false;
-  #interruptTimer: NodeJS.Timeout | undefined;
+  #interruptTimer: { readonly clock: SessionClock; readonly handle: unknown } | undefined;
   #controller: AbortController | undefined;
 
   constructor(header: InHeaderFields, row: OpcodeRow, args: unknown, extensions: RequestExtensions | undefined, sink: RequestSink, started: bigint | undefined) {
@@ -65,20 +66,19 @@ export class InflightRequest implements RequestContext {
   settle(): boolean {
     if (this.#settled) return false;
     this.#settled = true;
-    if (this.#interruptTimer !== undefined) clearTimeout(this.#interruptTimer);
+    if (this.#interruptTimer !== undefined) this.#interruptTimer.clock.clearTimeout(this.#interruptTimer.handle);
     return true;
   }
 
   /**
    * Aborts the signal with an AbortError (`code: 'ABORT_ERR'`), as Node's own APIs do, and calls
-   * `onGraceOver` if the request is still unanswered after `graceMs`.
+   * `onGraceOver` if the request is still unanswered after `graceMs` of `clock`.
    */
-  interrupt(graceMs: number, onGraceOver: () => void): void {
+  interrupt(graceMs: number, onGraceOver: () => void, clock: SessionClock): void {
     this.#controller ??= new AbortController();
     const reason = new DOMException(`${this.row.name} request ${String(this.header.unique)} was interrupted`, 'AbortError');
     this.#controller.abort(reason);
     if (this.#settled) return;
-    this.#interruptTimer = setTimeout(onGraceOver, graceMs);
-    this.#interruptTimer.unref();
+    this.#interruptTimer = { clock, handle: clock.setTimeout(onGraceOver, graceMs) };
   }
 }

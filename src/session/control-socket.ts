@@ -14,7 +14,10 @@
  * next daemon given the same connection number and the client remove such a stale socket.
  *
  * Protocol: newline-delimited JSON. The client sends `{"op":"stats"}`; the daemon answers
- * `{"ok":true,"stats":{…}}` (a {@link StatsSnapshot}) or `{"ok":false,"error":"…"}`.
+ * `{"ok":true,"stats":{…}}` (a {@link StatsSnapshot}) or `{"ok":false,"error":"…"}`. `{"op":"handoff"}`
+ * (`tsfuse restart`) hands the mount to a successor process (src/handoff) and answers, once the
+ * successor serves, `{"ok":true,"handoff":{…}}` (a HandoffResult) or `{"ok":false,"error":"…"}`. The
+ * successor inherits the listening socket, so the path stays the same and is never missing.
  */
 import { existsSync, lstatSync, rmdirSync, unlinkSync } from 'node:fs';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
@@ -102,6 +105,15 @@ export interface StatsService {
   readonly socketPath: string | undefined;
   /** Stops collecting and removes the socket. Idempotent and synchronous (runs at unmount and exit). */
   stop(): void;
+  /** What `{"op":"handoff"}` runs; set by the mount. Absent: the op is refused. */
+  handoff: (() => Promise<unknown>) | undefined;
+  /** The listening socket's descriptor, for a successor to inherit; undefined without a socket. */
+  listeningFd(): number | undefined;
+  /**
+   * Stops collecting and accepting, without removing the socket, which a successor now listens on;
+   * connections already open stay (the one that asked for the handoff gets its answer). Idempotent.
+   */
+  detach(): void;
 }
 
 /**
@@ -112,15 +124,31 @@ export async function startStatsService(
   device: { readonly mountpoint: string; readonly connection: number },
   onWarning: (message: string) => void,
   dir: string = controlSocketDir(),
+  inheritedFd?: number,
 ): Promise<StatsService> {
   const collector = new StatsCollector({ mountpoint: device.mountpoint }).start();
   const path = controlSocketPath(device.connection, dir);
   const connections = new Set<Socket>();
   let server: Server | undefined;
   let ino: number | undefined;
+  const service: StatsService = {
+    collector, socketPath: undefined, stop: () => stop(), handoff: undefined, detach: () => detach(),
+    listeningFd: () => (server as unknown as { _handle?: { fd?: number } } | undefined)?._handle?.fd,
+  };
+  const onConnection = (socket: Socket): void => serveConnection(socket, service, connections);
   try {
-    await ensurePrivateDir(dir);
-    server = await listenReplacingStale(path, (socket) => serveConnection(socket, collector, connections));
+    if (inheritedFd === undefined) {
+      await ensurePrivateDir(dir);
+      server = await listenReplacingStale(path, onConnection);
+    } else {
+      // The predecessor's listening socket (src/handoff): the same file at the same path.
+      const inherited = createServer(onConnection);
+      server = inherited;
+      await new Promise<void>((ok, fail) => {
+        inherited.once('error', fail);
+        inherited.listen({ fd: inheritedFd }, () => { inherited.off('error', fail); ok(); });
+      });
+    }
     server.unref(); // the mount, not its statistics, keeps the daemon alive
     ino = lstatSync(path).ino;
   } catch (e) {
@@ -147,11 +175,18 @@ export async function startStatsService(
       rmdirSync(dir);
     } catch { /* not empty, or already gone */ }
   };
+  const detach = (): void => {
+    if (stopped) return;
+    stopped = true;
+    process.off('exit', stop);
+    collector.stop();
+    server?.close();
+  };
   if (server !== undefined) process.on('exit', stop);
-  return { collector, socketPath: server === undefined ? undefined : path, stop };
+  return Object.assign(service, { socketPath: server === undefined ? undefined : path });
 }
 
-function serveConnection(socket: Socket, collector: StatsCollector, connections: Set<Socket>): void {
+function serveConnection(socket: Socket, service: StatsService, connections: Set<Socket>): void {
   connections.add(socket);
   socket.unref();
   socket.setEncoding('utf8');
@@ -161,12 +196,27 @@ function serveConnection(socket: Socket, collector: StatsCollector, connections:
     for (let newline = pending.indexOf('\n'); newline !== -1; newline = pending.indexOf('\n')) {
       const line = pending.slice(0, newline);
       pending = pending.slice(newline + 1);
-      socket.write(`${JSON.stringify(answer(line, collector))}\n`);
+      if (isHandoff(line)) {
+        const run = service.handoff;
+        if (run === undefined) socket.write(`${JSON.stringify({ ok: false, error: 'this mount cannot be handed off (it was not mounted by a process that supports it)' })}\n`);
+        else void run().then((handoff) => ({ ok: true, handoff }), (e: unknown) => ({ ok: false, error: (e as Error)?.message ?? String(e) }))
+          .then((reply) => { if (!socket.destroyed) socket.write(`${JSON.stringify(reply)}\n`); });
+        continue;
+      }
+      socket.write(`${JSON.stringify(answer(line, service.collector))}\n`);
     }
     if (pending.length > MAX_REQUEST_LINE) socket.destroy();
   });
   socket.on('error', () => socket.destroy());
   socket.on('close', () => connections.delete(socket));
+}
+
+function isHandoff(line: string): boolean {
+  try {
+    return (JSON.parse(line) as { op?: unknown } | null)?.op === 'handoff';
+  } catch {
+    return false;
+  }
 }
 
 function answer(line: string, collector: StatsCollector): { ok: true; stats: StatsSnapshot } | { ok: false; error: string } {
@@ -178,7 +228,7 @@ function answer(line: string, collector: StatsCollector): { ok: true; stats: Sta
   }
   const op = (request as { op?: unknown } | null)?.op;
   if (op === 'stats') return { ok: true, stats: collector.snapshot() };
-  return { ok: false, error: `unknown op ${JSON.stringify(op)}; the ops are: stats` };
+  return { ok: false, error: `unknown op ${JSON.stringify(op)}; the ops are: stats, handoff` };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -253,6 +303,25 @@ export class ControlClient {
     const reply = JSON.parse(line) as { ok: boolean; stats?: StatsSnapshot; error?: string };
     if (!reply.ok || reply.stats === undefined) throw new Error(`the daemon refused: ${reply.error ?? 'no reason given'}`);
     return reply.stats;
+  }
+
+  /**
+   * Asks the daemon to hand the mount to a successor (`tsfuse restart`); resolves with what it reports
+   * (a HandoffResult), rejects with its refusal or after `timeoutMs`.
+   */
+  async handoff(timeoutMs: number = 120_000): Promise<unknown> {
+    if (this.#error !== undefined) throw this.#error;
+    const line = await new Promise<string>((ok, fail) => {
+      const timer = setTimeout(() => fail(Object.assign(new Error(`the daemon did not finish the handoff within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+      this.#waiting.push({
+        ok: (l) => { clearTimeout(timer); ok(l); },
+        fail: (e) => { clearTimeout(timer); fail(e); },
+      });
+      this.#socket.write('{"op":"handoff"}\n');
+    });
+    const reply = JSON.parse(line) as { ok: boolean; handoff?: unknown; error?: string };
+    if (!reply.ok) throw new TsfuseError('ERR_FUSE_HANDOFF', reply.error ?? 'the daemon refused without a reason');
+    return reply.handoff;
   }
 
   close(): void { this.#socket.destroy(); }

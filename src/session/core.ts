@@ -31,17 +31,78 @@ import { checkRequestNames, prepareListing, describeValue } from './validate.ts'
 /** diagnostics_channel names; subscribe to trace every frame (see src/session/trace.ts). */
 export const REQUEST_CHANNEL = 'tsfuse:request';
 export const REPLY_CHANNEL = 'tsfuse:reply';
+/** Raw frames both ways, as bytes ({@link FrameMessage}); what recorders subscribe to (src/record/recorder.ts). */
+export const FRAME_CHANNEL = 'tsfuse:frame';
 const requestChannel = channel(REQUEST_CHANNEL);
 const replyChannel = channel(REPLY_CHANNEL);
+const frameChannel = channel(FRAME_CHANNEL);
+/** Each request with its reply and stage times, for explain mode ({@link ExplainMessage}, src/explain/live.ts). */
+export const EXPLAIN_CHANNEL = 'tsfuse:explain';
+const explainChannel = channel(EXPLAIN_CHANNEL);
+
+/**
+ * One message on the {@link EXPLAIN_CHANNEL}: a request as it arrives (before its handler runs), then
+ * its reply as written with the time each daemon-side stage took. Published only while someone
+ * subscribes; the session then takes one timestamp per stage, and nothing at all otherwise.
+ */
+export interface ExplainMessage {
+  /** {@link SessionCore.id} of the session. */
+  readonly session: number;
+  readonly kind: 'request' | 'reply';
+  /** The request frame, borrowed (copy to keep): on a `'reply'`, the request it answers, still intact. */
+  readonly request: Buffer;
+  /** The reply frame as written (out-header, then the body parts). Absent: a request, or an opcode without reply. */
+  readonly reply?: readonly Uint8Array[];
+  /** What INIT agreed when the frame was handled (the decoders' layouts depend on it). */
+  readonly negotiated: Negotiated;
+  /** On a `'reply'`: nanoseconds (session clock) spent decoding, in the handler, encoding, and writing. */
+  readonly stages?: { readonly decodeNs: number; readonly handlerNs: number; readonly encodeNs: number; readonly writeNs: number };
+}
+
+/** Session-clock times of one explained request's stages; only while explaining. */
+interface ExplainStamps {
+  readonly frame: Buffer;
+  readonly received: bigint;
+  readonly decoded: bigint;
+  /** After the request message's subscribers ran: their formatting is nobody's stage. */
+  handlerStart: bigint;
+  settled?: bigint;
+  encoded?: bigint;
+}
+
+/**
+ * Time for a session: the interrupt grace, RETRIEVE timeouts, latencies and frame timestamps. A replay
+ * passes a virtual clock so that all of these are decided by the recording, not by the machine.
+ */
+export interface SessionClock {
+  /** Monotonic nanoseconds (any origin). */
+  now(): bigint;
+  /** Calls `fn` once after `ms`; the handle goes to {@link clearTimeout}. Must not keep the process alive. */
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** The machine's clock: process.hrtime and unref'd timers. */
+export const SYSTEM_CLOCK: SessionClock = Object.freeze({
+  now: () => process.hrtime.bigint(),
+  setTimeout: (fn: () => void, ms: number) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+});
+
+let lastSessionId = 0;
 
 export type { RequestSink };
 
 export interface RequestMessage {
+  /** {@link SessionCore.id} of the session that read it: the channels are process-wide. */
+  readonly session: number;
   readonly header: InHeaderFields;
   readonly name: string;
   readonly args: unknown;
 }
 export interface ReplyMessage {
+  /** {@link SessionCore.id} of the session that answered. */
+  readonly session: number;
   readonly unique: U64;
   readonly opcode: number;
   readonly name: string;
@@ -53,6 +114,23 @@ export interface ReplyMessage {
   readonly latencyNs: number;
   /** The reply body (without the out-header), borrowed: valid only while subscribers run. Absent without a reply. */
   readonly body?: readonly Uint8Array[];
+}
+
+/**
+ * One frame on the {@link FRAME_CHANNEL}: a request as read (INIT and NOTIFY_REPLY included, malformed
+ * ones too), a reply as written (each write attempt: a refused reply retried as EIO appears twice), or a
+ * notification as written. The bytes are borrowed: copy them before the subscriber returns.
+ */
+export interface FrameMessage {
+  /** {@link SessionCore.id} of the session. */
+  readonly session: number;
+  readonly direction: 'request' | 'reply' | 'notify';
+  /** The session clock's {@link SessionClock.now} when the frame was read or written. */
+  readonly time: bigint;
+  /** The whole frame (header included), as the iovecs of one read or writev. */
+  readonly iov: readonly Uint8Array[];
+  /** 0, or the errno name the write failed with (the kernel did not take it). Requests: always 0. */
+  readonly writeError: string | 0;
 }
 
 export interface SessionCoreOptions {
@@ -79,6 +157,17 @@ export interface SessionCoreOptions {
    * Defaults to false, or true when the environment has `TSFUSE_POISON=1`.
    */
   readonly poisonLentBuffers?: boolean;
+  /**
+   * The clock for the interrupt grace, RETRIEVE timeouts, latencies and frame timestamps; a replay passes
+   * a virtual one so that it is deterministic. Defaults to {@link SYSTEM_CLOCK}.
+   */
+  readonly clock?: SessionClock;
+  /**
+   * Start as if INIT had been answered with these settings, and call `ready()` at once: for a session
+   * taken over from another process (src/handoff), to which the kernel sends no second INIT (it sends
+   * INIT once per connection, fs/fuse/inode.c fuse_send_init). Absent: wait for INIT.
+   */
+  readonly adopted?: { readonly negotiated: Negotiated; readonly audit: readonly CapabilityAudit[] };
 }
 
 /** What a poisoned frame is filled with (see {@link SessionCoreOptions.poisonLentBuffers}). */
@@ -130,10 +219,15 @@ export class SessionCore {
   readonly #defaultSink: RequestSink;
   readonly #reader = new FrameReader();
   readonly #inflight = new Map<U64, InflightRequest>();
-  readonly #retrieves = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly #retrieves = new Map<number, { resolve: (b: Buffer) => void; reject: (e: Error) => void; timer: unknown }>();
   readonly #options: SessionCoreOptions;
   readonly #warn: (message: string, cause?: unknown) => void;
   readonly #poison: boolean;
+  readonly #clock: SessionClock;
+  /** This session's number in the diagnostics channels' messages (1, 2, … per process). */
+  readonly id: number = ++lastSessionId;
+  /** Stage times of requests being explained, by their header object (dropped with it). */
+  readonly #explained = new WeakMap<InHeaderFields, ExplainStamps>();
   #negotiated: Negotiated = PRE_INIT;
   #audit: readonly CapabilityAudit[] = [];
   #init: InitState = InitState.None;
@@ -152,6 +246,7 @@ export class SessionCore {
     this.#defaultSink = Object.freeze({ reply: (iov: readonly Uint8Array[]) => out.write(iov) });
     this.#options = options;
     this.#poison = options.poisonLentBuffers ?? process.env['TSFUSE_POISON'] === '1';
+    this.#clock = options.clock ?? SYSTEM_CLOCK;
     const warn = options.onWarning ?? ((message, cause) => process.emitWarning(cause instanceof Error ? `${message}: ${cause.stack ?? cause.message}` : message, 'TsfuseWarning'));
     // A warning sink is user code too: it must not turn a warning into an exception out of handleFrame.
     this.#warn = (message, cause) => { try { warn(message, cause); } catch { /* nowhere left to report it */ } };
@@ -162,6 +257,13 @@ export class SessionCore {
       delete: this.delete.bind(this), store: this.store.bind(this), retrieve: this.retrieve.bind(this),
       pollWakeup: this.pollWakeup.bind(this), resend: this.resend.bind(this), incEpoch: this.incEpoch.bind(this), prune: this.prune.bind(this),
     });
+    if (options.adopted !== undefined) {
+      this.#negotiated = options.adopted.negotiated;
+      this.#audit = options.adopted.audit;
+      this.#init = InitState.Done;
+      this.#resolveInit(this.#negotiated);
+      this.#ready();
+    }
   }
 
   get negotiated(): Negotiated { return this.#negotiated; }
@@ -176,7 +278,11 @@ export class SessionCore {
    * frame's memory, `sink.release` is called once the handler has settled and the reply is out.
    */
   handleFrame(frame: Buffer, sink: RequestSink = this.#defaultSink): void {
+    if (frameChannel.hasSubscribers) frameChannel.publish({ session: this.id, direction: 'request', time: this.#clock.now(), iov: [frame], writeError: 0 } satisfies FrameMessage);
+    // Explain mode: the one check per frame; every later stamp looks for this request's record.
+    const received = explainChannel.hasSubscribers ? this.#clock.now() : undefined;
     const d = decodeRequest(frame, this.#negotiated, this.#reader);
+    if (received !== undefined) this.#explainRequest(frame, d.header, received);
     if ('error' in d) {
       const h = d.header;
       this.#warn(`malformed request${h ? ` ${opcodeRowName(h.opcode)} (unique ${String(h.unique)})` : ''}: ${describeDecodeError(d.error)}`);
@@ -196,8 +302,8 @@ export class SessionCore {
     }
     let started: bigint | undefined;
     if (requestChannel.hasSubscribers) {
-      started = process.hrtime.bigint();
-      requestChannel.publish({ header, name: row.name, args: d.args } satisfies RequestMessage);
+      started = this.#clock.now();
+      requestChannel.publish({ session: this.id, header, name: row.name, args: d.args } satisfies RequestMessage);
     }
     const req = new InflightRequest(header, row, d.args, d.extensions, sink, started);
     const running = this.#dispatch(req);
@@ -368,6 +474,7 @@ export class SessionCore {
   /** Marks the request answered; false if it already was. */
   #settle(req: InflightRequest): boolean {
     if (!req.settle()) return false;
+    if (explainChannel.hasSubscribers) { const x = this.#explained.get(req.header); if (x !== undefined) x.settled = this.#clock.now(); }
     // A resent request reuses its unique: a late answer to the first delivery must not drop the second.
     if (this.#inflight.get(req.header.unique) === req) this.#inflight.delete(req.header.unique);
     return true;
@@ -384,7 +491,9 @@ export class SessionCore {
    * when it refuses the out-header).
    */
   #send(sink: RequestSink, h: InHeaderFields, name: string, errno: number, body: readonly Uint8Array[], started: bigint | undefined): string | 0 {
-    let err = write(sink, frameReply(h.uniqueLo, h.uniqueHi, errno, body));
+    const explained = explainChannel.hasSubscribers ? this.#explained.get(h) : undefined;
+    if (explained !== undefined) explained.encoded = this.#clock.now();
+    let err = this.#write(sink, frameReply(h.uniqueLo, h.uniqueHi, errno, body));
     if (err !== 0 && !gone(err)) {
       if (errno === Errno.EIO && body.length === 0) {
         this.#warn(`writing the ${name} reply (unique ${String(h.unique)}) failed: ${err}`);
@@ -392,23 +501,52 @@ export class SessionCore {
         this.#warn(`writing the ${name} reply (unique ${String(h.unique)}) failed: ${err}; answering EIO instead`);
         errno = Errno.EIO;
         body = EMPTY;
-        err = write(sink, frameReply(h.uniqueLo, h.uniqueHi, errno, body));
+        err = this.#write(sink, frameReply(h.uniqueLo, h.uniqueHi, errno, body));
         if (err !== 0 && !gone(err)) this.#warn(`writing the EIO reply to ${name} (unique ${String(h.unique)}) failed too: ${err}`);
       }
     }
     if (replyChannel.hasSubscribers) {
       let bodyLength = 0;
       for (const b of body) bodyLength += b.byteLength;
-      const latencyNs = started !== undefined ? Number(process.hrtime.bigint() - started) : 0;
-      replyChannel.publish({ unique: h.unique, opcode: h.opcode, name, error: errno, bodyLength, latencyNs, body } satisfies ReplyMessage);
+      const latencyNs = started !== undefined ? Number(this.#clock.now() - started) : 0;
+      replyChannel.publish({ session: this.id, unique: h.unique, opcode: h.opcode, name, error: errno, bodyLength, latencyNs, body } satisfies ReplyMessage);
     }
+    // The same bytes as the last write (frameReply is pure), rebuilt only for the explainer.
+    if (explained !== undefined) this.#explainReply(h, explained, frameReply(h.uniqueLo, h.uniqueHi, errno, body));
+    return err;
+  }
+
+  /** Writes one reply frame through `sink`, and shows it on the frame channel. */
+  #write(sink: RequestSink, iov: readonly Uint8Array[]): string | 0 {
+    const err = write(sink, iov);
+    if (frameChannel.hasSubscribers) frameChannel.publish({ session: this.id, direction: 'reply', time: this.#clock.now(), iov, writeError: err } satisfies FrameMessage);
     return err;
   }
 
   #traceNoReply(req: InflightRequest): void {
+    if (explainChannel.hasSubscribers) { const x = this.#explained.get(req.header); if (x !== undefined) this.#explainReply(req.header, x, undefined); }
     if (replyChannel.hasSubscribers && req.header !== INTERNAL_HEADER) {
-      replyChannel.publish({ unique: req.header.unique, opcode: req.header.opcode, name: req.row.name, error: 0, bodyLength: -1, latencyNs: req.started !== undefined ? Number(process.hrtime.bigint() - req.started) : 0 } satisfies ReplyMessage);
+      replyChannel.publish({ session: this.id, unique: req.header.unique, opcode: req.header.opcode, name: req.row.name, error: 0, bodyLength: -1, latencyNs: req.started !== undefined ? Number(this.#clock.now() - req.started) : 0 } satisfies ReplyMessage);
     }
+  }
+
+  /** Explain mode: publishes a request as it arrives, and starts its stage record (when it has a header). */
+  #explainRequest(frame: Buffer, header: InHeaderFields | undefined, received: bigint): void {
+    const decoded = this.#clock.now();
+    const x: ExplainStamps = { frame, received, decoded, handlerStart: decoded };
+    if (header !== undefined) this.#explained.set(header, x);
+    explainChannel.publish({ session: this.id, kind: 'request', request: frame, negotiated: this.#negotiated } satisfies ExplainMessage);
+    x.handlerStart = this.#clock.now();
+  }
+
+  /** Explain mode: publishes a request's reply (undefined: it has none) with its stage times. */
+  #explainReply(h: InHeaderFields, x: ExplainStamps, reply: readonly Uint8Array[] | undefined): void {
+    this.#explained.delete(h);
+    const written = this.#clock.now();
+    const settled = x.settled ?? x.handlerStart;
+    const encoded = x.encoded ?? written;
+    const stages = { decodeNs: Number(x.decoded - x.received), handlerNs: Number(settled - x.handlerStart), encodeNs: Number(encoded - settled), writeNs: Number(written - encoded) };
+    explainChannel.publish({ session: this.id, kind: 'reply', request: x.frame, ...(reply !== undefined && { reply }), negotiated: this.#negotiated, stages } satisfies ExplainMessage);
   }
 
   /* ---- requests the session answers itself ------------------------------------------------------ */
@@ -493,7 +631,7 @@ export class SessionCore {
     // Unknown: already answered (interrupts only follow requests we have read). Nothing to do.
     if (target === undefined || target.settled || target.interrupted) return;
     // The EINTR goes back through the target's own sink, the way the target came.
-    target.interrupt(this.#options.interruptGraceMs ?? 100, () => this.#replyError(target, Errno.EINTR));
+    target.interrupt(this.#options.interruptGraceMs ?? 100, () => this.#replyError(target, Errno.EINTR), this.#clock);
   }
 
   async #destroy(req: InflightRequest): Promise<void> {
@@ -511,14 +649,14 @@ export class SessionCore {
     const waiter = this.#retrieves.get(key);
     if (!waiter) return;
     this.#retrieves.delete(key);
-    clearTimeout(waiter.timer);
+    this.#clock.clearTimeout(waiter.timer);
     // Copy: the data is a view of the frame, and the caller keeps it.
     waiter.resolve(Buffer.from(args.data));
   }
 
   /** Calls the filesystem's destroy handler once if DESTROY never came (plain unmount). */
   async shutdown(): Promise<void> {
-    for (const w of this.#retrieves.values()) { clearTimeout(w.timer); w.reject(new TsfuseError('ERR_INVALID_STATE', 'the session closed before the kernel answered RETRIEVE')); }
+    for (const w of this.#retrieves.values()) { this.#clock.clearTimeout(w.timer); w.reject(new TsfuseError('ERR_INVALID_STATE', 'the session closed before the kernel answered RETRIEVE')); }
     this.#retrieves.clear();
     this.#rejectInit(new TsfuseError('ERR_INVALID_STATE', 'the session closed before INIT'));
     if (this.#destroyed) return;
@@ -529,7 +667,9 @@ export class SessionCore {
   /* ---- notifications --------------------------------------------------------------------------- */
 
   async #notify(name: string, iov: Uint8Array[]): Promise<void> {
+    const time = frameChannel.hasSubscribers ? this.#clock.now() : undefined;
     const err = await this.#out.writeAsync(iov);
+    if (frameChannel.hasSubscribers) frameChannel.publish({ session: this.id, direction: 'notify', time: time ?? this.#clock.now(), iov, writeError: err } satisfies FrameMessage);
     // The transport answers EBADF once it is closed: the mount is gone, nothing can be notified.
     if (err === 'EBADF') throw new TsfuseError('ERR_INVALID_STATE', `notification ${name} after the session closed`);
     if (err !== 0) {
@@ -562,18 +702,17 @@ export class SessionCore {
   async retrieve(ino: U64, offset: U64, size: number, timeoutMs = 5000): Promise<Buffer> {
     const unique = this.#nextNotifyUnique++;
     const result = new Promise<Buffer>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimeout(() => {
         this.#retrieves.delete(unique);
         reject(new TsfuseError('ERR_FUSE_NOTIFY', `the kernel did not answer RETRIEVE within ${timeoutMs} ms`));
       }, timeoutMs);
-      timer.unref();
       this.#retrieves.set(unique, { resolve, reject, timer });
     });
     try {
       await this.#notify('RETRIEVE', N.encodeNotifyRetrieve(unique, ino, offset, size));
     } catch (e) {
       const w = this.#retrieves.get(unique);
-      if (w) { clearTimeout(w.timer); this.#retrieves.delete(unique); }
+      if (w) { this.#clock.clearTimeout(w.timer); this.#retrieves.delete(unique); }
       throw e;
     }
     return result;

@@ -118,8 +118,8 @@ export const AT_FLAGS: FlagTable = Object.freeze({
   AT_STATX_DONT_SYNC: 0x4000,
 });
 
-const SEEK_WHENCE = ['SEEK_SET', 'SEEK_CUR', 'SEEK_END', 'SEEK_DATA', 'SEEK_HOLE'] as const;
-const LOCK_TYPES = ['F_RDLCK', 'F_WRLCK', 'F_UNLCK'] as const;
+export const SEEK_WHENCE = ['SEEK_SET', 'SEEK_CUR', 'SEEK_END', 'SEEK_DATA', 'SEEK_HOLE'] as const;
+export const LOCK_TYPES = ['F_RDLCK', 'F_WRLCK', 'F_UNLCK'] as const;
 const enumWord = (names: readonly string[]) => (v: unknown): string =>
   typeof v === 'number' && names[v] !== undefined ? names[v] as string : String(v);
 

@@ -13,6 +13,10 @@ import { TsfuseError } from '../errors.ts';
 import { startStatsService, type StatsService } from './control-socket.ts';
 import type { StatsSnapshot } from './stats.ts';
 import type { BackingFiles } from './backing.ts';
+import { startRecording, type RecordTarget } from '../record/recorder.ts';
+import { startExplain } from '../explain/live.ts';
+import { formatAudit } from '../explain/format.ts';
+import type { RecordingMetadata } from '../record/format.ts';
 
 export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   /**
@@ -34,6 +38,13 @@ export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   readonly watchdog?: boolean;
   /** Print one line per request and reply (libfuse's `-d`); or a function that receives the lines. Defaults to false. */
   readonly debug?: boolean | ((line: string) => void);
+  /**
+   * Explain mode (src/explain): every request and reply dissected field by field (offset, size, raw
+   * bytes, decoded value, flag names) with the time each daemon-side stage took, and once INIT is
+   * answered, the negotiation audit of every capability. `true` prints to stderr; a function receives
+   * each frame's block of text. Defaults to false (nothing is published, at no cost).
+   */
+  readonly explain?: boolean | ((text: string) => void);
   /** Unmount on SIGINT and SIGTERM (then let the process exit). Defaults to false. */
   readonly handleSignals?: boolean;
   /** How long to wait for the kernel's INIT, in ms. Defaults to 10 000. */
@@ -44,6 +55,15 @@ export interface MountOptions extends Omit<SessionOptions, 'wants'> {
    * Defaults to false (nothing is collected, at no cost); the `tsfuse` command turns it on.
    */
   readonly stats?: boolean;
+  /**
+   * Record every frame both ways (requests, replies, notifications) with its time, in the `.tsfr` format
+   * (docs/recording-format.md), for `tsfuse show`, `replay` and `timeline`: a file path (created 0600;
+   * complete once {@link FuseMount.closed} resolves) or a sink with `write(bytes)`, which is never ended.
+   * Costs a copy of each frame while on. Defaults to undefined: nothing is recorded, at no cost.
+   */
+  readonly record?: RecordTarget;
+  /** Extra metadata for the recording's header (the CLI adds the filesystem's name). Absent: what mount() knows. */
+  readonly recordMetadata?: RecordingMetadata;
 }
 
 /** A mounted filesystem. */
@@ -119,7 +139,7 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
   const stats = options.stats === true
     ? await startStatsService(device, options.onWarning ?? ((m) => process.emitWarning(m, 'TsfuseWarning')))
     : undefined;
-  const stopTrace = stats === undefined ? trace : () => { trace?.(); stats.stop(); };
+  let stopTrace: (() => void | Promise<void>) | undefined = stats === undefined ? trace : () => { trace?.(); stats.stop(); };
   let session: Session;
   try {
     session = new Session(device.fd, fsOps, {
@@ -131,6 +151,27 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     await device.unmount({ lazy: true }).catch(() => {});
     throw e;
   }
+  const explain = typeof options.explain === 'function' ? options.explain : options.explain === true ? explainToStderr : undefined;
+  if (explain !== undefined) {
+    // Frames arrive from the transport in later event-loop turns, so INIT is explained too.
+    const stopExplain = startExplain(explain, { session: session.id });
+    const stopBefore = stopTrace;
+    stopTrace = () => { stopExplain(); return stopBefore?.(); };
+  }
+  if (options.record !== undefined) {
+    // Frames arrive from the transport in later event-loop turns, so INIT is recorded too.
+    const recorder = startRecording(options.record, {
+      session: session.id,
+      metadata: {
+        mountpoint: device.mountpoint, mountOptions: options.options ?? [],
+        session: { capabilities: options.capabilities ?? [], ...(parsed.mount.allowRoot && { ownerOnly: process.geteuid?.() ?? 0 }), ...(options.interruptGraceMs !== undefined && { interruptGraceMs: options.interruptGraceMs }) },
+        ...options.recordMetadata,
+      },
+      ...(options.onWarning && { onWarning: options.onWarning }),
+    });
+    const stopOthers = stopTrace;
+    stopTrace = () => { stopOthers?.(); return recorder.stop(); };
+  }
   const handle = new MountHandle(device, session, stopTrace, stats);
   try {
     await withTimeout(session.initialized, options.initTimeoutMs ?? 10_000, 'the kernel did not send INIT');
@@ -138,6 +179,8 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     await handle.unmount({ lazy: true }).catch(() => {});
     throw e;
   }
+  // Right after INIT's reply (a microtask later): before the transport reads the next frame.
+  if (explain !== undefined) explain(formatAudit(session.audit, session.negotiated));
   if (options.handleSignals) handle.handleSignals();
   return handle;
 }
@@ -145,20 +188,20 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
 class MountHandle implements FuseMount {
   readonly #device: MountedDevice;
   readonly #session: Session;
-  readonly #stopTrace: (() => void) | undefined;
+  readonly #stopTrace: (() => void | Promise<void>) | undefined;
   readonly #stats: StatsService | undefined;
   #unmounting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
   readonly closed: Promise<void>;
 
-  constructor(device: MountedDevice, session: Session, stopTrace: (() => void) | undefined, stats?: StatsService) {
+  constructor(device: MountedDevice, session: Session, stopTrace: (() => void | Promise<void>) | undefined, stats?: StatsService) {
     this.#device = device;
     this.#stats = stats;
     this.#session = session;
     this.#stopTrace = stopTrace;
     this.closed = session.closed.then(async () => {
-      this.#stopTrace?.();
+      await this.#stopTrace?.();
       this.#removeSignals();
       // Unmounted behind our back (umount(8), or the connection was aborted): make sure the mountpoint
       // is released and the watchdog stops.
@@ -221,6 +264,8 @@ class MountHandle implements FuseMount {
     this.#signalHandler = undefined;
   }
 }
+
+const explainToStderr = (text: string): void => { process.stderr.write(`${text}\n\n`); };
 
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -37,13 +37,18 @@ export class Session {
   readonly #backing: BackingFiles;
   readonly closed: Promise<void>;
   #closing = false;
+  /** Ended by {@link detach}: the filesystem lives on in another process, so it is not destroyed here. */
+  #detached = false;
   #closeError: Error | undefined;
   #phase: SessionPhase = 'init';
 
   constructor(fd: number, ops: LowLevelOperations, options: SessionOptions = {}) {
     // Sized by what the options ask for until INIT is decided; `serve()` then sizes it by what INIT agreed
     // (the filesystem's init() may raise maxWrite, the kernel may lower it).
-    this.#transport = createTransport(fd, readBufferSize(options.wants?.maxWrite ?? INIT_DEFAULTS.maxWrite), options.transport);
+    // A session taken over from another process (options.adopted) is serving from the start: INIT came before.
+    const maxWrite = options.adopted?.negotiated.maxWrite ?? options.wants?.maxWrite ?? INIT_DEFAULTS.maxWrite;
+    this.#transport = createTransport(fd, readBufferSize(maxWrite), options.transport);
+    if (options.adopted !== undefined) this.#phase = 'serving';
     const transport = this.#transport;
     // Read at each call: undefined once closing, when the descriptor number may soon name another file.
     this.#backing = createBackingFiles(fd, () => (this.#closing || this.#phase === 'closed' ? undefined : this.#core.negotiated));
@@ -63,7 +68,8 @@ export class Session {
           this.#phase = 'closed';
           // ENODEV: unmounted. ECONNABORTED: aborted through /sys/fs/fuse/connections. Both end the session normally.
           if (err && err.code !== 'ENODEV' && err.code !== 'ECONNABORTED' && err.code !== 'EBADF') this.#closeError = err;
-          void this.#core.shutdown().finally(resolve);
+          if (this.#detached) resolve();
+          else void this.#core.shutdown().finally(resolve);
         },
       );
     });
@@ -77,6 +83,8 @@ export class Session {
   /** The error that ended reading, if it was not a normal unmount. */
   get closeError(): Error | undefined { return this.#closeError; }
   get notify(): Notifier { return this.#core.notifier; }
+  /** The session's number in diagnostics-channel messages ({@link SessionCore.id}). */
+  get id(): number { return this.#core.id; }
   /** Kernel passthrough backing files (src/session/backing.ts); also handed to the filesystem's `ready()`. */
   get backing(): BackingFiles { return this.#backing; }
   get phase(): SessionPhase { return this.#phase; }
@@ -92,6 +100,34 @@ export class Session {
       this.#transport.close();
     }
     return this.closed;
+  }
+
+  /** Requests handed to the filesystem and not answered yet. */
+  get pending(): number { return this.#core.pending; }
+
+  /**
+   * Stops reading /dev/fuse, keeping the descriptor open for the replies still due (see
+   * Transport.pause); false when the transport cannot (the worker transport). For a handoff.
+   */
+  pauseReading(): boolean {
+    if (this.#closing || this.#transport.pause === undefined) return false;
+    this.#transport.pause();
+    return true;
+  }
+
+  /** Reads again after {@link pauseReading} (a handoff that was abandoned). */
+  resumeReading(): void {
+    if (!this.#closing) this.#transport.resume?.();
+  }
+
+  /**
+   * Ends this session without ending the filesystem: closes this process's descriptor and resolves
+   * {@link closed} without calling `destroy()`, because another process now serves the connection
+   * (src/handoff). Idempotent.
+   */
+  detach(): Promise<void> {
+    this.#detached = true;
+    return this.close();
   }
 
   /** Awaits {@link close}; for `await using`. */

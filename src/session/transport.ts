@@ -40,6 +40,14 @@ export interface Transport {
   writeAsync(iov: readonly Uint8Array[]): Promise<string | 0>;
   /** Stops reading and closes the fd (idempotent). */
   close(): void;
+  /**
+   * Stops reading without closing: every frame read so far has been delivered, later ones stay queued in
+   * the kernel, and replies can still be written. For a handoff to another process (src/handoff).
+   * Absent: this transport cannot stop reading short of closing (the worker blocks in read(2)).
+   */
+  pause?(): void;
+  /** Reads again after {@link pause}. */
+  resume?(): void;
 }
 
 export type TransportKind = 'epoll' | 'worker';
@@ -198,6 +206,10 @@ class EpollTransport extends FdWriter implements Transport {
     socket.on('end', () => end(undefined));
     socket.on('close', () => end(undefined));
   }
+
+  // libuv stops reading between two read(2)s (uv_read_stop), so no frame is read and left undelivered.
+  pause(): void { this.#socket?.pause(); }
+  resume(): void { this.#socket?.resume(); }
 
   close(): void {
     if (this.closed) return;

@@ -226,6 +226,9 @@ test('privilege from /proc: root, a user namespace, a Docker container, no_new_p
     status: statusText(DOCKER_DEFAULT, DOCKER_DEFAULT), uidMap: initialMap, cgroup: '12:pids:/docker/0123abcd\n0::/docker/0123abcd\n',
   }));
   assert.deepEqual(docker, { ...ROOT, capSysAdmin: false, capSysAdminBounding: false, container: `docker (${join(scratch, 'proc-docker', 'cgroup')})` });
+  // CAP_SYS_ADMIN dropped from the effective set only: mount(8) would fail, a setuid helper could still mount.
+  const dropped = await probeMountPrivilege(procFiles('dropped', { status: statusText(NO_SYS_ADMIN, ALL_CAPS), uidMap: initialMap }));
+  assert.deepEqual(dropped, USER);
   const nnp = await probeMountPrivilege(procFiles('nnp', { status: statusText('0000000000000000', ALL_CAPS, 1), uidMap: initialMap }, { euid: 1000 }));
   assert.deepEqual(nnp, { ...USER, noNewPrivs: true });
   // Marker files and $container name the engine; the first sign wins.

@@ -31,7 +31,7 @@ async function fakePassthrough(fn: (k: FakeKernel, source: string) => Promise<vo
 }
 
 /** The node id of an entry reply, asserting success. */
-async function entry(k: FakeKernel, what: string, r: Promise<{ error: number; body: Buffer }>): Promise<number> {
+async function entry(what: string, r: Promise<{ error: number; body: Buffer }>): Promise<number> {
   const reply = await r;
   assert.equal(reply.error, 0, `${what}: errno ${reply.error}`);
   return Number(decodeEntryOut(reply.body).nodeid);
@@ -39,13 +39,13 @@ async function entry(k: FakeKernel, what: string, r: Promise<{ error: number; bo
 
 test('LINK after the name the node was last looked up under was unlinked (fake kernel)', async () => {
   await fakePassthrough(async (k, source) => {
-    const n = await entry(k, 'mknod p', k.request('MKNOD', 1, build.mknod('p', { mode: S_IFREG | 0o644 })));
-    assert.equal(await entry(k, 'link p q', k.request('LINK', 1, build.link(n, 'q'))), n);
+    const n = await entry('mknod p', k.request('MKNOD', 1, build.mknod('p', { mode: S_IFREG | 0o644 })));
+    assert.equal(await entry('link p q', k.request('LINK', 1, build.link(n, 'q'))), n);
     // The kernel revalidates p (its entry timed out), then unlinks it.
-    assert.equal(await entry(k, 'lookup p', k.request('LOOKUP', 1, build.lookup('p'))), n);
+    assert.equal(await entry('lookup p', k.request('LOOKUP', 1, build.lookup('p'))), n);
     assert.equal((await k.request('UNLINK', 1, build.unlink('p'))).error, 0);
     // The node's only name is q now: linking it must work.
-    assert.equal(await entry(k, 'link q r', k.request('LINK', 1, build.link(n, 'r'))), n);
+    assert.equal(await entry('link q r', k.request('LINK', 1, build.link(n, 'r'))), n);
     assert.equal(lstatSync(join(source, 'r')).ino, lstatSync(join(source, 'q')).ino);
     assert.equal(lstatSync(join(source, 'q')).nlink, 2);
   });
@@ -53,21 +53,21 @@ test('LINK after the name the node was last looked up under was unlinked (fake k
 
 test('LINK after renames and unlinks of every name the node was seen under, also across directories', async () => {
   await fakePassthrough(async (k, source) => {
-    const d = await entry(k, 'mkdir d', k.request('MKDIR', 1, build.mkdir('d', { mode: 0o755 })));
-    const n = await entry(k, 'mknod a', k.request('MKNOD', 1, build.mknod('a', { mode: S_IFREG | 0o600 })));
-    await entry(k, 'link a d/b', k.request('LINK', d, build.link(n, 'b')));
-    await entry(k, 'lookup a', k.request('LOOKUP', 1, build.lookup('a')));
+    const d = await entry('mkdir d', k.request('MKDIR', 1, build.mkdir('d', { mode: 0o755 })));
+    const n = await entry('mknod a', k.request('MKNOD', 1, build.mknod('a', { mode: S_IFREG | 0o600 })));
+    await entry('link a d/b', k.request('LINK', d, build.link(n, 'b')));
+    await entry('lookup a', k.request('LOOKUP', 1, build.lookup('a')));
     assert.equal((await k.request('RENAME', 1, build.rename('a', d, 'c'))).error, 0);
     assert.equal((await k.request('UNLINK', d, build.unlink('c'))).error, 0);
     // Left: d/b. Linked back to the root, then the source name goes too.
-    await entry(k, 'link d/b e', k.request('LINK', 1, build.link(n, 'e')));
+    await entry('link d/b e', k.request('LINK', 1, build.link(n, 'e')));
     assert.equal((await k.request('UNLINK', d, build.unlink('b'))).error, 0);
-    await entry(k, 'link e f', k.request('LINK', 1, build.link(n, 'f')));
+    await entry('link e f', k.request('LINK', 1, build.link(n, 'f')));
     assert.equal(lstatSync(join(source, 'f')).ino, lstatSync(join(source, 'e')).ino);
     // A rename made directly in SOURCE (no request tells the daemon): the link still finds the inode.
     renameSync(join(source, 'e'), join(source, 'g'));
     assert.equal((await k.request('UNLINK', 1, build.unlink('f'))).error, 0);
-    await entry(k, 'link g h', k.request('LINK', d, build.link(n, 'h')));
+    await entry('link g h', k.request('LINK', d, build.link(n, 'h')));
     assert.equal(lstatSync(join(source, 'd', 'h')).ino, lstatSync(join(source, 'g')).ino);
     // With every name gone, there is nothing to link: ENOENT, as link(2) of an unlinked open file gives.
     assert.equal((await k.request('UNLINK', 1, build.unlink('g'))).error, 0);
@@ -79,9 +79,9 @@ test('LINK after renames and unlinks of every name the node was seen under, also
 
 test('READLINK after the symlink\'s looked-up name was replaced by a rename', async () => {
   await fakePassthrough(async (k, source) => {
-    const s = await entry(k, 'symlink s', k.request('SYMLINK', 1, build.symlink('s', 'target-one')));
-    await entry(k, 'link s t', k.request('LINK', 1, build.link(s, 't')));
-    await entry(k, 'lookup s', k.request('LOOKUP', 1, build.lookup('s')));
+    const s = await entry('symlink s', k.request('SYMLINK', 1, build.symlink('s', 'target-one')));
+    await entry('link s t', k.request('LINK', 1, build.link(s, 't')));
+    await entry('lookup s', k.request('LOOKUP', 1, build.lookup('s')));
     // Another symlink is renamed over s: s now names another inode, t is still ours.
     symlinkSync('target-two', join(source, 'other'));
     assert.equal((await k.request('RENAME', 1, build.rename('other', 1, 's'))).error, 0);

@@ -72,7 +72,7 @@ test('the trace prints one line per request and per reply, with errno names and 
   assert.match(lines[2]!, /^rx 4: LOOKUP n1 \{name: "hello\.txt"\}/);
   assert.match(lines[3]!, /^tx 4: OK 128 B/);
   assert.match(lines[5]!, /^tx 6: ENOENT 0 B/);
-  assert.equal(formatReply({ unique: 8, opcode: 2, name: 'FORGET', error: 0, bodyLength: -1, latencyNs: 1500 }), '-- 8: FORGET (no reply) after 1.5 µs');
+  assert.equal(formatReply({ session: 1, unique: 8, opcode: 2, name: 'FORGET', error: 0, bodyLength: -1, latencyNs: 1500 }), '-- 8: FORGET (no reply) after 1.5 µs');
 });
 
 test('errors: FuseError by name or number, errnoOf for Node errors and AbortError, permanent codes', () => {

@@ -94,9 +94,9 @@ test('histogram: empty, negative, fractional and huge values', () => {
 function header(unique: number, opcode = 1): InHeaderFields {
   return { len: 40, opcode, unique: unique as Unique, resend: false, uniqueLo: unique, uniqueHi: 0, nodeid: 1 as Ino, uid: 0, gid: 0, pid: 1, totalExtlen: 0 };
 }
-const request = (unique: number, name: string): RequestMessage => ({ header: header(unique), name, args: {} });
+const request = (unique: number, name: string): RequestMessage => ({ session: 1, header: header(unique), name, args: {} });
 const reply = (unique: number, name: string, error: number, latencyNs: number, bodyLength = 16): ReplyMessage =>
-  ({ unique: unique as Unique, opcode: 1, name, error, bodyLength, latencyNs });
+  ({ session: 1, unique: unique as Unique, opcode: 1, name, error, bodyLength, latencyNs });
 
 test('collector: counts, errors by errno, in-flight requests and latencies from synthetic messages', () => {
   let now = 1_000_000;

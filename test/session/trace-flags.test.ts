@@ -42,7 +42,7 @@ test('INIT flags: both words, flags2 as bits 32 and up', () => {
 });
 
 function request(name: string, args: object): RequestMessage {
-  return { header: { unique: 10, nodeid: 1, uid: 0, gid: 0, pid: 7 } as unknown as RequestMessage['header'], name, args };
+  return { session: 1, header: { unique: 10, nodeid: 1, uid: 0, gid: 0, pid: 7 } as unknown as RequestMessage['header'], name, args };
 }
 
 test('formatRequest: flag words, modes and enums of each kind of request', () => {
@@ -75,7 +75,7 @@ test('formatRequest: flag words, modes and enums of each kind of request', () =>
 test('formatReply: FOPEN_* of open and create replies, INIT capabilities, unknown bits in hex', () => {
   const openOut = Buffer.alloc(16);
   openOut.writeUInt32LE(OpenFlags.KEEP_CACHE | OpenFlags.NOFLUSH | 0x4000, 8);
-  const base = { unique: 4, opcode: 14, error: 0, latencyNs: 2000 };
+  const base = { session: 1, unique: 4, opcode: 14, error: 0, latencyNs: 2000 };
   assert.match(formatReply({ ...base, name: 'OPEN', bodyLength: 16, body: [openOut] }), /^tx 4: OK 16 B in 2\.0 µs \{open_flags: FOPEN_KEEP_CACHE\|FOPEN_NOFLUSH\|0x4000\}$/);
   const entry = Buffer.alloc(128);
   assert.match(formatReply({ ...base, name: 'CREATE', bodyLength: 144, body: [entry, openOut] }), /\{open_flags: FOPEN_KEEP_CACHE\|FOPEN_NOFLUSH\|0x4000\}$/);
