@@ -31,6 +31,9 @@ import { mount } from './session/fuse-mount.ts';
 import { formatStats } from './session/stats-format.ts';
 import { STATS_COMMAND, watchSnapshotKey } from './cli-stats.ts';
 import { DEMO_COMMAND } from './demo/command.ts';
+import { RESTART_COMMAND } from './handoff/command.ts';
+import { handoffCwd, isSuccessor } from './handoff/successor.ts';
+import { SHOW_COMMAND, TIMELINE_COMMAND, recordCommand, replayCommand } from './record/command.ts';
 
 /** Where the command writes; tests pass their own. */
 export interface Io {
@@ -69,6 +72,8 @@ export interface Subcommand {
   readonly optionsHelp: string;
   /** Closing remarks in `tsfuse NAME --help`. Absent: none. */
   readonly notes?: string;
+  /** Takes more positional arguments after those it requires (`tsfuse record FILE -- memfs MNT`). Absent: false. */
+  readonly variadic?: boolean;
   run(parsed: ParsedCommand, io: Io): Promise<number>;
 }
 
@@ -134,6 +139,7 @@ const MOUNT_OPTIONS = {
   'clean-stale': { type: 'boolean' },
   'no-watchdog': { type: 'boolean' },
   'no-stats': { type: 'boolean' },
+  record: { type: 'string' },
 } as const satisfies OptionsConfig;
 
 const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default: return once mounted, serve in the background)
@@ -148,6 +154,7 @@ const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default:
                     discards them, a foreground one writes them to stderr
   --clean-stale     first unmount a stale FUSE mount (its daemon is gone) at MOUNTPOINT
   --no-watchdog     no watchdog process: if the daemon is killed, the mount stays behind, stale
+  --record FILE     record every frame both ways to FILE (for tsfuse show, replay, timeline)
   --no-stats        collect no statistics (default: collect them for \`tsfuse stats MOUNTPOINT\`, and
                     with -f on a terminal, print them when s is pressed)`;
 
@@ -160,7 +167,7 @@ function filesystemSubcommand(fs: FilesystemCommand): Subcommand {
   return {
     name: fs.name,
     summary: fs.summary,
-    usage: `${positionals.join(' ')} [-f] [-d] [-o OPTIONS] [--log FILE] [--clean-stale] [--no-watchdog]`,
+    usage: `${positionals.join(' ')} [-f] [-d] [--explain] [-o OPTIONS] [--log FILE] [--clean-stale] [--no-watchdog]`,
     synopsis: positionals.join(' '),
     args: { ...MOUNT_OPTIONS, ...fs.options },
     positionals,
@@ -180,13 +187,16 @@ interface LogDestination {
 async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io): Promise<number> {
   const { values } = parsed;
   const mountpoint = parsed.positionals.at(-1) as string;
-  const sources = parsed.positionals.slice(0, -1);
+  // A successor (src/handoff: `tsfuse restart`) starts in `/`: its relative arguments are the predecessor's.
+  const successor = isSuccessor();
+  const sources = parsed.positionals.slice(0, -1).map((s) => resolve(handoffCwd() ?? process.cwd(), s));
   const options = [...(fs.defaultOptions ?? []), ...((values['options'] as string[] | undefined) ?? [])];
   const debug = values['debug'] === true;
   const explain = values['explain'] === true;
   const foreground = values['foreground'] === true || debug || explain;
   const logFile = values['log'] as string | undefined;
-  const daemon = process.env[DAEMON_ENV] === '1' && process.send !== undefined;
+  // A successor is a background daemon too, but nobody waits for it to be ready: its log is its stderr.
+  const daemon = (process.env[DAEMON_ENV] === '1' && process.send !== undefined) || (successor && process.env[DAEMON_ENV] === '1');
   const prefix = `tsfuse ${fs.name}: `;
 
   try {
@@ -229,9 +239,10 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
       cleanStale: values['clean-stale'] === true,
       watchdog: values['no-watchdog'] !== true,
       stats: values['no-stats'] !== true,
+      ...(typeof values['record'] === 'string' && { record: resolve(values['record']), recordMetadata: { filesystem: fs.name, sources: sources.map((s) => resolve(s)) } }),
     });
     if (daemon) {
-      log.write(`${prefix}serving ${m.mountpoint} (pid ${process.pid})`);
+      log.write(`${prefix}${successor ? 'took over' : 'serving'} ${m.mountpoint} (pid ${process.pid})`);
       process.chdir('/'); // keep no directory busy, as a daemon should
       process.send?.({ ready: m.mountpoint, pid: process.pid });
       process.disconnect?.();
@@ -247,7 +258,11 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
       }
     }
     await m.closed;
-    if (daemon) log.write(`${prefix}${m.mountpoint} unmounted; exiting`);
+    const handedOver = m.handedOver;
+    if (handedOver !== undefined) {
+      log.write(`${prefix}handed ${m.mountpoint} over to pid ${handedOver.pid} (nobody read for ${handedOver.pausedMs.toFixed(2)} ms` +
+        `${handedOver.gapMs === undefined ? '' : `, ${handedOver.gapMs.toFixed(2)} ms from the last reply here to the first there`}, state ${handedOver.stateBytes} bytes); exiting`);
+    } else if (daemon) log.write(`${prefix}${m.mountpoint} unmounted; exiting`);
     return 0;
   } catch (e) {
     const message = cliMessage(e);
@@ -383,7 +398,8 @@ const HELP: Subcommand = {
 };
 
 /** Every subcommand: one per filesystem, then the others. */
-export const COMMANDS: readonly Subcommand[] = [...FILESYSTEMS.map(filesystemSubcommand), UMOUNT, STATS_COMMAND, DEMO_COMMAND, HELP];
+export const COMMANDS: readonly Subcommand[] = [...FILESYSTEMS.map(filesystemSubcommand), UMOUNT, STATS_COMMAND, RESTART_COMMAND, DEMO_COMMAND,
+  recordCommand((argv, io) => main(argv, io)), SHOW_COMMAND, replayCommand(FILESYSTEMS), TIMELINE_COMMAND, HELP];
 
 const ALIASES: Readonly<Record<string, string>> = { unmount: 'umount' };
 
@@ -443,7 +459,7 @@ function parseCommand(c: Subcommand, argv: readonly string[]): ParsedCommand | s
   if (values['help'] !== true) {
     const missing = c.positionals.slice(positionals.length);
     if (missing.length > 0) return `missing ${missing.join(' ')}`;
-    const max = c === HELP ? 1 : c.positionals.length;
+    const max = c === HELP ? 1 : c.variadic === true ? Number.POSITIVE_INFINITY : c.positionals.length;
     if (positionals.length > max) return `unexpected argument '${positionals[max] ?? ''}'`;
   }
   return { values: values as Values, positionals, argv };

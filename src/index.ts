@@ -10,7 +10,11 @@ export { FuseError, TsfuseError, Errno, errnoName, errnoOf, ERROR_CODES, type Er
 export { mount, type FuseMount, type MountOptions } from './session/fuse-mount.ts';
 export { Session, type SessionOptions, type Notifier } from './session/session.ts';
 export type { BackingFiles } from './session/backing.ts';
+export type { HandoffHooks, HandoffExportContext, HandoffImportContext, HandoffResult } from './handoff/types.ts';
+export type { HandoffOptions } from './handoff/predecessor.ts';
 export type { TransportKind } from './session/transport.ts';
+export type { RecordTarget, RecordingSink } from './record/recorder.ts';
+export type { RecordingMetadata } from './record/format.ts';
 export {
   mountDevice, unmount, cleanStaleMount, parseMountOptions, DEFAULT_FSNAME, KNOWN_OPTIONS,
   type MountedDevice, type MountDeviceOptions, type ParsedMountOptions, type FsOptions, type KernelMountOptions,

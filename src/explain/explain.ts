@@ -241,6 +241,11 @@ function countedParts(parts: ExplainedPart[], fixed: StructLayout, element: Stru
 
 const MAX_ELEMENTS = 8;
 
+/** Rounds up to a multiple of 8 without 32-bit bitwise arithmetic (a u32 from the frame may exceed 2^31). */
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}
+
 /** Request extensions (7.38): each a fuse_ext_header and its payload, 8-byte aligned. */
 function extensionParts(frame: Buffer, start: number): ExplainedPart[] {
   const parts: ExplainedPart[] = [];
@@ -269,7 +274,7 @@ function extensionParts(frame: Buffer, start: number): ExplainedPart[] {
     }
     parts.push({ title, offset: at, size: end - at, fields });
     if (size < S.ExtHeader.size) break;
-    at += (size + 7) & ~7;
+    at += align8(size);
   }
   if (at < frame.length) parts.push(rawPart('extension bytes', frame, at, frame.length));
   return parts;
@@ -418,7 +423,7 @@ function direntParts(parts: ExplainedPart[], plus: boolean, frame: Buffer, at: n
     if (end - at < head.size) { problems.push(`${end - at} bytes at ${at} are too few for a ${head.cName} (${head.size})`); parts.push(rawPart('truncated record', frame, at, end)); return end; }
     const namelen = frame.readUInt32LE(at + direntAt + S.Dirent.off.namelen);
     const nameAt = at + head.size;
-    const recEnd = nameAt + ((namelen + 7) & ~7);
+    const recEnd = nameAt + align8(namelen);
     if (nameAt + namelen > end) { problems.push(`record ${count + 1}: namelen ${namelen} runs past the end of the body`); parts.push(rawPart('truncated record', frame, at, end)); return end; }
     count++;
     if (count <= MAX_ELEMENTS) {

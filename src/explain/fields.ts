@@ -64,17 +64,17 @@ const epoch: Meaning = (v) => {
 };
 
 /** File types of the S_IFMT bits (<linux/stat.h>). */
-const FILE_TYPES: Readonly<Record<number, string>> = {
-  0o140000: 'S_IFSOCK', 0o120000: 'S_IFLNK', 0o100000: 'S_IFREG', 0o060000: 'S_IFBLK', 0o040000: 'S_IFDIR',
-  0o020000: 'S_IFCHR', 0o010000: 'S_IFIFO',
-};
+const FILE_TYPES: ReadonlyMap<number, string> = new Map([
+  [0o140000, 'S_IFSOCK'], [0o120000, 'S_IFLNK'], [0o100000, 'S_IFREG'], [0o060000, 'S_IFBLK'], [0o040000, 'S_IFDIR'],
+  [0o020000, 'S_IFCHR'], [0o010000, 'S_IFIFO'],
+]);
 const S_IFMT = 0o170000;
 /** `S_IFREG|0644`: the file type by name, then the permission bits in octal. */
 export function modeWords(mode: number): string {
   const type = mode & S_IFMT;
   const perms = (mode & ~S_IFMT).toString(8).padStart(4, '0');
   if (type === 0) return `0${perms.slice(-4)}`;
-  return `${FILE_TYPES[type] ?? `0o${type.toString(8)}`}|${perms}`;
+  return `${FILE_TYPES.get(type) ?? `0o${type.toString(8)}`}|${perms}`;
 }
 const mode: Meaning = (v) => modeWords(Number(v));
 

@@ -10,6 +10,22 @@ import type { ExplainedFrame, ExplainedField } from './explain.ts';
 /** How many raw bytes of a field the text shows (a u64 fits); the structured result keeps more. */
 const TEXT_HEX_BYTES = 8;
 
+/** Long flag lists are wrapped at `|` to keep lines about this wide. */
+const LINE_WIDTH = 120;
+
+/** Splits `A|B|C…` into lines of at most `width` characters, breaking only after a `|`. */
+function wrapFlags(text: string, width: number): string[] {
+  if (text.length <= width || !text.includes('|')) return [text];
+  const out: string[] = [];
+  let line = '';
+  for (const piece of text.split(/(?<=\|)/)) {
+    if (line !== '' && line.length + piece.length > width) { out.push(line); line = ''; }
+    line += piece;
+  }
+  if (line !== '') out.push(line);
+  return out;
+}
+
 /** The heading of a frame: who sends it to whom, and what it is. */
 function heading(e: ExplainedFrame): string {
   const size = `${e.length} bytes`;
@@ -49,7 +65,10 @@ export function formatExplained(e: ExplainedFrame): string {
   for (const part of e.parts) {
     lines.push(`  ${part.title}${part.note !== undefined ? ` — ${part.note}` : ''}`);
     for (const f of part.fields) {
-      lines.push(`    ${String(f.offset).padStart(4)} ${String(f.size).padStart(4)}  ${f.name.padEnd(nameWidth)}  ${shortHex(f).padEnd(hexWidth)}  ${valueText(f)}`);
+      const lead = `    ${String(f.offset).padStart(4)} ${String(f.size).padStart(4)}  ${f.name.padEnd(nameWidth)}  ${shortHex(f).padEnd(hexWidth)}  `;
+      const [first, ...more] = wrapFlags(valueText(f), Math.max(40, LINE_WIDTH - lead.length));
+      lines.push(lead + first);
+      for (const m of more) lines.push(' '.repeat(lead.length) + m);
     }
   }
   for (const p of e.problems) lines.push(`  ! ${p}`);

@@ -34,8 +34,9 @@ export const HANDOFF_CWD_ENV = 'TSFUSE_HANDOFF_CWD';
 export const CHILD_FDS = Object.freeze({ channel: 3, fuse: 4, watchdog: 5, control: 6 });
 
 /**
- * The working directory the program started in, before a daemon changed to `/`: the successor resolves
- * its relative arguments against it (it starts in `/`, so that it pins no directory either).
+ * The working directory the program started in, before a daemon changed to `/`: the successor starts
+ * there, as this process did, so that its relative arguments and Node options (`--import tsx`) mean the
+ * same; a daemon changes to `/` again once it has taken over.
  */
 const STARTUP_CWD = process.cwd();
 
@@ -89,7 +90,7 @@ export async function handOff(parts: HandoffParts, options: HandoffOptions = {})
   let lastReplyAt: number | undefined;
   const onReply = (): void => { lastReplyAt = wallClockMs(); };
   subscribe(REPLY_CHANNEL, onReply);
-  const child = startSuccessor(device.fd, handoff.watchdogFd, parts.controlFd);
+  const child = startSuccessor(device.fd, handoff.watchdogFd, parts.controlFd, handoff.mountpoint);
   const exited = new Promise<string>((done) => {
     child.once('exit', (code, signal) => done(`the successor exited (${signal ?? code}) during the handoff`));
     child.once('error', (e) => done(`the successor could not be started: ${e.message}`));
@@ -159,14 +160,16 @@ export async function handOff(parts: HandoffParts, options: HandoffOptions = {})
 
 /**
  * The program on disk now, with this process's arguments and Node options, started in its own session
- * (like the daemon) in `/`, with the descriptors at {@link CHILD_FDS}. Its stdout and stderr are this
- * process's (the daemon's log).
+ * (like the daemon) in the directory this process started in, with the descriptors at {@link CHILD_FDS}.
+ * Its stdout and stderr are this process's (the daemon's log).
  */
-function startSuccessor(fuseFd: number, watchdogFd: number, controlFd: number | undefined): ChildProcess {
+function startSuccessor(fuseFd: number, watchdogFd: number, controlFd: number | undefined, mountpoint: string): ChildProcess {
   const args = [...process.execArgv, ...process.argv.slice(1)];
+  // Never a directory inside the mount: the successor would keep it busy (and look it up through us).
+  const inside = STARTUP_CWD === mountpoint || STARTUP_CWD.startsWith(`${mountpoint}/`);
   return spawn(process.execPath, args, {
     detached: true,
-    cwd: '/',
+    cwd: inside ? '/' : STARTUP_CWD,
     stdio: ['ignore', 'inherit', 'inherit', 'pipe', fuseFd, watchdogFd >= 0 ? watchdogFd : 'ignore', controlFd ?? 'ignore'],
     env: { ...process.env, [HANDOFF_ENV]: String(CHILD_FDS.channel), [HANDOFF_CWD_ENV]: STARTUP_CWD },
   });

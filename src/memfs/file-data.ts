@@ -51,6 +51,13 @@ interface Chunk {
 
 const EMPTY = Buffer.alloc(0);
 
+/** {@link FileData.exportData}: chunks as [index, block bitmap, start, bytes]. */
+export interface ExportedFileData {
+  readonly size: number;
+  readonly allocated: number;
+  readonly chunks: readonly (readonly [number, number, number, Buffer])[];
+}
+
 export class FileData {
   /** The file size in bytes (st_size). */
   size = 0;
@@ -205,6 +212,23 @@ export class FileData {
     // A trailing hole still makes the file that long (bytes past the old end are zero already).
     if (to + length > this.size) this.size = to + length;
     return length;
+  }
+
+  /** The content as plain data, for a handoff (src/handoff): size, accounting, and each chunk's bitmap, offset and bytes. */
+  exportData(): ExportedFileData {
+    const chunks: (readonly [number, number, number, Buffer])[] = [];
+    for (const [index, c] of this.#chunks) chunks.push([index, c.blocks, c.start, c.bytes]);
+    return { size: this.size, allocated: this.#allocated, chunks };
+  }
+
+  /**
+   * Takes over exported content (this file must be empty). The space it occupies is not charged again:
+   * the budget's `used` travels as a whole (Memfs.importState).
+   */
+  importData(data: ExportedFileData): void {
+    this.size = data.size;
+    this.#allocated = data.allocated;
+    for (const [index, blocks, start, bytes] of data.chunks) this.#chunks.set(index, { blocks, start, bytes });
   }
 
   /** Free everything (the file's last link and last open are gone). */

@@ -39,10 +39,28 @@ interface FlockHolder {
   readonly exclusive: boolean;
 }
 
+/** {@link FileLocks.exportLocks}. */
+export interface ExportedLocks {
+  readonly records: readonly RecordLock[];
+  /** [owner, fh, exclusive]. */
+  readonly flocks: readonly (readonly [bigint, number, boolean])[];
+}
+
 export class FileLocks {
   #records: RecordLock[] = [];
   readonly #flocks = new Map<bigint, FlockHolder>();
   readonly #waiters = new Set<() => void>();
+
+  /** The locks held, for a handoff (src/handoff); waiters are not (a handoff waits until none is left). */
+  exportLocks(): ExportedLocks {
+    return { records: this.#records.map((r) => ({ ...r })), flocks: [...this.#flocks].map(([owner, h]) => [owner, h.fh, h.exclusive] as const) };
+  }
+
+  /** Takes over exported locks (this object must be new). */
+  importLocks(locks: ExportedLocks): void {
+    this.#records = locks.records.map((r) => ({ ...r }));
+    for (const [owner, fh, exclusive] of locks.flocks) this.#flocks.set(owner, { fh, exclusive });
+  }
 
   /** Nothing held and nobody waiting: the owner may drop this object. */
   get idle(): boolean {

@@ -16,9 +16,9 @@ import type {
 } from '../ops/path/types.ts';
 import { checkAccess, R_OK, W_OK, X_OK } from '../ops/permissions.ts';
 import { now } from './clock.ts';
-import { BLOCK_SIZE, SpaceBudget } from './file-data.ts';
+import { BLOCK_SIZE, SpaceBudget, type ExportedFileData } from './file-data.ts';
 import { Inode } from './inode.ts';
-import { FileLocks } from './locks.ts';
+import { FileLocks, type ExportedLocks } from './locks.ts';
 import {
   inGroupOrRoot, isRoot, modeAfterChown, modeAfterWrite, modeForChmod, newInodeOwnership, ownsOrRoot,
   requireAccess, requireNotSticky, type KnownCaller,
@@ -68,8 +68,44 @@ interface OpenFile {
   readonly flags: number;
 }
 
+/** One inode of {@link Memfs.exportState}: other inodes by number. */
+interface ExportedInode {
+  readonly ino: number;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly rdev: number;
+  readonly nlink: number;
+  readonly atime: Timestamp;
+  readonly mtime: Timestamp;
+  readonly ctime: Timestamp;
+  readonly btime: Timestamp;
+  readonly target: string | undefined;
+  readonly parent: number | undefined;
+  readonly entries: readonly (readonly [string, number])[] | undefined;
+  readonly data: ExportedFileData | undefined;
+  readonly xattrs: readonly (readonly [string, Buffer])[] | undefined;
+  readonly locks: ExportedLocks | undefined;
+  readonly openCount: number;
+  readonly linkable: boolean;
+}
+
+/** What {@link Memfs.exportState} returns. */
+export interface ExportedMemfs {
+  readonly version: 1;
+  readonly root: number;
+  readonly inodes: readonly ExportedInode[];
+  /** [fh, ino, open flags]. */
+  readonly handles: readonly (readonly [number, number, number])[];
+  readonly nextFh: number;
+  readonly nextIno: number;
+  readonly inodeCount: number;
+  readonly spaceUsed: number;
+}
+
 export class Memfs implements PathFilesystem {
-  readonly #root: Inode;
+  /** Not readonly: a handoff's importState replaces the whole tree. */
+  #root: Inode;
   readonly #space: SpaceBudget;
   readonly #check: boolean;
   readonly #groupsOf: MemfsSettings['groups'];
@@ -538,6 +574,80 @@ export class Memfs implements PathFilesystem {
 
   flock(path: string, fh: number, operation: number, owner: bigint, ctx: PathContext): Promise<void> {
     return this.#locksOf(path, fh).flock(operation, owner, fh, ctx.signal);
+  }
+
+  // ---- handoff (src/handoff) --------------------------------------------------------------------
+
+  /**
+   * The whole tree, for the process taking the mount over: every inode reachable by a name or an open
+   * handle, with its bytes (so the state is about as large as the files: fine for a memory filesystem,
+   * which holds it all in memory anyway), and the handles. Called once no request runs.
+   */
+  exportState(): ExportedMemfs {
+    const inodes: ExportedInode[] = [];
+    const seen = new Set<Inode>();
+    const visit = (start: Inode): void => {
+      const pending = [start];
+      for (let inode = pending.pop(); inode !== undefined; inode = pending.pop()) {
+        if (seen.has(inode)) continue;
+        seen.add(inode);
+        inodes.push({
+          ino: inode.ino, mode: inode.mode, uid: inode.uid, gid: inode.gid, rdev: inode.rdev, nlink: inode.nlink,
+          atime: inode.atime, mtime: inode.mtime, ctime: inode.ctime, btime: inode.btime, target: inode.target,
+          parent: inode.parent?.ino, entries: inode.entries === undefined ? undefined : [...inode.entries].map(([name, child]) => [name, child.ino] as const),
+          data: inode.data?.exportData(), xattrs: inode.xattrs === undefined ? undefined : [...inode.xattrs],
+          locks: inode.locks?.exportLocks(), openCount: inode.openCount, linkable: inode.linkable,
+        });
+        if (inode.entries !== undefined) for (const child of inode.entries.values()) pending.push(child);
+        if (inode.parent !== undefined) pending.push(inode.parent);
+      }
+    };
+    visit(this.#root);
+    for (const open of this.#handles.values()) visit(open.inode);
+    return {
+      version: 1, root: this.#root.ino, inodes, handles: [...this.#handles].map(([fh, open]) => [fh, open.inode.ino, open.flags] as const),
+      nextFh: this.#nextFh, nextIno: this.#nextIno, inodeCount: this.#inodes, spaceUsed: this.#space.used,
+    };
+  }
+
+  /** Replaces this (new) filesystem's tree with an exported one. The size limit stays this filesystem's own. */
+  importState(data: unknown): void {
+    const state = data as ExportedMemfs;
+    if (state?.version !== 1) throw new FuseError('EINVAL', `not a memfs state this version can import (version ${String(state?.version)})`);
+    const byIno = new Map<number, Inode>();
+    for (const e of state.inodes) {
+      const inode = new Inode({ ino: e.ino, mode: e.mode, uid: e.uid, gid: e.gid, rdev: e.rdev, target: e.target, space: this.#space, now: e.btime });
+      inode.nlink = e.nlink;
+      inode.atime = e.atime;
+      inode.mtime = e.mtime;
+      inode.ctime = e.ctime;
+      if (e.data !== undefined) inode.data?.importData(e.data);
+      if (e.xattrs !== undefined) inode.xattrs = new Map(e.xattrs);
+      if (e.locks !== undefined) {
+        inode.locks = new FileLocks();
+        inode.locks.importLocks(e.locks);
+      }
+      inode.openCount = e.openCount;
+      inode.linkable = e.linkable;
+      byIno.set(e.ino, inode);
+    }
+    const find = (ino: number): Inode => {
+      const inode = byIno.get(ino);
+      if (inode === undefined) throw new FuseError('EINVAL', `the memfs state names inode ${ino} but does not hold it`);
+      return inode;
+    };
+    for (const e of state.inodes) {
+      const inode = find(e.ino);
+      if (e.parent !== undefined) inode.parent = find(e.parent);
+      if (e.entries !== undefined) for (const [name, ino] of e.entries) inode.entries?.set(name, find(ino));
+    }
+    this.#root = find(state.root);
+    this.#handles.clear();
+    for (const [fh, ino, flags] of state.handles) this.#handles.set(fh, { inode: find(ino), flags });
+    this.#nextFh = state.nextFh;
+    this.#nextIno = state.nextIno;
+    this.#inodes = state.inodeCount;
+    this.#space.used = state.spaceUsed;
   }
 
   // ---- internals -----------------------------------------------------------------------------

@@ -52,6 +52,23 @@ export interface PassthroughNode {
 /** A (directory, name) an inode was seen under. */
 export interface KnownName { readonly parent: PassthroughNode; readonly name: Buffer }
 
+/** One node of {@link NodeTable.exportNodes}: its descriptor as a handoff token, other nodes by id. */
+export interface ExportedNode {
+  readonly id: number;
+  readonly fd: number;
+  readonly key: string;
+  readonly type: number;
+  readonly nlookup: number;
+  readonly parent: number | undefined;
+  readonly name: Buffer | undefined;
+  readonly olderNames: readonly (readonly [number, Buffer])[] | undefined;
+}
+
+export interface ExportedNodes {
+  readonly nextId: number;
+  readonly nodes: readonly ExportedNode[];
+}
+
 /** Earlier names kept per node: enough for the usual few hard links, bounded for a file with thousands. */
 const MAX_OLDER_NAMES = 8;
 
@@ -63,7 +80,8 @@ export class NodeTable {
   readonly #byId = new Map<number, PassthroughNode>();
   readonly #byKey = new Map<string, PassthroughNode>();
   #nextId = 2;
-  readonly root: PassthroughNode;
+  /** Not readonly: a handoff (importNodes) brings its own. */
+  root: PassthroughNode;
 
   constructor(source: string) {
     const fd = openSync(source, O_PATH | fsConstants.O_DIRECTORY);
@@ -137,6 +155,57 @@ export class NodeTable {
     node.nlookup -= Number(count);
     if (node.nlookup > 0) return;
     this.#drop(node);
+  }
+
+  /**
+   * The table as plain data for a handoff (src/handoff): each node's descriptor as the token `pass`
+   * returns (the successor opens the same inode again), its counts and its known names, parents by id.
+   */
+  exportNodes(pass: (fd: number) => number): ExportedNodes {
+    const nodes: ExportedNode[] = [];
+    for (const n of this.#byId.values()) {
+      nodes.push({
+        id: n.id, fd: pass(n.fd), key: n.key, type: n.type, nlookup: n.nlookup, parent: n.parent?.id, name: n.name,
+        olderNames: n.olderNames?.map((k) => [k.parent.id, k.name] as const),
+      });
+    }
+    return { nextId: this.#nextId, nodes };
+  }
+
+  /** Replaces this (new) table's nodes, the root included, with exported ones; `fdOf` turns a token into a descriptor. */
+  importNodes(data: ExportedNodes, fdOf: (token: number) => number): void {
+    const fresh = [...this.#byId.values()];
+    const imported = new Map<number, PassthroughNode>();
+    try {
+      for (const e of data.nodes) {
+        const node: PassthroughNode = {
+          id: e.id, fd: -1, prefix: Buffer.alloc(0), self: '', key: e.key, type: e.type, nlookup: e.nlookup,
+          parent: undefined, name: undefined, olderNames: undefined,
+        };
+        const fd = fdOf(e.fd);
+        Object.assign(node, { fd, prefix: Buffer.from(`/proc/self/fd/${fd}/`), self: `/proc/self/fd/${fd}` });
+        imported.set(e.id, node);
+      }
+    } catch (err) {
+      for (const n of imported.values()) { try { closeSync(n.fd); } catch { /* already closed */ } }
+      throw err;
+    }
+    for (const n of fresh) this.#drop(n);
+    for (const e of data.nodes) {
+      const node = imported.get(e.id)!;
+      node.parent = e.parent === undefined ? undefined : imported.get(e.parent);
+      node.name = e.name;
+      node.olderNames = e.olderNames?.flatMap(([parent, name]) => {
+        const dir = imported.get(parent);
+        return dir === undefined ? [] : [{ parent: dir, name }];
+      });
+      this.#byId.set(node.id, node);
+      this.#byKey.set(node.key, node);
+    }
+    const root = imported.get(1);
+    if (root === undefined) throw new Error('the exported passthrough table has no root node');
+    this.root = root;
+    this.#nextId = data.nextId;
   }
 
   /** Closes every descriptor (unmount). */

@@ -44,7 +44,8 @@ import { FuseError, TsfuseError } from '../errors.ts';
 import { RenameFlags, INVALID_UIDGID, OpenFlags } from '../protocol/constants.ts';
 import { backingSupport, type BackingFiles } from '../session/backing.ts';
 import { hasFlag } from '../protocol/negotiated.ts';
-import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type PassthroughNode } from './nodes.ts';
+import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type ExportedNodes, type PassthroughNode } from './nodes.ts';
+import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
 import { byDescriptor } from './by-descriptor.ts';
@@ -95,7 +96,23 @@ export type PassthroughOperations = LowLevelOperations & {
   readonly nodeCount: number;
   /** Open file and directory handles; for tests and leak checks. */
   readonly handleCount: number;
+  /** Planned handoff (src/handoff/types.ts): node ids, lookup counts, handles and their descriptors. */
+  exportState(ctx: HandoffExportContext): unknown;
+  importState(state: unknown, ctx: HandoffImportContext): void;
 };
+
+/** What the passthrough hands over in a planned handoff (descriptors as handoff tokens, nodes by id). */
+interface ExportedPassthrough {
+  readonly version: 1;
+  readonly nodes: ExportedNodes;
+  /** [fh, descriptor token, node id, passthrough]. */
+  readonly files: readonly (readonly [number, number, number, boolean])[];
+  /** [fh, node id, listing snapshot as [name, type]]. */
+  readonly dirs: readonly (readonly [number, number, readonly (readonly [Buffer, number])[] | undefined])[];
+  readonly nextDirHandle: number;
+  /** [node id, backing id, passthrough opens, daemon opens]. */
+  readonly opens: readonly (readonly [number, number, number, number])[];
+}
 
 /** `passthrough`: opened with FOPEN_PASSTHROUGH, holding a reference on the node's backing id. */
 interface FileHandle { readonly fd: number; readonly node: PassthroughNode; readonly passthrough: boolean }
@@ -103,6 +120,31 @@ interface FileHandle { readonly fd: number; readonly node: PassthroughNode; read
 interface NodeOpens { backingId: number; passthrough: number; daemon: number }
 interface DirEntryRecord { readonly name: Buffer; readonly type: number }
 interface DirHandle { readonly node: PassthroughNode; entries: DirEntryRecord[] | undefined }
+
+/**
+ * File handles: `fd + 2^24 × (flags + 2^21 × generation)`, exact as a Number. The descriptor makes a
+ * handle unique in this process; the open flags that matter for I/O let a process that never saw the
+ * open (a successor after a handoff or a crash, which holds other descriptor numbers) open the file
+ * again as it was opened; the generation steps past a handle number still held from a predecessor.
+ */
+const FH_FD_LIMIT = 2 ** 24;
+const FH_FLAG_BITS = 2 ** 21;
+/** The flags kept in a handle (all below 2^21): access mode, O_APPEND, O_DSYNC, O_SYNC, O_NOATIME. */
+const FH_FLAGS = 0o3 | C.O_APPEND | C.O_DSYNC | C.O_SYNC | (C.O_NOATIME ?? 0o1000000);
+
+function fileHandleOf(fd: number, flags: number, taken: ReadonlyMap<number, unknown>): number {
+  if (fd >= FH_FD_LIMIT) throw new FuseError('EMFILE', `descriptor ${fd} is beyond what a file handle can carry`);
+  for (let generation = 0; generation < 256; generation++) {
+    const fh = fd + FH_FD_LIMIT * ((flags & FH_FLAGS) + FH_FLAG_BITS * generation);
+    if (!taken.has(fh)) return fh;
+  }
+  throw new FuseError('EMFILE', 'no free file handle number');
+}
+
+/** The open flags a file handle carries (see {@link fileHandleOf}). */
+export function fileHandleFlags(fh: number): number {
+  return Math.floor(fh / FH_FD_LIMIT) % FH_FLAG_BITS;
+}
 
 /** "." and "..": refused in every request (the kernel never sends them; a crafted frame could). */
 function checkName(name: Buffer): void {
@@ -301,12 +343,13 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
    * not open without it, else plain. Throws only with `kernelPassthrough: true`, when the file cannot be
    * passed through.
    */
-  const opened = (fd: number, node: PassthroughNode): P.OpenReply => {
+  const opened = (fd: number, node: PassthroughNode, flags: number): P.OpenReply => {
+    const fh = fileHandleOf(fd, flags, files);
     let o = opens.get(node);
     if (o === undefined) {
       if (!passthroughOn) {
-        files.set(fd, { fd, node, passthrough: false });
-        return { fh: fd };
+        files.set(fh, { fd, node, passthrough: false });
+        return { fh };
       }
       o = { backingId: 0, passthrough: 0, daemon: 0 };
       opens.set(node, o);
@@ -321,12 +364,12 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     }
     if (o.backingId !== 0) {
       o.passthrough++;
-      files.set(fd, { fd, node, passthrough: true });
-      return { fh: fd, flags: OpenFlags.PASSTHROUGH, backingId: o.backingId };
+      files.set(fh, { fd, node, passthrough: true });
+      return { fh, flags: OpenFlags.PASSTHROUGH, backingId: o.backingId };
     }
     o.daemon++;
-    files.set(fd, { fd, node, passthrough: false });
-    return { fh: fd };
+    files.set(fh, { fd, node, passthrough: false });
+    return { fh };
   };
 
   /** The end of an open file: the node's backing id goes with its last passthrough open. */
@@ -362,6 +405,37 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     },
 
     destroy() { ops.close(); },
+
+    // Planned handoff (src/handoff): every descriptor travels (the successor opens the same inodes and
+    // files again, with the same flags), and with them the node ids, lookup counts and handles.
+    exportState(ctx) {
+      const pass = (fd: number): number => ctx.passFd(fd);
+      const state: ExportedPassthrough = {
+        version: 1,
+        nodes: nodes.exportNodes(pass),
+        files: [...files].map(([fh, h]) => [fh, pass(h.fd), h.node.id, h.passthrough] as const),
+        dirs: [...dirs].map(([fh, h]) => [fh, h.node.id, h.entries?.map((e) => [e.name, e.type] as const)] as const),
+        nextDirHandle,
+        // Backing ids belong to the connection, which stays: the successor closes them as the files close.
+        opens: [...opens].map(([node, o]) => [node.id, o.backingId, o.passthrough, o.daemon] as const),
+      };
+      return state;
+    },
+
+    importState(data, ctx) {
+      const state = data as ExportedPassthrough;
+      if (state?.version !== 1) throw new TsfuseError('ERR_INVALID_ARG_VALUE', `not a passthrough state this version can import (version ${String(state?.version)})`);
+      nodes.importNodes(state.nodes, (token) => ctx.fd(token));
+      const node = (id: number): PassthroughNode => {
+        const n = nodes.get(id);
+        if (n === undefined) throw new TsfuseError('ERR_INVALID_ARG_VALUE', `the passthrough state names node ${id} but does not hold it`);
+        return n;
+      };
+      for (const [fh, token, id, passthrough] of state.files) files.set(fh, { fd: ctx.fd(token), node: node(id), passthrough });
+      for (const [fh, id, entries] of state.dirs) dirs.set(fh, { node: node(id), entries: entries?.map(([name, type]) => ({ name, type })) });
+      nextDirHandle = state.nextDirHandle;
+      for (const [id, backingId, passthrough, daemon] of state.opens) opens.set(node(id), { backingId, passthrough, daemon });
+    },
 
     init({ wants }) {
       if (!wantPassthrough) return wants;
@@ -537,7 +611,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       if (node.type !== S_IFREG) throw new FuseError('ENXIO');
       const fd = fs.openSync(node.self, req.flags & ~OPEN_STRIP);
       try {
-        return opened(fd, node);
+        return opened(fd, node, req.flags);
       } catch (e) {
         fs.closeSync(fd);
         throw e;
@@ -567,7 +641,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         throw err;
       }
       try {
-        return { entry: e, open: opened(fd, nodeOf(e.ino)) };
+        return { entry: e, open: opened(fd, nodeOf(e.ino), req.flags) };
       } catch (err) {
         // An error reply carries no entry: the lookup finishCreate counted is not the kernel's to forget.
         nodes.forget(e.ino, 1);
@@ -599,7 +673,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
 
     release(req) {
       const h = fileOf(req.fh);
-      files.delete(h.fd);
+      files.delete(req.fh as number);
       released(h);
       fs.closeSync(h.fd);
     },

@@ -41,8 +41,6 @@ const DIRECTION_OF: readonly (Direction | undefined)[] = [undefined, 'request', 
 export interface RecordingMetadata {
   /** `"tsfuse"` for recordings this library wrote. */
   readonly tool?: string;
-  /** The tsfuse version that wrote it. */
-  readonly toolVersion?: string;
   /** ISO 8601 time the recording started (wall clock; frame times are relative, from a monotonic clock). */
   readonly created?: string;
   /** The filesystem command (`memfs`, `passthrough`, …) when recorded by `tsfuse record`. */

@@ -212,7 +212,7 @@ export async function replay(recording: Recording, fsOps: LowLevelOperations, op
     const spans = exchange?.row === undefined ? [] : replySpans(exchange.row.reply, frame.bytes.subarray(16), exchange.args).map((s) => ({ ...s, offset: s.offset + 16 }));
     const fields = compareFrames(frame.bytes, got, [...OUT_HEADER_SPANS, ...spans], strict);
     normalized += fields.ignored;
-    if (fields.list.length > 0) differences.push({ kind: 'fields', what, message: `${fields.list.length} field${fields.list.length === 1 ? '' : 's'} differ`, fields: fields.list });
+    if (fields.list.length > 0) differences.push({ kind: 'fields', what, message: fields.list.length === 1 ? '1 field differs' : `${fields.list.length} fields differ`, fields: fields.list });
   }
   // Let handlers still running finish, then report replies the recording does not have.
   for (let i = 0; i < 100 && core.pending > 0; i++) await new Promise((r) => setTimeout(r, 10));

@@ -1,17 +1,18 @@
 /**
  * `tsfuse show FILE`: a recording printed like a packet dissector, one line per frame, in the words of
  * the `-d` trace (src/session/trace.ts formats each request and reply; this adds the time column, a
- * summary of each reply body, and notifications). `--explain` adds every field of every frame: offset,
- * size, raw bytes, name and value.
+ * summary of each reply body, and notifications). `--explain` adds every field of every frame, by explain
+ * mode's dissector (src/explain).
  */
 import { errnoName, errnoFromName } from '../errors.ts';
 import { formatReply, formatRequest } from '../session/trace.ts';
 import { octal } from '../session/flag-names.ts';
 import * as S from '../protocol/structs.ts';
 import type { StructLayout } from '../protocol/layout.ts';
+import { explainFrame, formatExplained } from '../explain/index.ts';
 import type { RecordedFrame } from './format.ts';
 import {
-  OUT_HEADER_SPANS, frameUnique, layoutSpans, notifyName, replyBody, replyErrno, replySpans, spanValue,
+  frameUnique, layoutSpans, notifyName, replyBody, replyErrno, replySpans, spanValue,
   type Dissection, type Exchange, type FieldSpan,
 } from './dissect.ts';
 
@@ -145,46 +146,15 @@ export function formatFrameLine(frame: RecordedFrame, x: Exchange | undefined): 
   return `${t}  ${line}${summary}${frame.refusedErrno !== 0 ? ` (refused by the kernel: ${errnoName(frame.refusedErrno)})` : ''}`;
 }
 
-/** Every field of a frame: offset, size, raw bytes, name, value. */
-export function explainFrame(frame: RecordedFrame, x: Exchange | undefined): string[] {
-  const b = frame.bytes;
-  let spans: FieldSpan[];
-  if (frame.direction === 'request') {
-    spans = layoutSpans(S.InHeader, 0, 'in.').filter((s) => s.offset + s.size <= b.byteLength);
-    const fixed = x?.row?.fixed;
-    let at = S.InHeader.size;
-    if (fixed !== undefined && b.byteLength >= at) {
-      const fixedSpans = layoutSpans(fixed, at, '').filter((s) => s.offset + s.size <= b.byteLength);
-      spans.push(...fixedSpans);
-      at = Math.min(b.byteLength, at + fixed.size);
-    }
-    if (b.byteLength > at) spans.push({ name: x?.row?.names !== undefined ? 'name(s) / data' : 'rest', offset: at, size: b.byteLength - at, scalar: false });
-  } else {
-    const body = replyBody(b);
-    const bodySpans = frame.direction === 'notify'
-      ? notifySpans(notifyName(b), body)
-      : x?.row !== undefined ? replySpans(x.row.reply, body, x.args) : body.byteLength > 0 ? [{ name: 'body', offset: 0, size: body.byteLength, scalar: false }] : [];
-    spans = [...OUT_HEADER_SPANS.filter((s) => s.offset + s.size <= b.byteLength), ...bodySpans.map((s) => ({ ...s, offset: s.offset + S.OutHeader.size }))];
-  }
-  return spans.map((s) => {
-    const raw = b.subarray(s.offset, s.offset + s.size);
-    const hex = [...raw.subarray(0, 8)].map((v) => v.toString(16).padStart(2, '0')).join(' ') + (raw.byteLength > 8 ? ' …' : '');
-    const value = s.scalar ? fieldValue(s, b, frame, x) : bytesValue(raw);
-    return `      ${String(s.offset).padStart(5)} ${String(s.size).padStart(4)}  ${s.name.padEnd(30)} ${hex.padEnd(26)} ${value}`;
-  });
-}
-
-/** A scalar field's value, with names where the number has one. */
-function fieldValue(s: FieldSpan, b: Buffer, frame: RecordedFrame, x: Exchange | undefined): string {
-  const v = spanValue(b, s);
-  if (s.name === 'out.error') {
-    const n = b.readInt32LE(s.offset);
-    if (frame.direction === 'notify') return `${n} (notification ${notifyName(b)})`;
-    return n === 0 ? '0 (OK)' : `${n} (-${errnoName(-n)})`;
-  }
-  if (s.name === 'in.opcode') return `${String(v)} (${x?.name ?? '?'})`;
-  if (/(^|\.)mode$/.test(s.name)) return `${String(v)} (${octal(Number(v))})`;
-  return String(v);
+/**
+ * Every field of a frame, by explain mode's dissector (src/explain): offset, size, raw bytes, value and
+ * meaning, decoded under the settings the recording's INIT agreed.
+ */
+export function explainRecordedFrame(frame: RecordedFrame, x: Exchange | undefined): string[] {
+  const explained = explainFrame(frame.bytes, frame.direction === 'request'
+    ? { direction: 'request', ...(x && { negotiated: x.negotiated }) }
+    : { direction: 'reply', ...(x && { negotiated: x.negotiated, request: x.request.bytes }) });
+  return formatExplained(explained).split('\n').map((line) => `      ${line}`);
 }
 
 /** The dissector view of a whole recording, filtered; `explain` adds every field under each line. */
@@ -193,7 +163,7 @@ export function formatRecording(d: Dissection, filter: ShowFilter = {}, explain 
   for (const { frame, exchange } of d.timeline) {
     if (!passes(filter, frame, exchange)) continue;
     lines.push(formatFrameLine(frame, exchange));
-    if (explain) lines.push(...explainFrame(frame, exchange));
+    if (explain) lines.push(...explainRecordedFrame(frame, exchange));
   }
   return lines;
 }

@@ -19,7 +19,7 @@
  * successor serves, `{"ok":true,"handoff":{…}}` (a HandoffResult) or `{"ok":false,"error":"…"}`. The
  * successor inherits the listening socket, so the path stays the same and is never missing.
  */
-import { existsSync, lstatSync, rmdirSync, unlinkSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, renameSync, rmdirSync, unlinkSync } from 'node:fs';
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -180,7 +180,25 @@ export async function startStatsService(
     stopped = true;
     process.off('exit', stop);
     collector.stop();
-    server?.close();
+    if (server === undefined) return;
+    // libuv unlinks the path a pipe server bound when it closes it (uv__pipe_close): keep a second link
+    // and put it back, so the successor's socket keeps its name.
+    const spare = `${path}.handoff-${process.pid}`;
+    let linked = false;
+    try {
+      linkSync(path, spare);
+      linked = true;
+    } catch { /* no socket file (removed by hand): nothing to keep */ }
+    server.close();
+    if (linked) {
+      // rename(2) between two links of one file does nothing: a server that did not bind (it inherited
+      // the socket) left the path, and only the spare goes.
+      const kept = lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+      try {
+        if (kept) unlinkSync(spare);
+        else renameSync(spare, path);
+      } catch { try { unlinkSync(spare); } catch { /* gone */ } }
+    }
   };
   if (server !== undefined) process.on('exit', stop);
   return Object.assign(service, { socketPath: server === undefined ? undefined : path });

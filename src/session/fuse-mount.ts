@@ -17,6 +17,9 @@ import { startRecording, type RecordTarget } from '../record/recorder.ts';
 import { startExplain } from '../explain/live.ts';
 import { formatAudit } from '../explain/format.ts';
 import type { RecordingMetadata } from '../record/format.ts';
+import { handOff, type HandoffOptions } from '../handoff/predecessor.ts';
+import { takeOver } from '../handoff/successor.ts';
+import { supportsHandoff, type HandoffResult } from '../handoff/types.ts';
 
 export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   /**
@@ -100,6 +103,19 @@ export interface FuseMount {
   close(): Promise<void>;
   /** Awaits {@link close}; for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
+  /**
+   * Planned handoff: starts this program again (the code on disk now: also how an upgrade is deployed),
+   * lets the new process take the mount over with the filesystem's state, and stops serving here; the
+   * mount never goes away, and no request is lost or answered twice (src/handoff/predecessor.ts). The new
+   * process takes over in its own `mount()` call with the same mountpoint. Needs the filesystem's
+   * `exportState`/`importState` hooks (the path layer, memfs and the passthrough have them) and the epoll
+   * transport; otherwise, or when the successor fails, rejects with ERR_FUSE_HANDOFF and this process
+   * serves on as before. Once it resolves, {@link closed} resolves too, without unmounting.
+   * `tsfuse restart MOUNTPOINT` and SIGUSR2 (with `handleSignals`) call it.
+   */
+  handoff(options?: HandoffOptions): Promise<HandoffResult>;
+  /** What the handoff reported once this mount was handed to a successor; undefined until then. */
+  readonly handedOver: HandoffResult | undefined;
 }
 
 /** Warning emitted by {@link permissionPolicy}; exported for tests. */
@@ -133,11 +149,22 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
   }
   const fsOps = applyFsOptions(ops, parsed.fs);
   const wants = initWantsFrom(parsed.fs);
-  const device = await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false, watchdog: options.watchdog ?? true });
+  // A process started to take a mount over (src/handoff) adopts that mount and its state instead of mounting.
+  const succession = await takeOver(mountpoint);
+  if (succession !== undefined) {
+    try {
+      if (!supportsHandoff(ops)) throw new TsfuseError('ERR_FUSE_HANDOFF', 'the new filesystem has no importState()');
+      await ops.importState(succession.fsState, succession.importContext);
+    } catch (e) {
+      succession.failed(e);
+      throw e;
+    }
+  }
+  const device = succession?.device ?? await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false, watchdog: options.watchdog ?? true });
   const trace = options.debug ? startTrace(typeof options.debug === 'function' ? options.debug : undefined) : undefined;
   // Before the session starts reading, so that INIT is counted too.
   const stats = options.stats === true
-    ? await startStatsService(device, options.onWarning ?? ((m) => process.emitWarning(m, 'TsfuseWarning')))
+    ? await startStatsService(device, options.onWarning ?? ((m) => process.emitWarning(m, 'TsfuseWarning')), undefined, succession?.controlFd)
     : undefined;
   let stopTrace: (() => void | Promise<void>) | undefined = stats === undefined ? trace : () => { trace?.(); stats.stop(); };
   let session: Session;
@@ -145,10 +172,13 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     session = new Session(device.fd, fsOps, {
       ...options, wants, capabilities: [...(options.capabilities ?? []), ...wants.want],
       ...(parsed.mount.allowRoot && { ownerOnly: process.geteuid?.() ?? 0 }),
+      ...(succession !== undefined && { adopted: { negotiated: succession.negotiated, audit: succession.audit } }),
     });
   } catch (e) {
     stopTrace?.();
-    await device.unmount({ lazy: true }).catch(() => {});
+    // A mount being taken over stays with the predecessor, which serves on.
+    if (succession !== undefined) succession.failed(e);
+    else await device.unmount({ lazy: true }).catch(() => {});
     throw e;
   }
   const explain = typeof options.explain === 'function' ? options.explain : options.explain === true ? explainToStderr : undefined;
@@ -172,15 +202,19 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     const stopOthers = stopTrace;
     stopTrace = () => { stopOthers?.(); return recorder.stop(); };
   }
-  const handle = new MountHandle(device, session, stopTrace, stats);
+  const handle = new MountHandle(device, session, stopTrace, stats, ops);
+  if (stats !== undefined) stats.handoff = () => handle.handoff();
   try {
-    await withTimeout(session.initialized, options.initTimeoutMs ?? 10_000, 'the kernel did not send INIT');
+    if (succession !== undefined) succession.serving();
+    else await withTimeout(session.initialized, options.initTimeoutMs ?? 10_000, 'the kernel did not send INIT');
   } catch (e) {
     await handle.unmount({ lazy: true }).catch(() => {});
     throw e;
   }
   // Right after INIT's reply (a microtask later): before the transport reads the next frame.
-  if (explain !== undefined) explain(formatAudit(session.audit, session.negotiated));
+  if (explain !== undefined) {
+    try { explain(formatAudit(session.audit, session.negotiated)); } catch { /* the sink is the caller's: its failure must not fail the mount */ }
+  }
   if (options.handleSignals) handle.handleSignals();
   return handle;
 }
@@ -193,9 +227,15 @@ class MountHandle implements FuseMount {
   #unmounting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
+  #handoffSignal: (() => void) | undefined;
+  /** The filesystem as given to mount() (its handoff hooks; `#session` serves a wrapped copy). */
+  readonly #ops: LowLevelOperations;
+  #handingOff: Promise<HandoffResult> | undefined;
+  #handedOver: HandoffResult | undefined;
   readonly closed: Promise<void>;
 
-  constructor(device: MountedDevice, session: Session, stopTrace: (() => void | Promise<void>) | undefined, stats?: StatsService) {
+  constructor(device: MountedDevice, session: Session, stopTrace: (() => void | Promise<void>) | undefined, stats: StatsService | undefined, ops: LowLevelOperations) {
+    this.#ops = ops;
     this.#device = device;
     this.#stats = stats;
     this.#session = session;
@@ -203,9 +243,13 @@ class MountHandle implements FuseMount {
     this.closed = session.closed.then(async () => {
       await this.#stopTrace?.();
       this.#removeSignals();
+      // Handed over: `closed` resolves once the handoff has reported (handedOver is set by then).
+      if (this.#handingOff !== undefined) await this.#handingOff.catch(() => {});
       // Unmounted behind our back (umount(8), or the connection was aborted): make sure the mountpoint
-      // is released and the watchdog stops.
-      if (this.#unmounting === undefined) await device.unmount({ lazy: true }).catch(() => {});
+      // is released and the watchdog stops. Not after a handoff: the mount lives on in the successor.
+      if (this.#unmounting === undefined && this.#handedOver === undefined && this.#handingOff === undefined) {
+        await device.unmount({ lazy: true }).catch(() => {});
+      }
     });
   }
 
@@ -245,6 +289,26 @@ class MountHandle implements FuseMount {
 
   async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
 
+  get handedOver(): HandoffResult | undefined { return this.#handedOver; }
+
+  handoff(options?: HandoffOptions): Promise<HandoffResult> {
+    if (this.#handingOff !== undefined) return Promise.reject(new TsfuseError('ERR_FUSE_HANDOFF', 'a handoff of this mount is already under way'));
+    if (this.#handedOver !== undefined) return Promise.reject(new TsfuseError('ERR_FUSE_HANDOFF', `this mount was handed to pid ${this.#handedOver.pid} already`));
+    if (this.#unmounting !== undefined) return Promise.reject(new TsfuseError('ERR_FUSE_HANDOFF', 'this mount is being unmounted'));
+    const stats = this.#stats;
+    let result: HandoffResult | undefined;
+    const running = handOff({
+      session: this.#session, device: this.#device, ops: this.#ops, controlFd: stats?.listeningFd(),
+      commit: () => {
+        // Before the session ends, so that `closed` does not unmount and the control socket stays.
+        stats?.detach();
+        this.#removeSignals();
+      },
+    }, options).then((r) => { result = r; this.#handedOver = r; return r; });
+    this.#handingOff = running.finally(() => { if (result === undefined) this.#handingOff = undefined; });
+    return this.#handingOff;
+  }
+
   handleSignals(): void {
     const onSignal = () => {
       this.#removeSignals();
@@ -255,6 +319,15 @@ class MountHandle implements FuseMount {
     this.#signalHandler = onSignal;
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // SIGUSR2 (as nginx's binary upgrade), not SIGHUP: a foreground daemon gets SIGHUP when its terminal
+    // goes, which must not restart it.
+    const onHandoff = () => {
+      this.handoff().catch((e: unknown) => {
+        process.emitWarning(`handing ${this.mountpoint} over failed; still serving it: ${(e as Error).message}`, 'TsfuseWarning');
+      });
+    };
+    this.#handoffSignal = onHandoff;
+    process.on('SIGUSR2', onHandoff);
   }
 
   #removeSignals(): void {
@@ -262,6 +335,8 @@ class MountHandle implements FuseMount {
     process.off('SIGINT', this.#signalHandler);
     process.off('SIGTERM', this.#signalHandler);
     this.#signalHandler = undefined;
+    if (this.#handoffSignal) process.off('SIGUSR2', this.#handoffSignal);
+    this.#handoffSignal = undefined;
   }
 }
 

@@ -408,14 +408,16 @@ describe('dirents', () => {
     assert.equal(packDirents([{ ino: 1, name: 'x'.repeat(1024), offset: 1 }], 1 << 20).count, 1);
   });
 
-  test('direntplus: entry_out then dirent, 8-byte aligned; ino and type from the entry', () => {
+  // d_ino is the inode number stat shows (attr.ino), not the node id: fs/fuse/readdir.c fuse_emit passes
+  // dirent->ino to dir_emit, which is what getdents(2) returns.
+  test('direntplus: entry_out then dirent, 8-byte aligned; d_ino from attr.ino (else the node id), type from the mode', () => {
     const plus: DirEntryPlus[] = [
       { name: 'f', offset: 1, entry: FULL_ENTRY }, //                                       152 + 1 → 160
       { name: 'dir', offset: S.UNIQ, entry: { ino: 7, attr: { mode: 0o40755 } }, type: 4 }, // 152 + 3 → 160
     ];
     const fb = new FrameBuilder();
     fullEntryBytes(fb);
-    direntBytes(fb, S.DEADBEEF, 1n, 'f', 8); //                  type from FULL_ATTR.mode (S_IFREG)
+    direntBytes(fb, 0x1122334455667788n, 1n, 'f', 8); //         d_ino = FULL_ATTR.ino, type from its mode (S_IFREG)
     fuseEntryOut(fb, { nodeid: 7n, generation: 0n, entryValid: 1n, attrValid: 1n, entryNsec: 0, attrNsec: 0, attr: { ...ZERO_ATTR, ino: 7n, mode: 0o40755 } });
     direntBytes(fb, 7n, S.UNIQ, 'dir', 4);
     assert.equal(fb.length, 320);

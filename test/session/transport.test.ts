@@ -38,6 +38,9 @@ async function withFifo(kind: TransportKind, body: (t: Transport, write: (b: Buf
     await body(t, (b) => { writeSync(wfd, b); }, frames);
   } finally {
     t.close();
+    // Closing the fd does not wake a read(2) already blocked on it (the worker's): a byte does, and the
+    // worker then sees the closed fd and ends, so the test process can exit.
+    writeSync(wfd, Buffer.alloc(1));
     closeSync(wfd);
     rmSync(dir, { recursive: true, force: true });
   }

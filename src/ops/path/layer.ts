@@ -31,7 +31,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../file-mode.ts';
 import type {
   AnyStat, PathFilesystem, PathLayerOptions, PathListing, PathNotifier, PathOpenResult, PathOperations,
 } from './types.ts';
-import { NodeTable, type PathNode } from './node-table.ts';
+import { NodeTable, type ExportedNodes, type PathNode } from './node-table.ts';
 import { DirListing, type ListedEntry } from './dir-listing.ts';
 import { attrOf, reportedIno, statxOf, timestampOf, utimeNow } from './attr.ts';
 import { childPath, nameCodec } from './names.ts';
@@ -68,6 +68,16 @@ const MUTATING = [
   'write', 'create', 'tmpfile', 'mknod', 'mkdir', 'unlink', 'rmdir', 'rename', 'link', 'symlink', 'chmod', 'chown', 'truncate',
   'utimens', 'setxattr', 'removexattr', 'fallocate',
 ] as const satisfies readonly (keyof PathFilesystem)[];
+
+/** The path layer's part of a handoff state (see ops.exportState). */
+interface ExportedLayer {
+  readonly version: 1;
+  readonly table: ExportedNodes;
+  readonly handles: readonly ExportedHandle[];
+  readonly nextFh: number;
+  readonly fs: unknown;
+}
+interface ExportedHandle { readonly fh: number; readonly node: number; readonly fsFh: number; readonly listing: readonly string[] | undefined }
 
 interface Handle {
   readonly node: PathNode;
@@ -243,7 +253,7 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
 
   /* ---- the operations --------------------------------------------------------------------------- */
 
-  const ops: { -readonly [K in keyof LowLevelOperations]: LowLevelOperations[K] } & Pick<PathOperations, 'nodeCount' | 'handleCount'> = {
+  const ops: { -readonly [K in keyof LowLevelOperations]: LowLevelOperations[K] } & Pick<PathOperations, 'nodeCount' | 'handleCount' | 'exportState' | 'importState'> = {
     get nodeCount() { return table.size; },
     get handleCount() { return handles.size; },
     ...(options.checksPermissions !== undefined && { checksPermissions: options.checksPermissions }),
@@ -423,6 +433,35 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
         return out;
       });
     });
+  }
+
+  // Planned handoff (src/handoff): the node table and handles travel with the filesystem's own state, so
+  // only a filesystem that can hand over its own (fh values, memory) has the hooks.
+  const exportFs = fs.exportState;
+  const importFs = fs.importState;
+  if (typeof exportFs === 'function' && typeof importFs === 'function') {
+    ops.exportState = async (ctx) => {
+      const open: ExportedHandle[] = [];
+      for (const [fh, h] of handles) {
+        // A listing still being pulled from an iterator is read to its end: the iterator cannot travel.
+        if (h.listing !== undefined && !h.listing.complete) await h.listing.fill(h.listing.entries.length, Infinity, () => 1);
+        open.push({ fh: Number(fh), node: h.node.id, fsFh: h.fsFh, listing: h.listing?.entries.slice(2).map((e) => e.name) });
+      }
+      const state: ExportedLayer = { version: 1, table: table.exportNodes(), handles: open, nextFh, fs: await exportFs.call(fs, ctx) };
+      return state;
+    };
+    ops.importState = async (data, ctx) => {
+      const state = data as ExportedLayer;
+      if (state?.version !== 1) throw new TsfuseError('ERR_INVALID_ARG_VALUE', `not a path layer state this version can import (version ${String(state?.version)})`);
+      await importFs.call(fs, state.fs, ctx);
+      table.importNodes(state.table);
+      handles.clear();
+      for (const h of state.handles) {
+        // Names only: entries read again get fresh attributes (readdirplus stats entries without one).
+        handles.set(h.fh, { node: table.get(h.node)!, fsFh: h.fsFh, listing: h.listing === undefined ? undefined : new DirListing(h.listing) });
+      }
+      nextFh = state.nextFh;
+    };
   }
 
   // STATX is what the kernel sends when statx(2) asks for the birth time (fs/fuse/dir.c

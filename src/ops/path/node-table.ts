@@ -76,6 +76,56 @@ export class NodeTable {
   /** Live nodes, the root included. */
   get size(): number { return this.#byId.size; }
 
+  /**
+   * The table as plain data, for a handoff (src/handoff): every live node with its names and counts.
+   * Children maps and `refs` are not stored: they follow from the names. Tree-lock state is not either:
+   * a handoff exports only once no request runs.
+   */
+  exportNodes(): ExportedNodes {
+    const nodes: ExportedNode[] = [];
+    for (const n of this.#byId.values()) {
+      nodes.push({
+        id: n.id, type: n.type, fsIno: n.fsIno, parent: n.parent?.id, name: n.name, linked: n.linked,
+        aliases: n.aliases?.map((a) => [a.parent.id, a.name] as const), lookups: n.lookups, opens: n.opens,
+      });
+    }
+    return { nextId: this.#nextId, nodes };
+  }
+
+  /** Replaces this (fresh) table's content with an exported one. */
+  importNodes(data: ExportedNodes): void {
+    this.#byId.clear();
+    this.#byIno.clear();
+    this.#byId.set(ROOT_ID, this.root);
+    const made = (e: ExportedNode): PathNode => {
+      if (e.id === ROOT_ID) return this.root;
+      const node = new PathNode(e.id, e.type, e.fsIno);
+      this.#byId.set(node.id, node);
+      if (node.fsIno !== undefined) this.#byIno.set(node.fsIno, node);
+      return node;
+    };
+    for (const e of data.nodes) made(e);
+    for (const e of data.nodes) {
+      const node = this.#byId.get(e.id)!;
+      node.lookups = e.lookups;
+      node.opens = e.opens;
+      node.linked = e.linked;
+      node.name = e.name;
+      node.parent = e.parent === undefined ? undefined : this.#byId.get(e.parent);
+      if (node.parent !== undefined) {
+        node.parent.refs++;
+        if (node.linked) childrenOf(node.parent).set(node.name, node);
+      }
+      node.aliases = e.aliases?.map(([parent, name]) => {
+        const dir = this.#byId.get(parent)!;
+        dir.refs++;
+        childrenOf(dir).set(name, node);
+        return { parent: dir, name };
+      });
+    }
+    this.#nextId = data.nextId;
+  }
+
   get(id: U64): PathNode | undefined { return this.#byId.get(id); }
 
   /** The node's path: its current name, or its last one once it has none; `''` for a node that never had a name. */
@@ -277,6 +327,24 @@ export class NodeTable {
       node.aliases = undefined;
     }
   }
+}
+
+/** One node of {@link NodeTable.exportNodes}: parents by id. */
+export interface ExportedNode {
+  readonly id: number;
+  readonly type: number;
+  readonly fsIno: U64 | undefined;
+  readonly parent: number | undefined;
+  readonly name: string;
+  readonly linked: boolean;
+  readonly aliases: readonly (readonly [number, string])[] | undefined;
+  readonly lookups: number;
+  readonly opens: number;
+}
+
+export interface ExportedNodes {
+  readonly nextId: number;
+  readonly nodes: readonly ExportedNode[];
 }
 
 function childrenOf(dir: PathNode): Map<string, PathNode> {

@@ -28,6 +28,7 @@
  */
 import type { Stats, BigIntStats } from 'node:fs';
 import type { LowLevelOperations } from '../lowlevel.ts';
+import type { HandoffExportContext, HandoffHooks, HandoffImportContext } from '../../handoff/types.ts';
 
 /** A point in time as users may return it: a `Date`, seconds since the epoch (may be fractional), bigint nanoseconds, or `{ sec, nsec }`. */
 export type TimeLike = Date | number | bigint | { readonly sec: number | bigint; readonly nsec: number };
@@ -143,6 +144,15 @@ export interface PathFilesystem {
   init?(info: { readonly notify: PathNotifier }): void | Promise<void>;
   /** At unmount. Absent: nothing. */
   destroy?(): void | Promise<void>;
+  /**
+   * Planned handoff (src/handoff/types.ts): this filesystem's own state, for the process that takes the
+   * mount over — what it keeps in memory, and what the `fh` values it returned mean. The path layer adds
+   * its node table and handles. Called once no request runs. Absent (either hook): the mount cannot be
+   * handed off (`tsfuse restart` refuses, the mount stays as it is).
+   */
+  exportState?(ctx: HandoffExportContext): unknown;
+  /** In the successor, on the new filesystem before its first request: take over what exportState returned. Absent: see exportState. */
+  importState?(state: unknown, ctx: HandoffImportContext): void | Promise<void>;
 
   /**
    * Attributes of `path` (lstat semantics: do not follow a final symlink). `fh` is set for fstat, and
@@ -322,7 +332,7 @@ export interface PathLayerOptions {
 export type AnyStat = PathStat | Stats | BigIntStats;
 
 /** What `pathOperations()` returns: the low-level operations, plus the state of the node table for tests and leak hunts. */
-export interface PathOperations extends LowLevelOperations {
+export interface PathOperations extends LowLevelOperations, HandoffHooks {
   /** Nodes the kernel holds (lookup count or open handles above zero), the root included. */
   readonly nodeCount: number;
   /** Open file and directory handles. */

@@ -1,0 +1,218 @@
+/**
+ * Planned handoff on real mounts (src/handoff): a client keeps reading, writing, listing and holding a
+ * file open on a memfs and on a passthrough mount, started by the `tsfuse` command as a background
+ * daemon, while `tsfuse restart` hands the mount to a new daemon process 20 times in a row (and SIGUSR2
+ * once more). Nothing may fail, every byte must come back as written, and each restart must name a new
+ * pid while the old daemon exits. A filesystem without the hooks is refused and keeps serving.
+ *
+ * The client runs in this process with async fs calls: the daemons are other processes.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { open, readdir, readFile, rename, stat, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  cleanupMountpoints, forceUnmount, freshMountpoint, isFuseMount, mountSkip, processExists, run, waitFor, type RunResult,
+} from '../support/mount-helpers.ts';
+
+const SKIP = mountSkip() ?? false;
+const CLI = [process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts')] as const;
+const HANDOFFS = 20;
+
+after(async () => { await cleanupMountpoints(); });
+
+interface Daemon {
+  readonly mountpoint: string;
+  readonly log: string;
+  tsfuse(...args: string[]): Promise<RunResult>;
+  pid: number;
+  cleanup(): Promise<void>;
+}
+
+async function startCli(fs: string, sources: readonly string[]): Promise<Daemon> {
+  const runtime = mkdtempSync(join(tmpdir(), 'tsfuse-handoff-'));
+  const mountpoint = freshMountpoint();
+  const log = join(runtime, 'daemon.log');
+  const env = { ...process.env, XDG_RUNTIME_DIR: runtime };
+  const tsfuse = (...args: string[]): Promise<RunResult> => run(CLI[0], [...CLI.slice(1), ...args], { env, timeout: 60_000 });
+  const started = await tsfuse(fs, ...sources, mountpoint, '--log', log);
+  assert.equal(started.code, 0, started.stderr);
+  const pid = Number(/\(pid (\d+)\)/.exec(started.stderr)?.[1]);
+  assert.ok(pid > 0 && isFuseMount(mountpoint), started.stderr);
+  const d: Daemon = {
+    mountpoint, log, tsfuse, pid,
+    async cleanup() {
+      await tsfuse('umount', mountpoint).catch(() => undefined);
+      await waitFor(() => !processExists(d.pid), 10_000, 'the last daemon to exit after umount').catch(() => {
+        if (processExists(d.pid)) process.kill(d.pid, 'SIGKILL');
+      });
+      await forceUnmount(mountpoint);
+      rmSync(runtime, { recursive: true, force: true });
+    },
+  };
+  return d;
+}
+
+/** What the client saw: operations done, errors (with what failed), and the expected bytes. */
+interface Workload {
+  stop(): Promise<{ ops: number; errors: string[] }>;
+}
+
+/**
+ * Keeps a client busy until stopped: writes and reads back whole files, appends to and reads a file it
+ * holds open the whole time, lists the directory, renames and stats. Every failure is recorded.
+ */
+async function startWorkload(dir: string): Promise<Workload & { held: Buffer[] }> {
+  const errors: string[] = [];
+  const heldChunks: Buffer[] = [];
+  await mkdir(join(dir, 'sub'));
+  const held = await open(join(dir, 'held.bin'), 'w+');
+  let ops = 0;
+  let running = true;
+  const files = new Map<string, Buffer>();
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const step = async (what: string, f: () => Promise<void>): Promise<void> => {
+        try { await f(); ops++; } catch (e) { errors.push(`${what} (iteration ${i}): ${(e as Error).message}`); }
+      };
+      const name = `f${i % 8}`;
+      const data = randomBytes(1 + ((i * 7919) % 70_000));
+      await step(`write ${name}`, async () => { await writeFile(join(dir, 'sub', name), data); files.set(name, data); });
+      await step(`read ${name}`, async () => {
+        const back = await readFile(join(dir, 'sub', name));
+        if (!back.equals(data)) throw new Error(`read ${back.length} bytes that differ from the ${data.length} written`);
+      });
+      await step('append to the held file', async () => {
+        const chunk = Buffer.alloc(4096, i & 0xff);
+        const offset = heldChunks.length * 4096;
+        const { bytesWritten } = await held.write(chunk, 0, chunk.length, offset);
+        if (bytesWritten !== chunk.length) throw new Error(`short write ${bytesWritten}`);
+        heldChunks.push(chunk);
+      });
+      await step('read the held file', async () => {
+        const k = i % heldChunks.length;
+        const back = Buffer.alloc(4096);
+        const { bytesRead } = await held.read(back, 0, 4096, k * 4096);
+        if (bytesRead !== 4096 || !back.equals(heldChunks[k]!)) throw new Error(`chunk ${k} came back different`);
+      });
+      await step('list', async () => {
+        const names = await readdir(join(dir, 'sub'));
+        for (const n of files.keys()) if (!names.includes(n)) throw new Error(`${n} missing from the listing ${names.join(',')}`);
+      });
+      await step('rename and stat', async () => {
+        await rename(join(dir, 'sub', name), join(dir, 'sub', `${name}.moved`));
+        const st = await stat(join(dir, 'sub', `${name}.moved`));
+        if (st.size !== data.length) throw new Error(`size ${st.size}, want ${data.length}`);
+        await rename(join(dir, 'sub', `${name}.moved`), join(dir, 'sub', name));
+      });
+    }
+  })();
+  return {
+    held: heldChunks,
+    async stop() {
+      running = false;
+      await loop;
+      // The held file, through the descriptor held across every handoff and through a fresh open.
+      const expected = Buffer.concat(heldChunks);
+      const through = Buffer.alloc(expected.length);
+      await held.read(through, 0, expected.length, 0);
+      if (!through.equals(expected)) errors.push('the held file read through its old descriptor differs');
+      await held.close();
+      const fresh = await readFile(join(dir, 'held.bin'));
+      if (!fresh.equals(expected)) errors.push(`the held file (${fresh.length} bytes) differs from the ${expected.length} written`);
+      for (const [name, data] of files) {
+        const back = await readFile(join(dir, 'sub', name)).catch((e: Error) => Buffer.from(e.message));
+        if (!back.equals(data)) errors.push(`${name} differs at the end`);
+      }
+      return { ops, errors };
+    },
+  };
+}
+
+interface Figures { pausedMs: number[]; gapMs: number[] }
+
+/** 20 `tsfuse restart`s under the workload, each checked; returns the reported times. */
+async function restartRepeatedly(d: Daemon): Promise<Figures> {
+  const figures: Figures = { pausedMs: [], gapMs: [] };
+  const pids = new Set([d.pid]);
+  for (let n = 0; n < HANDOFFS; n++) {
+    await sleep(150); // let the client work against this daemon
+    const r = await d.tsfuse('restart', d.mountpoint, '--json');
+    assert.equal(r.code, 0, `restart ${n + 1}: ${r.stderr}\n${readFileSync(d.log, 'utf8')}`);
+    const result = JSON.parse(r.stdout) as { pid: number; pausedMs: number; gapMs?: number };
+    assert.ok(!pids.has(result.pid), `restart ${n + 1} reported pid ${result.pid}, which served before`);
+    assert.ok(processExists(result.pid), `the new daemon ${result.pid} is running`);
+    const old = d.pid;
+    await waitFor(() => !processExists(old), 10_000, `the old daemon ${old} to exit`);
+    assert.ok(isFuseMount(d.mountpoint), 'the mount stays');
+    pids.add(result.pid);
+    d.pid = result.pid;
+    figures.pausedMs.push(result.pausedMs);
+    if (result.gapMs !== undefined) figures.gapMs.push(result.gapMs);
+  }
+  return figures;
+}
+
+function summary(values: readonly number[]): string {
+  if (values.length === 0) return 'none';
+  const s = [...values].sort((a, b) => a - b);
+  return `min ${s[0]!.toFixed(2)} ms, median ${s[Math.floor(s.length / 2)]!.toFixed(2)} ms, max ${s.at(-1)!.toFixed(2)} ms (n=${s.length})`;
+}
+
+test(`memfs: a busy client sees no error and exact bytes across ${HANDOFFS} restarts and a SIGUSR2`, { skip: SKIP, timeout: 240_000 }, async (t) => {
+  const d = await startCli('memfs', []);
+  try {
+    const work = await startWorkload(d.mountpoint);
+    const figures = await restartRepeatedly(d);
+    // The signal for service managers does the same.
+    const before = d.pid;
+    process.kill(before, 'SIGUSR2');
+    await waitFor(() => !processExists(before), 30_000, 'the daemon to hand over on SIGUSR2');
+    const stats = await d.tsfuse('stats', d.mountpoint, '--once', '--json');
+    assert.equal(stats.code, 0, stats.stderr);
+    d.pid = (JSON.parse(stats.stdout) as { pid: number }).pid;
+    assert.notEqual(d.pid, before);
+    await sleep(200);
+    const { ops, errors } = await work.stop();
+    t.diagnostic(`memfs: ${ops} client operations, ${errors.length} errors; nobody reading: ${summary(figures.pausedMs)}; last reply (old) to first reply (new): ${summary(figures.gapMs)}`);
+    assert.deepEqual(errors, []);
+    assert.ok(ops > HANDOFFS * 6, `the client kept working (${ops} operations)`);
+    assert.ok(figures.gapMs.length > 0, 'some handoffs had a request waiting');
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test(`passthrough: a busy client sees no error and exact bytes across ${HANDOFFS} restarts, in SOURCE too`, { skip: SKIP, timeout: 240_000 }, async (t) => {
+  const source = mkdtempSync(join(tmpdir(), 'tsfuse-handoff-src-'));
+  const d = await startCli('passthrough', [source]);
+  try {
+    const work = await startWorkload(d.mountpoint);
+    const figures = await restartRepeatedly(d);
+    const { ops, errors } = await work.stop();
+    t.diagnostic(`passthrough: ${ops} client operations, ${errors.length} errors; nobody reading: ${summary(figures.pausedMs)}; last reply (old) to first reply (new): ${summary(figures.gapMs)}`);
+    assert.deepEqual(errors, []);
+    assert.ok(ops > HANDOFFS * 6, `the client kept working (${ops} operations)`);
+    assert.ok(readFileSync(join(source, 'held.bin')).equals(Buffer.concat(work.held)), 'the backing file holds what was written');
+  } finally {
+    await d.cleanup();
+    rmSync(source, { recursive: true, force: true });
+  }
+});
+
+test('a filesystem without the hooks is refused, and its mount and daemon stay as they were', { skip: SKIP, timeout: 60_000 }, async () => {
+  const d = await startCli('hello', []);
+  try {
+    const r = await d.tsfuse('restart', d.mountpoint);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /does not support handoff: it implements no exportState\(\) and importState\(\).*served as before/);
+    assert.ok(processExists(d.pid));
+    assert.equal(await readFile(join(d.mountpoint, 'hello.txt'), 'utf8'), 'Hello from FUSE!\n');
+  } finally {
+    await d.cleanup();
+  }
+});
