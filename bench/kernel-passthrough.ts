@@ -9,7 +9,11 @@
  * `default_permissions` and no other option. Clients are dd processes with 1 MiB blocks; the figure is
  * dd's own (bytes ÷ its elapsed time). Read: a SIZE file, in the backing page cache (read natively once
  * before the rounds), read to /dev/null. Write: SIZE bytes of zeros into a fresh file (dd truncates it),
- * without fsync, so what is measured is the path to the page cache, not the disk. Rounds are
+ * without fsync, so what is measured is the path to the page cache, not the disk (each write starts after
+ * a `sync -f` of the temp directory's filesystem, so no dirty backlog from an earlier one throttles it).
+ * Also recorded: the client's CPU time (dd's user + system, from bash's `times`) per GiB, which the
+ * machine's background load disturbs less than elapsed time; with kernel passthrough all the work is the
+ * client's (the daemon sees no READ or WRITE), so it compares directly with native. Rounds are
  * interleaved with the order rotated; ratios are taken per round (variant ÷ native in the same round);
  * /proc/loadavg is recorded before each round.
  */
@@ -41,12 +45,17 @@ function run(cmd: string, args: readonly string[]): Promise<{ code: number | nul
   });
 }
 
-/** dd's own throughput figure in MiB/s: "N bytes (...) copied, T s, ...". */
-async function dd(args: readonly string[]): Promise<number> {
-  const r = await run('dd', [...args, 'bs=1M']);
+/** One dd: its own throughput figure in MiB/s ("N bytes (...) copied, T s, ..."), and its CPU time (user + system, from bash's `times`) in ms per GiB. */
+async function dd(args: readonly string[]): Promise<{ mibs: number; cpuMsPerGiB: number }> {
+  const r = await run('bash', ['-c', 'dd "$@" bs=1M 2>&1 && times', 'dd', ...args]);
   const m = /^(\d+) bytes .* copied, ([\d.e-]+) s/m.exec(r.out);
-  if (r.code !== 0 || m === null) throw new Error(`dd ${args.join(' ')} failed: ${r.out}`);
-  return Number(m[1]) / (1 << 20) / Number(m[2]);
+  const t = /^(\d+)m([\d.]+)s (\d+)m([\d.]+)s\s*$/gm;
+  const lines = [...r.out.matchAll(t)];
+  const children = lines[1];
+  if (r.code !== 0 || m === null || children === undefined) throw new Error(`dd ${args.join(' ')} failed: ${r.out}`);
+  const cpuS = Number(children[1]) * 60 + Number(children[2]) + Number(children[3]) * 60 + Number(children[4]);
+  const mib = Number(m[1]) / (1 << 20);
+  return { mibs: mib / Number(m[2]), cpuMsPerGiB: (cpuS * 1000) / (mib / 1024) };
 }
 
 async function startDaemon(node: string, source: string, mountpoint: string, kernelPassthrough: boolean): Promise<() => Promise<void>> {
@@ -97,18 +106,27 @@ async function orchestrate(): Promise<void> {
     for (const src of sources) {
       if ((await run('dd', ['if=/dev/urandom', `of=${join(src, 'r')}`, 'bs=1M', `count=${sizeMiB}`, 'status=none'])).code !== 0) throw new Error('making the read file failed');
       await dd([`if=${join(src, 'r')}`, 'of=/dev/null']); // into the page cache
+      await dd(['if=/dev/zero', `of=${join(src, 'w')}`, `count=${sizeMiB}`]); // the write target exists from the start
     }
-    const results: Record<string, { read: number[]; write: number[] }> = {};
-    for (const v of variants) results[v.name] = { read: [], write: [] };
+    type Series = { read: number[]; write: number[]; readCpu: number[]; writeCpu: number[] };
+    const results: Record<string, Series> = {};
+    for (const v of variants) results[v.name] = { read: [], write: [], readCpu: [], writeCpu: [] };
     const loads: string[] = [];
     for (let r = 0; r < rounds; r++) {
       loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
       const order = variants.map((_, i) => variants[(i + r) % variants.length]!);
       for (const v of order) {
-        results[v.name]!.read.push(await dd([`if=${join(v.dir, 'r')}`, 'of=/dev/null']));
-        results[v.name]!.write.push(await dd(['if=/dev/zero', `of=${join(v.dir, 'w')}`, `count=${sizeMiB}`]));
+        const s = results[v.name]!;
+        const read = await dd([`if=${join(v.dir, 'r')}`, 'of=/dev/null']);
+        // Every write starts without a backlog of dirty pages from the previous one (syncfs of /tmp's filesystem only).
+        await run('sync', ['-f', root]);
+        const write = await dd(['if=/dev/zero', `of=${join(v.dir, 'w')}`, `count=${sizeMiB}`]);
+        s.read.push(read.mibs);
+        s.readCpu.push(read.cpuMsPerGiB);
+        s.write.push(write.mibs);
+        s.writeCpu.push(write.cpuMsPerGiB);
       }
-      process.stderr.write(`round ${r + 1}/${rounds}: ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, x]) => [k, [x.read.at(-1)?.toFixed(0), x.write.at(-1)?.toFixed(0)]])))}\n`);
+      process.stderr.write(`round ${r + 1}/${rounds} (MiB/s read, write): ${JSON.stringify(Object.fromEntries(Object.entries(results).map(([k, x]) => [k, [x.read.at(-1)?.toFixed(0), x.write.at(-1)?.toFixed(0)]])))}\n`);
     }
     loads.push(readFileSync('/proc/loadavg', 'utf8').trim());
     const native = results['native']!;
@@ -116,11 +134,13 @@ async function orchestrate(): Promise<void> {
       sizeMiB, rounds, node26, loadavg: loads,
       variants: Object.fromEntries(variants.map((v) => {
         const x = results[v.name]!;
-        const ratio = (k: 'read' | 'write') => median(x[k].map((val, i) => val / native[k][i]!));
+        const ratio = (k: keyof Series) => median(x[k].map((val, i) => val / native[k][i]!));
+        const stats = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), perRound: xs.map((n) => Math.round(n)) });
         return [v.name, {
-          readMiBs: { median: median(x.read), min: Math.min(...x.read), max: Math.max(...x.read), perRound: x.read.map((n) => Math.round(n)) },
-          writeMiBs: { median: median(x.write), min: Math.min(...x.write), max: Math.max(...x.write), perRound: x.write.map((n) => Math.round(n)) },
+          readMiBs: stats(x.read), writeMiBs: stats(x.write),
+          clientCpuMsPerGiB: { read: stats(x.readCpu), write: stats(x.writeCpu) },
           readVsNative: ratio('read'), writeVsNative: ratio('write'),
+          clientCpuVsNative: { read: ratio('readCpu'), write: ratio('writeCpu') },
         }];
       })),
     };

@@ -99,7 +99,10 @@ export class HandoffChannel {
     this.#have += chunk.length;
     while (this.#have >= 4) {
       let first = this.#chunks[0]!;
-      if (first.length < 4) this.#chunks = [first = Buffer.concat(this.#chunks)];
+      if (first.length < 4) {
+        first = Buffer.concat(this.#chunks);
+        this.#chunks = [first];
+      }
       const length = first.readUInt32LE(0);
       if (this.#have < 4 + length) return;
       const all = this.#chunks.length === 1 ? first : Buffer.concat(this.#chunks);

@@ -202,11 +202,13 @@ function offT(v: unknown, path: string, field: string): U64 {
   return bad(at(path, field), 'an offset 0..2^63 − 1 (a bigint above 2^53 − 1)', v);
 }
 
-/** The seven file types the kernel accepts (fs/fuse/fuse_i.h fuse_valid_type). */
-const S_IFMT = 0o170000;
-const FILE_TYPES = new Set([0o140000, 0o120000, 0o100000, 0o060000, 0o040000, 0o020000, 0o010000]);
+/**
+ * The seven file types the kernel accepts (fs/fuse/fuse_i.h fuse_valid_type), indexed by the S_IFMT
+ * nibble (mode >>> 12): S_IFIFO 1, S_IFCHR 2, S_IFDIR 4, S_IFBLK 6, S_IFREG 8, S_IFLNK 10, S_IFSOCK 12.
+ */
+const FILE_TYPES: readonly boolean[] = Object.freeze([false, true, true, false, true, false, true, false, true, false, true, false, true, false, false, false]);
 function fileMode(v: unknown, path: string): number {
-  if (typeof v === 'number' && v >>> 0 === v && FILE_TYPES.has(v & S_IFMT)) return v;
+  if (typeof v === 'number' && v >>> 0 === v && FILE_TYPES[(v >>> 12) & 15]) return v;
   return bad(at(path, 'mode'), 'a file mode with its type (S_IFREG | 0o644, S_IFDIR | 0o755, …)', v);
 }
 

@@ -308,8 +308,9 @@ export class SessionCore {
     const req = new InflightRequest(header, row, d.args, d.extensions, sink, started);
     const running = this.#dispatch(req);
     if (sink.release !== undefined || this.#poison) {
-      if (running === undefined) this.#done(frame, sink);
-      else void running.then(() => this.#done(frame, sink));
+      if (running === undefined) { this.#done(frame, sink); return; }
+      const done = (): void => this.#done(frame, sink);
+      void running.then(done, done);
     }
   }
 
