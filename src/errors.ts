@@ -104,7 +104,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_FUSE_NO_DEVICE: '/dev/fuse is missing or cannot be opened.',
   ERR_FUSE_NO_FUSERMOUNT: 'Mounting without root needs fusermount3, which was not found.',
   ERR_FUSE_NO_MOUNT_COMMAND: 'Mounting as root needs mount(8) and umount(8) from util-linux, which were not found.',
-  ERR_FUSE_NEEDS_FFI: 'Mounting without root needs Node >= 26 (node:ffi) to receive the /dev/fuse descriptor.',
+  ERR_FUSE_NEEDS_FFI: 'Mounting without root (to receive the /dev/fuse descriptor) or kernel passthrough (to register backing files) needs Node >= 26 (node:ffi).',
   ERR_FUSE_ALLOW_OTHER: 'allow_other needs user_allow_other in /etc/fuse.conf when not root.',
   ERR_FUSE_NOT_PERMITTED: 'Mounting needs CAP_SYS_ADMIN, which this process lacks and cannot gain (e.g. a container without it).',
   ERR_FUSE_MOUNT_FAILED: 'The mount command failed.',

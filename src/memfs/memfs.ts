@@ -21,7 +21,7 @@ import { Inode } from './inode.ts';
 import { FileLocks, type ExportedLocks } from './locks.ts';
 import {
   inGroupOrRoot, isRoot, modeAfterChown, modeAfterWrite, modeForChmod, newInodeOwnership, ownsOrRoot,
-  requireAccess, requireNotSticky, type KnownCaller,
+  requireAccess, requireNotSticky, requireSafeHardlinkSource, type KnownCaller,
 } from './permissions.ts';
 import { namespaceOf, requireWritable, setXattr, visible, XATTR_SIZE_MAX } from './xattrs.ts';
 
@@ -276,6 +276,7 @@ export class Memfs implements PathFilesystem {
     const { dir, name } = this.#lookupParent(newPath, caller);
     this.#requireCreatable(dir, name, caller);
     if (inode.isDirectory) throw new FuseError('EPERM');
+    if (this.#check) requireSafeHardlinkSource(inode, caller);
     // fs/namei.c vfs_link: a file without names may only get one when it was made by O_TMPFILE.
     if (inode.nlink === 0 && !inode.linkable) throw new FuseError('ENOENT');
     inode.linkable = false;

@@ -5,7 +5,7 @@
  * capability.
  */
 import { FuseError } from '../errors.ts';
-import { checkAccess, type Caller } from '../ops/permissions.ts';
+import { checkAccess, R_OK, W_OK, type Caller } from '../ops/permissions.ts';
 import type { Inode } from './inode.ts';
 
 export const S_ISUID = 0o4000;
@@ -35,6 +35,21 @@ export function ownsOrRoot(caller: Caller, inode: Inode): boolean {
 /** Throws EACCES unless `caller` has `mask` (R_OK | W_OK | X_OK) on `inode`. */
 export function requireAccess(inode: Inode, caller: KnownCaller, mask: number): void {
   if (!checkAccess(inode, caller, mask)) throw new FuseError('EACCES');
+}
+
+/**
+ * fs/namei.c may_linkat with fs.protected_hardlinks = 1 (the default of every distribution): anyone but
+ * the owner or root may only link a regular file that is neither set-user-ID nor executable set-group-ID
+ * and that they can read and write (safe_hardlink_source); otherwise EPERM. The kernel checks this
+ * itself only with default_permissions, so memfs does when it checks permissions.
+ */
+export function requireSafeHardlinkSource(inode: Inode, caller: KnownCaller): void {
+  if (ownsOrRoot(caller, inode)) return;
+  const mode = inode.mode;
+  const regular = (mode & 0o170000) === 0o100000;
+  const setuid = (mode & S_ISUID) !== 0;
+  const execSetgid = (mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010);
+  if (!regular || setuid || execSetgid || !checkAccess(inode, caller, R_OK | W_OK)) throw new FuseError('EPERM');
 }
 
 /**

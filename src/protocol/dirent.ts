@@ -5,6 +5,7 @@
  */
 import type { U64 } from './u64.ts';
 import { writeU64 } from './u64.ts';
+import { zeroed } from './zeroed.ts';
 import { Dirent, Direntplus } from './structs.ts';
 import { writeEntryOut, asBytes, type EntryReply, type BytesLike } from './replies.ts';
 import { NAME_MAX_BYTES } from './requests.ts';
@@ -69,7 +70,7 @@ export function packDirents(entries: Iterable<DirEntry>, size: number): PackedDi
     names.push(name);
     list.push(e);
   }
-  const data = Buffer.alloc(total);
+  const data = zeroed(total);
   let at = 0;
   for (let i = 0; i < list.length; i++) {
     const e = list[i]!;
@@ -98,7 +99,7 @@ export function packDirentsPlus(entries: Iterable<DirEntryPlus>, size: number): 
     names.push(name);
     list.push(e);
   }
-  const data = Buffer.alloc(total);
+  const data = zeroed(total);
   let at = 0;
   const d = Direntplus.off.dirent;
   for (let i = 0; i < list.length; i++) {

@@ -17,6 +17,7 @@ import {
   BmapOut, IoctlOut, IoctlIovec as IoctlIovecLayout, PollOut, LseekOut, CopyFileRangeOut, StatxOut, Statx as StatxLayout, SxTime,
 } from './structs.ts';
 import { IOCTL_MAX_IOV } from './constants.ts';
+import { zeroed } from './zeroed.ts';
 
 /**
  * A point in time, as a filesystem may return it: seconds since the epoch as a number (fractions become
@@ -325,14 +326,14 @@ export function writeEntryOut(b: Buffer, off: number, e: EntryReply, path = ''):
 }
 
 export function encodeEntryOut(e: EntryReply, path = ''): Buffer {
-  const b = Buffer.alloc(EntryOut.size);
+  const b = zeroed(EntryOut.size);
   writeEntryOut(b, 0, e, path);
   return b;
 }
 
 export function encodeAttrOut(r: AttrReply, ino: U64): Buffer {
   if (!isObject(r)) bad('result', 'an AttrReply object ({ attr, attrTimeout? })', r);
-  const b = Buffer.alloc(AttrOut.size);
+  const b = zeroed(AttrOut.size);
   writeValid(b, AttrOut.off.attr_valid, AttrOut.off.attr_valid_nsec, r.attrTimeout ?? r.timeout ?? 1, '', r.attrTimeout === undefined && r.timeout !== undefined ? 'timeout' : 'attrTimeout');
   writeAttr(b, AttrOut.off.attr, r.attr, ino);
   return b;
@@ -340,7 +341,7 @@ export function encodeAttrOut(r: AttrReply, ino: U64): Buffer {
 
 export function encodeOpenOut(r: OpenReply, path = ''): Buffer {
   if (!isObject(r)) bad(path === '' ? 'result' : path, 'an OpenReply object ({ fh?, flags? }) or nothing', r);
-  const b = Buffer.alloc(OpenOut.size);
+  const b = zeroed(OpenOut.size);
   writeU64(b, OpenOut.off.fh, optU64(r.fh, path, 'fh'));
   b.writeUInt32LE(optU32(r.flags, 0, path, 'flags'), OpenOut.off.open_flags);
   b.writeInt32LE(r.backingId === undefined ? 0 : i32(r.backingId, path, 'backingId'), OpenOut.off.backing_id);
@@ -353,14 +354,14 @@ export function encodeCreateOut(r: CreateReply): Buffer[] {
 }
 
 export function encodeWriteOut(size: number): Buffer {
-  const b = Buffer.alloc(WriteOut.size);
+  const b = zeroed(WriteOut.size);
   b.writeUInt32LE(u32(size, '', 'result'), WriteOut.off.size);
   return b;
 }
 
 export function encodeStatfsOut(s: StatfsReply): Buffer {
   if (!isObject(s)) bad('result', 'a StatfsReply object', s);
-  const b = Buffer.alloc(StatfsOut.size);
+  const b = zeroed(StatfsOut.size);
   const o = Kstatfs.off;
   writeU64(b, o.blocks, optU64(s.blocks, '', 'blocks'));
   writeU64(b, o.bfree, optU64(s.bfree, '', 'bfree'));
@@ -375,14 +376,14 @@ export function encodeStatfsOut(s: StatfsReply): Buffer {
 }
 
 export function encodeGetxattrOut(size: number): Buffer {
-  const b = Buffer.alloc(GetxattrOut.size);
+  const b = zeroed(GetxattrOut.size);
   b.writeUInt32LE(u32(size, '', 'size'), GetxattrOut.off.size);
   return b;
 }
 
 export function encodeLkOut(l: LockReply): Buffer {
   if (!isObject(l)) bad('result', 'a LockReply object ({ start, end, type, pid })', l);
-  const b = Buffer.alloc(LkOut.size);
+  const b = zeroed(LkOut.size);
   const o = LkOut.off.lk;
   writeU64(b, o + FileLockLayout.off.start, u64(l.start, '', 'start'));
   writeU64(b, o + FileLockLayout.off.end, u64(l.end, '', 'end'));
@@ -392,7 +393,7 @@ export function encodeLkOut(l: LockReply): Buffer {
 }
 
 export function encodeBmapOut(block: U64): Buffer {
-  const b = Buffer.alloc(BmapOut.size);
+  const b = zeroed(BmapOut.size);
   writeU64(b, BmapOut.off.block, u64(block, '', 'result'));
   return b;
 }
@@ -406,7 +407,7 @@ function iovecs(list: unknown, path: string): readonly IoctlIovec[] {
 /** An ioctl reply: fuse_ioctl_out, then either the output data or (retry) the in and out iovec arrays. */
 export function encodeIoctlOut(r: IoctlReply, outSize: number): Uint8Array[] {
   if (!isObject(r)) bad('result', 'an IoctlReply object ({ result, data? } or { retry })', r);
-  const b = Buffer.alloc(IoctlOut.size);
+  const b = zeroed(IoctlOut.size);
   if ('retry' in r) {
     const retry: unknown = r.retry;
     if (!isRecord(retry)) bad('retry', 'an object { in, out }', retry);
@@ -415,7 +416,7 @@ export function encodeIoctlOut(r: IoctlReply, outSize: number): Uint8Array[] {
     b.writeUInt32LE(1 << 2, IoctlOut.off.flags); // FUSE_IOCTL_RETRY
     b.writeUInt32LE(ins.length, IoctlOut.off.in_iovs);
     b.writeUInt32LE(outs.length, IoctlOut.off.out_iovs);
-    const iovs = Buffer.alloc((ins.length + outs.length) * IoctlIovecLayout.size);
+    const iovs = zeroed((ins.length + outs.length) * IoctlIovecLayout.size);
     let pos = 0;
     for (const [name, list] of [['retry.in', ins], ['retry.out', outs]] as const) {
       for (let i = 0; i < list.length; i++) {
@@ -437,20 +438,20 @@ export function encodeIoctlOut(r: IoctlReply, outSize: number): Uint8Array[] {
 }
 
 export function encodePollOut(revents: number): Buffer {
-  const b = Buffer.alloc(PollOut.size);
+  const b = zeroed(PollOut.size);
   b.writeUInt32LE(u32(revents, '', 'result'), PollOut.off.revents);
   return b;
 }
 
 export function encodeLseekOut(offset: U64): Buffer {
-  const b = Buffer.alloc(LseekOut.size);
+  const b = zeroed(LseekOut.size);
   writeU64(b, LseekOut.off.offset, u64(offset, '', 'result'));
   return b;
 }
 
 /** COPY_FILE_RANGE_64 (7.45) answers with a u64 byte count. */
 export function encodeCopyFileRangeOut(bytes: U64): Buffer {
-  const b = Buffer.alloc(CopyFileRangeOut.size);
+  const b = zeroed(CopyFileRangeOut.size);
   writeU64(b, CopyFileRangeOut.off.bytes_copied, u64(bytes, '', 'result'));
   return b;
 }
@@ -464,7 +465,7 @@ export function encodeStatxOut(r: StatxReply, ino: U64): Buffer {
   if (!isObject(r)) bad('result', 'a StatxReply object ({ statx, attrTimeout? })', r);
   const s: unknown = r.statx;
   if (!isRecord(s)) bad('statx', 'a StatxData object ({ mask, … })', s);
-  const b = Buffer.alloc(StatxOut.size);
+  const b = zeroed(StatxOut.size);
   writeValid(b, StatxOut.off.attr_valid, StatxOut.off.attr_valid_nsec, r.attrTimeout ?? r.timeout ?? 1, '', r.attrTimeout === undefined && r.timeout !== undefined ? 'timeout' : 'attrTimeout');
   b.writeUInt32LE(optU32(r.flags, 0, '', 'flags'), StatxOut.off.flags);
   const base = StatxOut.off.stat;

@@ -24,6 +24,7 @@
 import { endianness } from 'node:os';
 import { FuseError, TsfuseError } from '../errors.ts';
 import { hasFlag, type Negotiated } from '../protocol/negotiated.ts';
+import { DevIoctl } from '../protocol/constants.ts';
 import { OPCODES } from '../protocol/opcodes.ts';
 import type { LowLevelOperations, ReadyInfo } from '../ops/lowlevel.ts';
 
@@ -92,11 +93,12 @@ const GENERIC_IOCTL_ARCHES: readonly string[] = ['x64', 'arm64', 'riscv64', 'loo
 /**
  * `_IOW(FUSE_DEV_IOC_MAGIC, 1, struct fuse_backing_map)` and `_IOW(FUSE_DEV_IOC_MAGIC, 2, uint32_t)` from
  * include/uapi/linux/fuse.h (7.40), magic 229: (1 << 30) | (size << 16) | (229 << 8) | nr, with
- * sizeof(struct fuse_backing_map) = 16 (BackingMap in src/protocol/structs.ts; the same numbers are
- * DevIoctl in src/protocol/constants.ts). Bigints made once: the ioctl takes an unsigned long.
+ * sizeof(struct fuse_backing_map) = 16 (BackingMap in src/protocol/structs.ts): 0x4010e501 and
+ * 0x4004e502, encoded once in DevIoctl (src/protocol/constants.ts). Bigints made once: the ioctl takes an
+ * unsigned long.
  */
-const FUSE_DEV_IOC_BACKING_OPEN = 0x4010_e501n;
-const FUSE_DEV_IOC_BACKING_CLOSE = 0x4004_e502n;
+const FUSE_DEV_IOC_BACKING_OPEN = BigInt(DevIoctl.BACKING_OPEN);
+const FUSE_DEV_IOC_BACKING_CLOSE = BigInt(DevIoctl.BACKING_CLOSE);
 const EPERM = 1;
 const EIO = 5;
 

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { negotiateInit, PRE_INIT, type InitRequest, type InitOutcome } from '../../src/protocol/index.ts';
+import { DevIoctl } from '../../src/protocol/constants.ts';
 import { createBackingFiles, readyWithBacking, type BackingFiles } from '../../src/session/backing.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import type { LowLevelOperations, ReadyInfo } from '../../src/index.ts';
@@ -66,6 +67,12 @@ describe('INIT: PASSTHROUGH', () => {
     assert.equal(required.ok, false);
     assert.ok(!required.ok && required.kind === 'refused');
     assert.deepEqual(required.refused, ['PASSTHROUGH']);
+  });
+
+  test('the backing ioctl numbers are _IOW(229, 1, 16 bytes) and _IOW(229, 2, 4 bytes) (include/uapi/linux/fuse.h)', () => {
+    // Spelled out by hand, independently of src/protocol's encoder.
+    assert.equal(DevIoctl.BACKING_OPEN, 0x4010_e501);
+    assert.equal(DevIoctl.BACKING_CLOSE, 0x4004_e502);
   });
 
   test('not granted before 7.40', () => {
