@@ -113,6 +113,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_FUSE_PROTOCOL: 'The kernel sent something tsfuse cannot take part in.',
   ERR_FUSE_NOTIFY: 'A notification could not be sent.',
   ERR_FUSE_HANDOFF: 'A mount could not be handed over to a successor process; it stays with the process that serves it.',
+  ERR_FUSE_SUPERVISE: 'A mount cannot be supervised (restarted after a crash): the filesystem cannot rebuild its state, or the supervisor could not start.',
   ERR_INVALID_STATE: 'The object was used after it was closed.',
   ERR_INVALID_ARG_VALUE: 'An argument has a value the function cannot use.',
 } as const);
