@@ -13,7 +13,10 @@ export type HandoffMessage =
   | { readonly kind: 'state'; readonly state: HandoffState }
   | { readonly kind: 'serving'; readonly at: number }
   | { readonly kind: 'failed'; readonly message: string }
-  | { readonly kind: 'first-reply'; readonly at: number };
+  | { readonly kind: 'first-reply'; readonly at: number }
+  // Between a supervised daemon and its supervisor (./supervisor.ts, ./supervisor-link.ts).
+  | { readonly kind: 'recovery'; readonly state: unknown }
+  | { readonly kind: 'stop' };
 
 /** What the serving process hands over (see predecessor.ts). */
 export interface HandoffState {
@@ -32,6 +35,8 @@ export interface HandoffState {
   /** Wall-clock milliseconds (with fractions) when reading stopped, and of the last reply before that. */
   readonly pausedAt: number;
   readonly lastReplyAt: number | undefined;
+  /** A supervised mount: the successor's descriptor of the supervisor's channel, and the journal. */
+  readonly supervisor?: { readonly fd: number; readonly journal: string } | undefined;
 }
 
 /** Wall-clock milliseconds with sub-millisecond precision, comparable between processes. */

@@ -31,14 +31,14 @@ import { supportsHandoff, type HandoffResult } from './types.ts';
 export const HANDOFF_ENV = 'TSFUSE_HANDOFF';
 export const HANDOFF_CWD_ENV = 'TSFUSE_HANDOFF_CWD';
 /** The successor's descriptors: its end of the channel, then what it inherits. */
-export const CHILD_FDS = Object.freeze({ channel: 3, fuse: 4, watchdog: 5, control: 6 });
+export const CHILD_FDS = Object.freeze({ channel: 3, fuse: 4, watchdog: 5, control: 6, supervisor: 7 });
 
 /**
  * The working directory the program started in, before a daemon changed to `/`: the successor starts
  * there, as this process did, so that its relative arguments and Node options (`--import tsx`) mean the
  * same; a daemon changes to `/` again once it has taken over.
  */
-const STARTUP_CWD = process.cwd();
+export const STARTUP_CWD = process.cwd();
 
 /** Defaults of {@link HandoffOptions}. */
 export const HANDOFF_DEFAULTS = Object.freeze({ startTimeoutMs: 60_000, drainTimeoutMs: 10_000, firstReplyWaitMs: 1000 });
@@ -64,6 +64,11 @@ export interface HandoffParts {
   readonly controlFd: number | undefined;
   /** Called once the successor serves, before this session lets go: stop what must not outlive it here. */
   commit(): void;
+  /**
+   * A supervised mount (./supervisor.ts): this process's descriptor of the channel to the supervisor
+   * and the journal's path, both handed on, so that the supervisor watches the successor. Absent: none.
+   */
+  readonly supervisor?: { readonly fd: number; readonly journal: string } | undefined;
 }
 
 /** Refuses a handoff that cannot work, before anything starts; the reason, or undefined. */
@@ -90,7 +95,7 @@ export async function handOff(parts: HandoffParts, options: HandoffOptions = {})
   let lastReplyAt: number | undefined;
   const onReply = (): void => { lastReplyAt = wallClockMs(); };
   subscribe(REPLY_CHANNEL, onReply);
-  const child = startSuccessor(device.fd, handoff.watchdogFd, parts.controlFd, handoff.mountpoint);
+  const child = startSuccessor(device.fd, handoff.watchdogFd, parts.controlFd, handoff.mountpoint, parts.supervisor?.fd);
   const exited = new Promise<string>((done) => {
     child.once('exit', (code, signal) => done(`the successor exited (${signal ?? code}) during the handoff`));
     child.once('error', (e) => done(`the successor could not be started: ${e.message}`));
@@ -126,6 +131,7 @@ export async function handOff(parts: HandoffParts, options: HandoffOptions = {})
         control: parts.controlFd !== undefined ? CHILD_FDS.control : -1,
       },
       passed, fs: fsState, pausedAt, lastReplyAt,
+      supervisor: parts.supervisor !== undefined ? { fd: CHILD_FDS.supervisor, journal: parts.supervisor.journal } : undefined,
     };
     stateBytes = channel.send({ kind: 'state', state });
     stateSent = true;
@@ -163,14 +169,14 @@ export async function handOff(parts: HandoffParts, options: HandoffOptions = {})
  * (like the daemon) in the directory this process started in, with the descriptors at {@link CHILD_FDS}.
  * Its stdout and stderr are this process's (the daemon's log).
  */
-function startSuccessor(fuseFd: number, watchdogFd: number, controlFd: number | undefined, mountpoint: string): ChildProcess {
+function startSuccessor(fuseFd: number, watchdogFd: number, controlFd: number | undefined, mountpoint: string, supervisorFd: number | undefined): ChildProcess {
   const args = [...process.execArgv, ...process.argv.slice(1)];
   // Never a directory inside the mount: the successor would keep it busy (and look it up through us).
   const inside = STARTUP_CWD === mountpoint || STARTUP_CWD.startsWith(`${mountpoint}/`);
   return spawn(process.execPath, args, {
     detached: true,
     cwd: inside ? '/' : STARTUP_CWD,
-    stdio: ['ignore', 'inherit', 'inherit', 'pipe', fuseFd, watchdogFd >= 0 ? watchdogFd : 'ignore', controlFd ?? 'ignore'],
+    stdio: ['ignore', 'inherit', 'inherit', 'pipe', fuseFd, watchdogFd >= 0 ? watchdogFd : 'ignore', controlFd ?? 'ignore', supervisorFd ?? 'ignore'],
     env: { ...process.env, [HANDOFF_ENV]: String(CHILD_FDS.channel), [HANDOFF_CWD_ENV]: STARTUP_CWD },
   });
 }

@@ -17,6 +17,7 @@ import type { Negotiated } from '../protocol/negotiated.ts';
 import type { CapabilityAudit } from '../protocol/init.ts';
 import { HandoffChannel, wallClockMs, type HandoffState } from './channel.ts';
 import { HANDOFF_CWD_ENV, HANDOFF_ENV } from './predecessor.ts';
+import { RECOVER_ENV } from './supervisor.ts';
 import type { HandoffImportContext } from './types.ts';
 
 /** How long the predecessor may take to stop, drain and export. */
@@ -37,9 +38,12 @@ export function handoffCwd(): string | undefined {
   return process.env[HANDOFF_CWD_ENV];
 }
 
-/** Whether this process was started to take a mount over (and has not done so yet). */
+/**
+ * Whether this process was started to take a mount over (and has not done so yet): by a planned
+ * handoff, or by a supervisor after a crash (./supervisor.ts).
+ */
 export function isSuccessor(): boolean {
-  return process.env[HANDOFF_ENV] !== undefined;
+  return process.env[HANDOFF_ENV] !== undefined || process.env[RECOVER_ENV] !== undefined;
 }
 
 /** A mount being taken over: what the predecessor sent, and the replies still due to it. */
@@ -52,6 +56,8 @@ export interface Succession {
   readonly importContext: HandoffImportContext;
   /** The inherited control socket, or undefined. */
   readonly controlFd: number | undefined;
+  /** A supervised mount: the inherited channel to the supervisor and the journal's path; else undefined. */
+  readonly supervisor: { readonly fd: number; readonly journal: string } | undefined;
   /** Reading starts now: tells the predecessor, which lets go, and reports the first reply's time. */
   serving(): void;
   /** The takeover failed: the predecessor reads again. */
@@ -99,6 +105,7 @@ export async function takeOver(mountpoint: string): Promise<Succession | undefin
     fsState: state.fs,
     importContext,
     controlFd: state.fds.control >= 0 ? state.fds.control : undefined,
+    supervisor: state.supervisor,
     serving: () => {
       channel.send({ kind: 'serving', at: wallClockMs() });
       watchFirstReply(channel);

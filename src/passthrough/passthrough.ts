@@ -49,7 +49,7 @@ import type { HandoffExportContext, HandoffImportContext } from '../handoff/type
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
 import { byDescriptor } from './by-descriptor.ts';
-import { ReadBuffers, POOLED_READ_MIN } from './read-buffers.ts';
+import { BackingReader } from './reads.ts';
 
 const C = fs.constants;
 const S_ISGID = 0o2000;
@@ -165,7 +165,7 @@ function errCode(e: unknown): string | undefined {
 export function createPassthrough(source: string, options: PassthroughOptions = {}): PassthroughOperations {
   const nodes = new NodeTable(source);
   const files = new Map<number, FileHandle>();
-  const readBuffers = new ReadBuffers();
+  const reader = new BackingReader();
   const dirs = new Map<number, DirHandle>();
   let nextDirHandle = 1;
   let closed = false;
@@ -653,22 +653,8 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     },
 
     read(req) {
-      const { fd } = fileOf(req.fh);
-      const size = req.size;
-      // Large READs borrow a reused buffer (src/passthrough/read-buffers.ts says why and when it returns).
-      const pooled = size >= POOLED_READ_MIN;
-      const buf = pooled ? readBuffers.take(size) : Buffer.allocUnsafe(size);
-      return new Promise<Buffer>((resolve, reject) => {
-        fs.read(fd, buf, 0, size, req.offset, (err, n) => {
-          if (err) {
-            if (pooled) readBuffers.give(buf);
-            reject(err);
-          } else {
-            resolve(n === buf.length ? buf : buf.subarray(0, n));
-            if (pooled) readBuffers.returnLater(buf);
-          }
-        });
-      });
+      // src/passthrough/reads.ts: reused buffers, synchronous while the backing pages are cached.
+      return reader.read(fileOf(req.fh).fd, req.size, req.offset);
     },
 
     write(req) {
@@ -685,6 +671,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       const h = fileOf(req.fh);
       files.delete(req.fh as number);
       released(h);
+      reader.forget(h.fd);
       fs.closeSync(h.fd);
     },
 

@@ -64,6 +64,36 @@ export type ReplyShape =
   /** fuse_copy_file_range_out: a 64-bit byte count (7.45). */
   | 'copy-64';
 
+/**
+ * What a NUL-terminated string in a request may hold. None is ever empty or holds a NUL: the decoder
+ * stops at the first NUL, so one inside shows as bytes left over after the last string.
+ */
+export type NameRule =
+  /**
+   * A directory entry name: no '/', and not "." or "..": the VFS answers every create, link, rename and
+   * remove of a dot name itself (fs/namei.c), so those never come.
+   */
+  | 'entry'
+  /**
+   * A LOOKUP name: an entry name, or "." / "..", which come from an NFS-exported mount (FUSE_EXPORT_SUPPORT):
+   * fs/fuse/inode.c fuse_get_parent looks up "..", fuse_get_dentry looks up ".".
+   */
+  | 'lookup'
+  /** TMPFILE's name: always "/" (fs/namei.c vfs_tmpfile allocates the unnamed file's dentry with slash_name). */
+  | 'tmpfile'
+  /** A symlink target: a path, not a name ('/' and dot names allowed). */
+  | 'path'
+  /** An extended attribute name (`user.x`): not a directory entry, so '/' and dots are allowed. */
+  | 'xattr';
+
+/** One NUL-terminated string of a request: the request field that holds it, and its rule. */
+export interface NameField<Req = any> {
+  readonly field: keyof Req & string;
+  readonly rule: NameRule;
+  /** A counted field that follows this string and ends the body (SETXATTR's value). Absent: the string ends the body, or another follows. */
+  readonly followedBy?: keyof Req & string;
+}
+
 export interface OpcodeRow<Req = any, Res = any> {
   readonly code: number;
   /** The kernel's name without `FUSE_`. */
@@ -80,8 +110,11 @@ export interface OpcodeRow<Req = any, Res = any> {
    * Absent: the body has no fixed part.
    */
   readonly fixed?: StructLayout;
-  /** How many NUL-terminated names follow the fixed part (before any counted payload). Absent: none. */
-  readonly names?: 1 | 2;
+  /**
+   * The NUL-terminated strings that follow the fixed part, in order, and what each may hold as the kernel
+   * sends it; the session refuses any other before a handler sees it (src/session/validate.ts). Absent: none.
+   */
+  readonly names?: readonly NameField<Req>[];
   /** Decodes the body. Problems are left on the reader (`r.error`); never throws. */
   readonly decode: D.Decoder<Req>;
   /** What a successful reply carries. */
@@ -122,14 +155,18 @@ const created = (res: R.CreateReply): Encoded => R.encodeCreateOut(res);
 
 /** The capabilities that make lock handlers reachable: POSIX_LOCKS for fcntl locks, FLOCK_LOCKS for flock(2). */
 const LOCKS: readonly InitFlagName[] = Object.freeze(['POSIX_LOCKS', 'FLOCK_LOCKS']);
+/** The one name of the requests that create or remove a directory entry. */
+const ENTRY_NAME: readonly NameField<{ name: unknown }>[] = [{ field: 'name', rule: 'entry' }];
+const RENAME_NAMES: readonly NameField<D.RenameRequest>[] = [{ field: 'name', rule: 'entry' }, { field: 'newName', rule: 'entry' }];
 
 function row<Req, Res>(r: OpcodeRow<Req, Res>): OpcodeRow<Req, Res> {
   if (r.implies) Object.freeze(r.implies);
+  if (r.names) { for (const n of r.names) Object.freeze(n); Object.freeze(r.names); }
   return Object.freeze(r);
 }
 
 export const OPCODES: readonly OpcodeRow[] = Object.freeze([
-  row<D.LookupRequest, R.EntryReply>({ code: 1, name: 'LOOKUP', summary: 'Find a name in a directory: the kernel wants the node id and attributes behind it (path walks, open, stat of an uncached name).', minMinor: 0, method: 'lookup', names: 1, decode: D.decodeLookup, reply: 'entry', encodeReply: entry, absent: ENOSYS, negativeEntry: true }),
+  row<D.LookupRequest, R.EntryReply>({ code: 1, name: 'LOOKUP', summary: 'Find a name in a directory: the kernel wants the node id and attributes behind it (path walks, open, stat of an uncached name).', minMinor: 0, method: 'lookup', names: [{ field: 'name', rule: 'lookup' }], decode: D.decodeLookup, reply: 'entry', encodeReply: entry, absent: ENOSYS, negativeEntry: true }),
   // FORGET and BATCH_FORGET reach the same handler with the same shape: a list of (node, count).
   row<D.BatchForgetRequest, void>({ code: 2, name: 'FORGET', summary: 'The kernel dropped nlookup references to a node (inode evicted from its cache); no reply.', anyCaller: true, minMinor: 0, method: 'forget', fixed: S.ForgetIn, decode: (r, ino, n, h) => ({ items: [D.decodeForget(r, ino, n, h)] }), reply: 'none', encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.GetattrRequest, R.AttrReply>({
@@ -142,13 +179,13 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   }),
   row<D.SetattrRequest, R.AttrReply>({ code: 4, name: 'SETATTR', summary: 'Change attributes: the FATTR_* bits in valid say which (chmod, chown, truncate, utimes).', minMinor: 0, method: 'setattr', fixed: S.SetattrIn, decode: D.decodeSetattr, reply: 'attr', encodeReply: attr, absent: ENOSYS }),
   row<D.InodeRequest, R.BytesLike>({ code: 5, name: 'READLINK', summary: 'The target of a symbolic link.', minMinor: 0, method: 'readlink', decode: D.decodeInode, reply: 'data', encodeReply: (res) => R.encodeData(res, READLINK_MAX), absent: ENOSYS }),
-  row<D.SymlinkRequest, R.EntryReply>({ code: 6, name: 'SYMLINK', summary: 'Create a symbolic link named name pointing at target.', minMinor: 0, method: 'symlink', names: 2, decode: D.decodeSymlink, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
-  row<D.MknodRequest, R.EntryReply>({ code: 8, name: 'MKNOD', summary: 'Create a file node (regular file without CREATE, device, fifo, socket).', minMinor: 0, method: 'mknod', fixed: S.MknodIn, names: 1, decode: D.decodeMknod, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
-  row<D.MkdirRequest, R.EntryReply>({ code: 9, name: 'MKDIR', summary: 'Create a directory.', minMinor: 0, method: 'mkdir', fixed: S.MkdirIn, names: 1, decode: D.decodeMkdir, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
-  row<D.EntryNameRequest, void>({ code: 10, name: 'UNLINK', summary: 'Remove a name (and the file with it when no other link remains).', minMinor: 0, method: 'unlink', names: 1, decode: D.decodeEntryName, reply: 'none', encodeReply: none, absent: ENOSYS }),
-  row<D.EntryNameRequest, void>({ code: 11, name: 'RMDIR', summary: 'Remove an empty directory.', minMinor: 0, method: 'rmdir', names: 1, decode: D.decodeEntryName, reply: 'none', encodeReply: none, absent: ENOSYS }),
-  row<D.RenameRequest, void>({ code: 12, name: 'RENAME', summary: 'Move a name to another name, maybe in another directory.', minMinor: 0, method: 'rename', fixed: S.RenameIn, names: 2, decode: D.decodeRename, reply: 'none', encodeReply: none, absent: ENOSYS }),
-  row<D.LinkRequest, R.EntryReply>({ code: 13, name: 'LINK', summary: 'Give an existing node another name (hard link).', minMinor: 0, method: 'link', fixed: S.LinkIn, names: 1, decode: D.decodeLink, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.SymlinkRequest, R.EntryReply>({ code: 6, name: 'SYMLINK', summary: 'Create a symbolic link named name pointing at target.', minMinor: 0, method: 'symlink', names: [{ field: 'name', rule: 'entry' }, { field: 'target', rule: 'path' }], decode: D.decodeSymlink, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.MknodRequest, R.EntryReply>({ code: 8, name: 'MKNOD', summary: 'Create a file node (regular file without CREATE, device, fifo, socket).', minMinor: 0, method: 'mknod', fixed: S.MknodIn, names: ENTRY_NAME, decode: D.decodeMknod, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.MkdirRequest, R.EntryReply>({ code: 9, name: 'MKDIR', summary: 'Create a directory.', minMinor: 0, method: 'mkdir', fixed: S.MkdirIn, names: ENTRY_NAME, decode: D.decodeMkdir, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
+  row<D.EntryNameRequest, void>({ code: 10, name: 'UNLINK', summary: 'Remove a name (and the file with it when no other link remains).', minMinor: 0, method: 'unlink', names: ENTRY_NAME, decode: D.decodeEntryName, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.EntryNameRequest, void>({ code: 11, name: 'RMDIR', summary: 'Remove an empty directory.', minMinor: 0, method: 'rmdir', names: ENTRY_NAME, decode: D.decodeEntryName, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.RenameRequest, void>({ code: 12, name: 'RENAME', summary: 'Move a name to another name, maybe in another directory.', minMinor: 0, method: 'rename', fixed: S.RenameIn, names: RENAME_NAMES, decode: D.decodeRename, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.LinkRequest, R.EntryReply>({ code: 13, name: 'LINK', summary: 'Give an existing node another name (hard link).', minMinor: 0, method: 'link', fixed: S.LinkIn, names: [{ field: 'newName', rule: 'entry' }], decode: D.decodeLink, reply: 'entry', encodeReply: entry, absent: ENOSYS }),
   row<D.OpenRequest, R.OpenReply | undefined>({ code: 14, name: 'OPEN', summary: 'Open a file: the reply hands back a file handle (fh) and FOPEN_* caching flags.', minMinor: 0, method: 'open', fixed: S.OpenIn, decode: D.decodeOpen, reply: 'open', encodeReply: open, absent: () => ({}) }),
   row<D.ReadRequest, R.BytesLike | readonly Uint8Array[]>({ code: 15, name: 'READ', summary: 'Read up to size bytes at offset from an open file.', anyCaller: true, minMinor: 0, method: 'read', fixed: S.ReadIn, decode: D.decodeRead, reply: 'data', encodeReply: (res, req) => R.encodeData(res, req.size), absent: ENOSYS }),
   row<D.WriteRequest, number>({
@@ -161,11 +198,11 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.ReleaseRequest, void>({ code: 18, name: 'RELEASE', summary: 'The last descriptor of an open file was closed: free its file handle. Sent after the close returned.', anyCaller: true, minMinor: 0, method: 'release', fixed: S.ReleaseIn, decode: D.decodeRelease, reply: 'none', encodeReply: none, absent: () => undefined }),
   row<D.FsyncRequest, void>({ code: 20, name: 'FSYNC', summary: 'Flush a file\'s data (and metadata unless FDATASYNC) to stable storage (fsync, fdatasync).', anyCaller: true, minMinor: 0, method: 'fsync', fixed: S.FsyncIn, decode: D.decodeFsync, reply: 'none', encodeReply: none, absent: ENOSYS }),
   // The extended fuse_setxattr_in is only sent once SETXATTR_EXT is granted, so implementing setxattr asks for it.
-  row<D.SetxattrRequest, void>({ code: 21, name: 'SETXATTR', summary: 'Set an extended attribute.', minMinor: 0, method: 'setxattr', fixed: S.SetxattrIn, names: 1, decode: D.decodeSetxattr, reply: 'none', encodeReply: none, absent: ENOSYS, implies: ['SETXATTR_EXT'] }),
-  row<D.GetxattrRequest, R.BytesLike>({ code: 22, name: 'GETXATTR', summary: 'Read an extended attribute (size 0: only its length).', minMinor: 0, method: 'getxattr', fixed: S.GetxattrIn, names: 1, decode: D.decodeGetxattr, reply: 'xattr', encodeReply: (res, req) => xattr(R.asBytes(res), req.size), absent: ENOSYS }),
+  row<D.SetxattrRequest, void>({ code: 21, name: 'SETXATTR', summary: 'Set an extended attribute.', minMinor: 0, method: 'setxattr', fixed: S.SetxattrIn, names: [{ field: 'name', rule: 'xattr', followedBy: 'value' }], decode: D.decodeSetxattr, reply: 'none', encodeReply: none, absent: ENOSYS, implies: ['SETXATTR_EXT'] }),
+  row<D.GetxattrRequest, R.BytesLike>({ code: 22, name: 'GETXATTR', summary: 'Read an extended attribute (size 0: only its length).', minMinor: 0, method: 'getxattr', fixed: S.GetxattrIn, names: [{ field: 'name', rule: 'xattr' }], decode: D.decodeGetxattr, reply: 'xattr', encodeReply: (res, req) => xattr(R.asBytes(res), req.size), absent: ENOSYS }),
   // LISTXATTR's body is a fuse_getxattr_in too (the size of the caller's buffer).
   row<D.ListxattrRequest, readonly R.BytesLike[] | Uint8Array>({ code: 23, name: 'LISTXATTR', summary: 'List extended attribute names (size 0: only the list\'s length).', minMinor: 0, method: 'listxattr', fixed: S.GetxattrIn, decode: D.decodeListxattr, reply: 'xattr', encodeReply: (res, req) => xattr(R.joinXattrNames(res), req.size), absent: ENOSYS }),
-  row<D.RemovexattrRequest, void>({ code: 24, name: 'REMOVEXATTR', summary: 'Remove an extended attribute.', minMinor: 0, method: 'removexattr', names: 1, decode: D.decodeRemovexattr, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.RemovexattrRequest, void>({ code: 24, name: 'REMOVEXATTR', summary: 'Remove an extended attribute.', minMinor: 0, method: 'removexattr', names: [{ field: 'name', rule: 'xattr' }], decode: D.decodeRemovexattr, reply: 'none', encodeReply: none, absent: ENOSYS }),
   row<D.FlushRequest, void>({ code: 25, name: 'FLUSH', summary: 'A descriptor of an open file is being closed (close(2) waits for this answer).', minMinor: 0, method: 'flush', fixed: S.FlushIn, decode: D.decodeFlush, reply: 'none', encodeReply: none, absent: ENOSYS }),
   row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', summary: 'The first request: protocol version and capabilities offered; the reply says what the filesystem takes.', anyCaller: true, minMinor: 0, session: 'init', fixed: S.InitIn, decode: D.decodeInit, reply: 'init', encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
   row<D.OpenRequest, R.OpenReply | undefined>({ code: 27, name: 'OPENDIR', summary: 'Open a directory for listing: the reply hands back a file handle.', minMinor: 0, method: 'opendir', fixed: S.OpenIn, decode: D.decodeOpen, reply: 'open-dir', encodeReply: open, absent: () => ({}) }),
@@ -178,7 +215,7 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.LockRequest, void>({ code: 32, name: 'SETLK', summary: 'Take or release a lock without waiting (fcntl F_SETLK, flock with LOCK_NB).', minMinor: 7, method: 'setlk', fixed: S.LkIn, decode: D.decodeLock(false), reply: 'none', encodeReply: none, absent: ENOSYS, implies: LOCKS }),
   row<D.LockRequest, void>({ code: 33, name: 'SETLKW', summary: 'Take a lock, waiting until it is free (fcntl F_SETLKW, flock).', minMinor: 7, method: 'setlk', fixed: S.LkIn, decode: D.decodeLock(true), reply: 'none', encodeReply: none, absent: ENOSYS, implies: LOCKS }),
   row<D.AccessRequest, void>({ code: 34, name: 'ACCESS', summary: 'Check permissions (access(2), chdir) when the kernel does not check modes itself.', minMinor: 3, method: 'access', fixed: S.AccessIn, decode: D.decodeAccess, reply: 'none', encodeReply: none, absent: ENOSYS }),
-  row<D.CreateRequest, R.CreateReply>({ code: 35, name: 'CREATE', summary: 'Create and open a file in one step (open with O_CREAT): the reply is an entry and a file handle.', minMinor: 3, method: 'create', fixed: S.CreateIn, names: 1, decode: D.decodeCreate, reply: 'create', encodeReply: created, absent: ENOSYS }),
+  row<D.CreateRequest, R.CreateReply>({ code: 35, name: 'CREATE', summary: 'Create and open a file in one step (open with O_CREAT): the reply is an entry and a file handle.', minMinor: 3, method: 'create', fixed: S.CreateIn, names: ENTRY_NAME, decode: D.decodeCreate, reply: 'create', encodeReply: created, absent: ENOSYS }),
   row<D.InterruptRequest, void>({ code: 36, name: 'INTERRUPT', summary: 'The caller of an earlier request got a signal: abandon that request if possible; no reply.', anyCaller: true, minMinor: 7, session: 'interrupt', fixed: S.InterruptIn, decode: D.decodeInterrupt, reply: 'none', encodeReply: none, noReply: true, absent: () => undefined }),
   row<D.BmapRequest, U64>({ code: 37, name: 'BMAP', summary: 'Map a file block to a device block (FIBMAP; block-device filesystems only).', minMinor: 8, method: 'bmap', fixed: S.BmapIn, decode: D.decodeBmap, reply: 'bmap', encodeReply: (res) => [R.encodeBmapOut(res)], absent: ENOSYS }),
   row<D.EmptyRequest, void>({ code: 38, name: 'DESTROY', summary: 'The filesystem is being unmounted: the last request of a session.', anyCaller: true, minMinor: 8, session: 'destroy', decode: D.decodeEmpty, reply: 'none', encodeReply: none, absent: () => undefined }),
@@ -198,7 +235,7 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
     droppedLookups: (res, sent) => unsentLookups(res, sent[0] === undefined ? 0 : countDirentsPlus(sent[0])),
     absent: ENOSYS, implies: ['DO_READDIRPLUS', 'READDIRPLUS_AUTO'],
   }),
-  row<D.RenameRequest, void>({ code: 45, name: 'RENAME2', summary: 'Rename with flags (RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT).', minMinor: 23, method: 'rename', fixed: S.Rename2In, names: 2, decode: D.decodeRename2, reply: 'none', encodeReply: none, absent: ENOSYS }),
+  row<D.RenameRequest, void>({ code: 45, name: 'RENAME2', summary: 'Rename with flags (RENAME_NOREPLACE, RENAME_EXCHANGE, RENAME_WHITEOUT).', minMinor: 23, method: 'rename', fixed: S.Rename2In, names: RENAME_NAMES, decode: D.decodeRename2, reply: 'none', encodeReply: none, absent: ENOSYS }),
   row<D.LseekRequest, U64>({ code: 46, name: 'LSEEK', summary: 'Find data or holes in a file (lseek SEEK_DATA / SEEK_HOLE).', minMinor: 24, method: 'lseek', fixed: S.LseekIn, decode: D.decodeLseek, reply: 'lseek', encodeReply: (res) => [R.encodeLseekOut(res)], absent: ENOSYS }),
   row<D.CopyFileRangeRequest, number>({
     code: 47, name: 'COPY_FILE_RANGE', summary: 'Copy a byte range between two open files inside the filesystem (copy_file_range(2)).', minMinor: 28, method: 'copyFileRange', fixed: S.CopyFileRangeIn, decode: D.decodeCopyFileRange, reply: 'write',
@@ -209,7 +246,7 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.SetupmappingRequest, void>({ code: 48, name: 'SETUPMAPPING', summary: 'Map a file range into the DAX window (virtio-fs).', minMinor: 31, fixed: S.SetupmappingIn, decode: D.decodeSetupmapping, reply: 'none', encodeReply: none, absent: ENOSYS }),
   row<D.RemovemappingRequest, void>({ code: 49, name: 'REMOVEMAPPING', summary: 'Remove DAX window mappings (virtio-fs).', minMinor: 31, fixed: S.RemovemappingIn, decode: D.decodeRemovemapping, reply: 'none', encodeReply: none, absent: ENOSYS }),
   row<D.InodeRequest, void>({ code: 50, name: 'SYNCFS', summary: 'Flush the whole filesystem (syncfs(2), sync).', minMinor: 34, method: 'syncfs', fixed: S.SyncfsIn, decode: D.decodeSyncfs, reply: 'none', encodeReply: none, absent: ENOSYS }),
-  row<D.TmpfileRequest, R.CreateReply>({ code: 51, name: 'TMPFILE', summary: 'Create an unnamed file in a directory and open it (O_TMPFILE).', minMinor: 37, method: 'tmpfile', fixed: S.CreateIn, names: 1, decode: D.decodeTmpfile, reply: 'create', encodeReply: created, absent: ENOSYS }),
+  row<D.TmpfileRequest, R.CreateReply>({ code: 51, name: 'TMPFILE', summary: 'Create an unnamed file in a directory and open it (O_TMPFILE).', minMinor: 37, method: 'tmpfile', fixed: S.CreateIn, names: [{ field: 'name', rule: 'tmpfile' }], decode: D.decodeTmpfile, reply: 'create', encodeReply: created, absent: ENOSYS }),
   row<D.StatxRequest, R.StatxReply>({ code: 52, name: 'STATX', summary: 'Extended attributes of a node, by a mask of wanted fields (statx(2)).', minMinor: 39, method: 'statx', fixed: S.StatxIn, decode: D.decodeStatx, reply: 'statx', encodeReply: (res, req) => [R.encodeStatxOut(res, req.ino)], absent: ENOSYS }),
   row<D.CopyFileRangeRequest, U64>({ code: 53, name: 'COPY_FILE_RANGE_64', summary: 'copy_file_range with a 64-bit byte count in the reply.', minMinor: 45, method: 'copyFileRange', fixed: S.CopyFileRangeIn, decode: D.decodeCopyFileRange, reply: 'copy-64', encodeReply: (res) => [R.encodeCopyFileRangeOut(res)], absent: ENOSYS }),
   row<D.CuseInitRequest, void>({ code: 4096, name: 'CUSE_INIT', summary: 'The first request of a character device in userspace (CUSE), instead of INIT.', minMinor: 11, fixed: S.CuseInitIn, decode: D.decodeCuseInit, reply: 'none', encodeReply: none, absent: ENOSYS }),

@@ -20,6 +20,9 @@ import type { RecordingMetadata } from '../record/format.ts';
 import { handOff, type HandoffOptions } from '../handoff/predecessor.ts';
 import { takeOver } from '../handoff/successor.ts';
 import { supportsHandoff, type HandoffResult } from '../handoff/types.ts';
+import { RecoveryJournal, supportsRecovery } from '../handoff/supervisor-journal.ts';
+import { adoptSupervisorLink, journalPath, recoverAfterCrash, startSupervision, type SupervisorLink } from '../handoff/supervisor-link.ts';
+import type { SuperviseOptions } from '../handoff/supervisor.ts';
 
 export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   /**
@@ -67,6 +70,19 @@ export interface MountOptions extends Omit<SessionOptions, 'wants'> {
   readonly record?: RecordTarget;
   /** Extra metadata for the recording's header (the CLI adds the filesystem's name). Absent: what mount() knows. */
   readonly recordMetadata?: RecordingMetadata;
+  /**
+   * Crash recovery (src/handoff/supervisor.ts): once INIT is answered, start a small supervisor process
+   * that keeps a copy of the /dev/fuse descriptor and, when this process dies without unmounting
+   * (SIGKILL, an uncaught exception), starts this program again with the same arguments; its `mount()`
+   * call for the same mountpoint takes the mount back, and the requests the dead process had read are
+   * resent, so programs using the mount see a pause rather than an error. More than `maxCrashes` crashes
+   * within `windowMs` and the supervisor gives up: the mount goes, as without it. Needs a filesystem that
+   * can rebuild its state (`attachRecoveryJournal`, which the passthrough implements; else the mount
+   * fails with ERR_FUSE_SUPERVISE), a kernel with RESEND (7.40; older ones get a warning and no
+   * supervisor) and a mount not made with fusermount3's auto_unmount. `true` takes the defaults of
+   * SUPERVISOR_DEFAULTS. Defaults to false.
+   */
+  readonly supervise?: boolean | SuperviseOptions;
 }
 
 /** A mounted filesystem. */
@@ -149,22 +165,50 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
   }
   const fsOps = applyFsOptions(ops, parsed.fs);
   const wants = initWantsFrom(parsed.fs);
-  // A process started to take a mount over (src/handoff) adopts that mount and its state instead of mounting.
+  const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, 'TsfuseWarning'));
+  const supervise = options.supervise === undefined || options.supervise === false ? undefined : options.supervise === true ? {} : options.supervise;
+  if (supervise !== undefined && !supportsRecovery(ops)) {
+    throw new TsfuseError('ERR_FUSE_SUPERVISE', 'the filesystem cannot rebuild its state after a crash (it implements no attachRecoveryJournal(); the passthrough does): mount it without supervise');
+  }
+  // A process started to take a mount over (src/handoff) adopts that mount and its state instead of
+  // mounting: after a planned handoff, or, started by a supervisor, after a crash.
   const succession = await takeOver(mountpoint);
+  let supervisor: SupervisorLink | undefined;
   if (succession !== undefined) {
     try {
       if (!supportsHandoff(ops)) throw new TsfuseError('ERR_FUSE_HANDOFF', 'the new filesystem has no importState()');
       await ops.importState(succession.fsState, succession.importContext);
+      if (succession.supervisor !== undefined && supportsRecovery(ops)) {
+        supervisor = adoptSupervisorLink(succession.supervisor.fd, succession.supervisor.journal, warn);
+        ops.attachRecoveryJournal(supervisor.journal, undefined);
+      }
     } catch (e) {
       succession.failed(e);
       throw e;
     }
   }
-  const device = succession?.device ?? await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false, watchdog: options.watchdog ?? true });
+  const recovery = succession === undefined ? await recoverAfterCrash(mountpoint, warn) : undefined;
+  if (recovery !== undefined) {
+    if (!supportsRecovery(ops)) throw new TsfuseError('ERR_FUSE_SUPERVISE', 'the restarted filesystem has no attachRecoveryJournal()');
+    ops.attachRecoveryJournal(recovery.link.journal, recovery.records);
+    supervisor = recovery.link;
+  }
+  const device = succession?.device ?? recovery?.device ?? await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false, watchdog: options.watchdog ?? true });
+  // A supervised mount journals from the first request on (the supervisor itself starts after INIT).
+  let journal: RecoveryJournal | undefined;
+  if (supervise !== undefined && succession === undefined && recovery === undefined && supportsRecovery(ops)) {
+    try {
+      journal = RecoveryJournal.create(await journalPath(device.connection));
+      ops.attachRecoveryJournal(journal, undefined);
+    } catch (e) {
+      await device.unmount({ lazy: true }).catch(() => {});
+      throw e;
+    }
+  }
   const trace = options.debug ? startTrace(typeof options.debug === 'function' ? options.debug : undefined) : undefined;
   // Before the session starts reading, so that INIT is counted too.
   const stats = options.stats === true
-    ? await startStatsService(device, options.onWarning ?? ((m) => process.emitWarning(m, 'TsfuseWarning')), undefined, succession?.controlFd)
+    ? await startStatsService(device, warn, undefined, succession?.controlFd ?? recovery?.controlFd)
     : undefined;
   let stopTrace: (() => void | Promise<void>) | undefined = stats === undefined ? trace : () => { trace?.(); stats.stop(); };
   let session: Session;
@@ -173,6 +217,7 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
       ...options, wants, capabilities: [...(options.capabilities ?? []), ...wants.want],
       ...(parsed.mount.allowRoot && { ownerOnly: process.geteuid?.() ?? 0 }),
       ...(succession !== undefined && { adopted: { negotiated: succession.negotiated, audit: succession.audit } }),
+      ...(recovery !== undefined && { adopted: { negotiated: recovery.negotiated, audit: recovery.audit } }),
     });
   } catch (e) {
     stopTrace?.();
@@ -206,11 +251,32 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
   if (stats !== undefined) stats.handoff = () => handle.handoff();
   try {
     if (succession !== undefined) succession.serving();
-    else await withTimeout(session.initialized, options.initTimeoutMs ?? 10_000, 'the kernel did not send INIT');
+    else if (recovery !== undefined) {
+      // What the crashed daemon had read and not answered is on the processing list of the /dev/fuse
+      // file the supervisor kept: have the kernel queue it again (fs/fuse/dev.c fuse_resend).
+      await session.notify.resend();
+      recovery.link.serving();
+    } else await withTimeout(session.initialized, options.initTimeoutMs ?? 10_000, 'the kernel did not send INIT');
   } catch (e) {
+    journal?.remove();
     await handle.unmount({ lazy: true }).catch(() => {});
     throw e;
   }
+  if (journal !== undefined) {
+    if (session.negotiated.minor < 40) {
+      journal.remove();
+      warn(`not supervised: the kernel speaks FUSE 7.${session.negotiated.minor}, and restarting a daemon needs RESEND (7.40, Linux 6.9) to have what the dead daemon read sent again`);
+    } else {
+      try {
+        supervisor = await startSupervision({ device, negotiated: session.negotiated, audit: session.audit, controlFd: stats?.listeningFd(), journal, options: supervise ?? {}, onWarning: warn });
+      } catch (e) {
+        journal.remove();
+        await handle.unmount({ lazy: true }).catch(() => {});
+        throw e;
+      }
+    }
+  }
+  if (supervisor !== undefined) handle.supervise(supervisor);
   // Right after INIT's reply (a microtask later): before the transport reads the next frame.
   if (explain !== undefined) {
     try { explain(formatAudit(session.audit, session.negotiated)); } catch { /* the sink is the caller's: its failure must not fail the mount */ }
@@ -232,6 +298,7 @@ class MountHandle implements FuseMount {
   readonly #ops: LowLevelOperations;
   #handingOff: Promise<HandoffResult> | undefined;
   #handedOver: HandoffResult | undefined;
+  #supervisor: SupervisorLink | undefined;
   readonly closed: Promise<void>;
 
   constructor(device: MountedDevice, session: Session, stopTrace: (() => void | Promise<void>) | undefined, stats: StatsService | undefined, ops: LowLevelOperations) {
@@ -245,6 +312,9 @@ class MountHandle implements FuseMount {
       this.#removeSignals();
       // Handed over: `closed` resolves once the handoff has reported (handedOver is set by then).
       if (this.#handingOff !== undefined) await this.#handingOff.catch(() => {});
+      // Gone for good: the supervisor releases its copy of the descriptor (a lazily unmounted busy mount
+      // is aborted only then) and exits. After a handoff the successor has the link.
+      if (this.#handedOver === undefined) this.#supervisor?.stop();
       // Unmounted behind our back (umount(8), or the connection was aborted): make sure the mountpoint
       // is released and the watchdog stops. Not after a handoff: the mount lives on in the successor.
       if (this.#unmounting === undefined && this.#handedOver === undefined && this.#handingOff === undefined) {
@@ -291,6 +361,9 @@ class MountHandle implements FuseMount {
 
   get handedOver(): HandoffResult | undefined { return this.#handedOver; }
 
+  /** Supervised (src/handoff/supervisor.ts): the link to tell `stop` at unmount and to hand on. */
+  supervise(link: SupervisorLink): void { this.#supervisor = link; }
+
   handoff(options?: HandoffOptions): Promise<HandoffResult> {
     if (this.#handingOff !== undefined) return Promise.reject(new TsfuseError('ERR_FUSE_HANDOFF', 'a handoff of this mount is already under way'));
     if (this.#handedOver !== undefined) return Promise.reject(new TsfuseError('ERR_FUSE_HANDOFF', `this mount was handed to pid ${this.#handedOver.pid} already`));
@@ -299,9 +372,11 @@ class MountHandle implements FuseMount {
     let result: HandoffResult | undefined;
     const running = handOff({
       session: this.#session, device: this.#device, ops: this.#ops, controlFd: stats?.listeningFd(),
+      supervisor: this.#supervisor !== undefined ? { fd: this.#supervisor.fd, journal: this.#supervisor.journal.path } : undefined,
       commit: () => {
         // Before the session ends, so that `closed` does not unmount and the control socket stays.
         stats?.detach();
+        this.#supervisor?.detach();
         this.#removeSignals();
       },
     }, options).then((r) => { result = r; this.#handedOver = r; return r; });
