@@ -95,6 +95,11 @@ export interface FilesystemCommand {
   create(args: { readonly sources: readonly string[]; readonly values: Values }): LowLevelOperations | Promise<LowLevelOperations>;
   /** `-o` options always given before the user's. Absent: none. */
   readonly defaultOptions?: readonly string[];
+  /**
+   * Whether the daemon runs supervised (restarted after a crash, src/handoff/supervisor.ts) unless
+   * `--no-supervise` is given; only for a filesystem that can rebuild its state. Absent: false.
+   */
+  readonly supervisedByDefault?: boolean;
 }
 
 /**
@@ -123,6 +128,7 @@ export const FILESYSTEMS: readonly FilesystemCommand[] = [
     sources: ['SOURCE'],
     // The daemon runs as root and opens files for every caller: the kernel must check permissions.
     defaultOptions: [PASSTHROUGH_MOUNT_OPTIONS],
+    supervisedByDefault: true,
     create: ({ sources }) => createPassthrough(resolve(sources[0] as string)),
   },
 ];
@@ -140,6 +146,9 @@ const MOUNT_OPTIONS = {
   'no-watchdog': { type: 'boolean' },
   'no-stats': { type: 'boolean' },
   record: { type: 'string' },
+  supervise: { type: 'boolean' },
+  'no-supervise': { type: 'boolean' },
+  'max-crashes': { type: 'string' },
 } as const satisfies OptionsConfig;
 
 const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default: return once mounted, serve in the background)
@@ -156,7 +165,12 @@ const MOUNT_OPTIONS_HELP = `  -f, --foreground  stay in the foreground (default:
   --no-watchdog     no watchdog process: if the daemon is killed, the mount stays behind, stale
   --record FILE     record every frame both ways to FILE (for tsfuse show, replay, timeline)
   --no-stats        collect no statistics (default: collect them for \`tsfuse stats MOUNTPOINT\`, and
-                    with -f on a terminal, print them when s is pressed)`;
+                    with -f on a terminal, print them when s is pressed)
+  --supervise       keep a small supervisor process that restarts the daemon if it crashes, without
+                    unmounting (default for passthrough; refused by filesystems that cannot rebuild
+                    their state after a crash, such as memfs); --no-supervise turns it off
+  --max-crashes N   a supervisor gives up (and the mount goes) after more than N crashes within a
+                    minute (default: 5)`;
 
 /** Set in the environment of the background daemon that a mount command starts. */
 const DAEMON_ENV = 'TSFUSE_DAEMON';
@@ -205,6 +219,11 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
     io.err(`${prefix}${cliMessage(e)}\n`);
     return 1;
   }
+  const maxCrashes = values['max-crashes'];
+  if (typeof maxCrashes === 'string' && !/^\d+$/.test(maxCrashes)) {
+    io.err(`${prefix}--max-crashes takes a whole number, not ${JSON.stringify(maxCrashes)}\n`);
+    return 1;
+  }
   if (!foreground && !daemon) return startBackground(fs.name, parsed, logFile, io);
 
   // The daemon's stderr already is the log file (or /dev/null): the parent opened it.
@@ -239,6 +258,8 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
       cleanStale: values['clean-stale'] === true,
       watchdog: values['no-watchdog'] !== true,
       stats: values['no-stats'] !== true,
+      supervise: values['no-supervise'] !== true && (values['supervise'] === true || fs.supervisedByDefault === true)
+        && (typeof values['max-crashes'] === 'string' ? { maxCrashes: Number(values['max-crashes']) } : true),
       ...(typeof values['record'] === 'string' && { record: resolve(values['record']), recordMetadata: { filesystem: fs.name, sources: sources.map((s) => resolve(s)) } }),
     });
     if (daemon) {

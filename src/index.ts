@@ -12,6 +12,8 @@ export { Session, type SessionOptions, type Notifier } from './session/session.t
 export type { BackingFiles } from './session/backing.ts';
 export type { HandoffHooks, HandoffExportContext, HandoffImportContext, HandoffResult } from './handoff/types.ts';
 export type { HandoffOptions } from './handoff/predecessor.ts';
+export type { RecoveryHooks, RecoveryJournal } from './handoff/supervisor-journal.ts';
+export { SUPERVISOR_DEFAULTS, type SuperviseOptions } from './handoff/supervisor.ts';
 export type { TransportKind } from './session/transport.ts';
 export type { RecordTarget, RecordingSink } from './record/recorder.ts';
 export type { RecordingMetadata } from './record/format.ts';
@@ -60,6 +62,7 @@ export type {
   StatxData, StatxTime, BytesLike,
 } from './protocol/replies.ts';
 export type { DirEntry, DirEntryPlus } from './protocol/dirent.ts';
+export { DirentWriter } from './protocol/dirent-writer.ts';
 // What handlers receive
 export type {
   InitRequest, LookupRequest, BatchForgetRequest, ForgetRequest, GetattrRequest, SetattrRequest, SetTime, Timespec,

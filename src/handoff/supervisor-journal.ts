@@ -22,6 +22,7 @@
  * temporary file renamed over the journal (rename(2) is atomic: a crash leaves the old journal or the
  * new one, both complete).
  */
+// Node opens every file close-on-exec (libuv adds O_CLOEXEC): the supervisor never inherits the journal.
 import { closeSync, openSync, readFileSync, renameSync, rmSync, writeSync, writevSync, constants as C } from 'node:fs';
 
 /** Below this size the journal is never compacted. */
@@ -62,7 +63,7 @@ export class RecoveryJournal {
 
   /** A new, empty journal at `path` (replacing one a dead mount left). */
   static create(path: string): RecoveryJournal {
-    const fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_APPEND | C.O_CLOEXEC, 0o600);
+    const fd = openSync(path, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_APPEND, 0o600);
     return new RecoveryJournal(path, fd, 0);
   }
 
@@ -70,7 +71,7 @@ export class RecoveryJournal {
   static open(path: string): { journal: RecoveryJournal; records: Buffer[] } {
     const all = readFileSync(path);
     const records = parseRecords(all);
-    const fd = openSync(path, C.O_WRONLY | C.O_APPEND | C.O_CLOEXEC);
+    const fd = openSync(path, C.O_WRONLY | C.O_APPEND);
     return { journal: new RecoveryJournal(path, fd, all.length), records };
   }
 
@@ -82,11 +83,12 @@ export class RecoveryJournal {
     if (this.#closed) return;
     const head = Buffer.allocUnsafe(4);
     head.writeUInt32LE(record.byteLength, 0);
+    const body = Buffer.from(record.buffer, record.byteOffset, record.byteLength);
     if (this.#lazy.length === 0) {
-      this.#write([head, record]);
+      this.#write([head, body]);
     } else {
       const parts = this.#takeLazy();
-      parts.push(head, record);
+      parts.push(head, body);
       this.#write(parts);
     }
   }
@@ -118,7 +120,7 @@ export class RecoveryJournal {
     if (this.#closed) return;
     this.#takeLazy(); // the snapshot supersedes them
     const temporary = `${this.path}.new`;
-    const fd = openSync(temporary, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_APPEND | C.O_CLOEXEC, 0o600);
+    const fd = openSync(temporary, C.O_WRONLY | C.O_CREAT | C.O_TRUNC | C.O_APPEND, 0o600);
     let bytes = 0;
     try {
       let batch: Buffer[] = [];
@@ -133,9 +135,12 @@ export class RecoveryJournal {
       if (batch.length > 0) bytes += writeAll(fd, batch, batchBytes);
       renameSync(temporary, this.path);
     } catch (e) {
+      // Compaction is an optimisation: the journal as it is stays valid, and is written on.
       closeSync(fd);
       rmSync(temporary, { force: true });
-      throw e;
+      this.#snapshotBytes = this.#bytes;
+      process.emitWarning(`the crash-recovery journal ${this.path} could not be compacted: ${(e as Error).message}`, 'TsfuseWarning');
+      return;
     }
     closeSync(this.#fd);
     this.#fd = fd;
@@ -166,10 +171,19 @@ export class RecoveryJournal {
     return parts;
   }
 
+  /**
+   * A failed write (the runtime directory's filesystem is full) must not fail the request that made
+   * it: the journal stops, with one warning, and a crash from then on may leave ids unresolvable.
+   */
   #write(parts: Buffer[]): void {
     let total = 0;
     for (const p of parts) total += p.length;
-    this.#bytes += writeAll(this.#fd, parts, total);
+    try {
+      this.#bytes += writeAll(this.#fd, parts, total);
+    } catch (e) {
+      this.close();
+      process.emitWarning(`the crash-recovery journal ${this.path} could not be written (${(e as Error).message}); a crash now may leave files the kernel holds unresolvable`, 'TsfuseWarning');
+    }
   }
 }
 

@@ -98,6 +98,18 @@ export interface FsOptions {
   readonly gid: number | undefined;
   /** Permission bits masked out of every reported mode. */
   readonly umask: number | undefined;
+  /**
+   * libfuse's `max_threads`: at most this many requests in the filesystem's handlers at once; more wait
+   * their turn in arrival order (handlers run on the main thread, so this bounds the asynchronous work a
+   * filesystem has outstanding, not threads). Absent: no limit.
+   */
+  readonly maxThreads: number | undefined;
+  /**
+   * libfuse's `clone_fd` (a /dev/fuse queue per thread). Accepted for command-line compatibility and
+   * has no effect: bench/RESULTS.md ("Several reader queues") measured clone queues served from worker
+   * threads against the one queue. Defaults to false.
+   */
+  readonly cloneFd: boolean;
 }
 
 /** The parsed, validated and frozen result of {@link parseMountOptions}. */
@@ -120,6 +132,8 @@ const MAX_MAX_WRITE = 0xffff * 4096;
 /** fuse_init_out.max_background and congestion_threshold are u16. */
 const MAX_U16 = 0xffff;
 const MAX_U32 = 0xffff_ffff;
+/** libfuse refuses max_threads above 100000 (lib/fuse_loop_mt.c, FUSE_LOOP_MT_MAX_THREADS). */
+const MAX_MAX_THREADS = 100_000;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 interface Draft {
@@ -185,6 +199,9 @@ const OPTION_TABLE: Readonly<Record<string, OptionRow>> = Object.freeze({
   uid: value((d, v, n) => { d.fs.uid = parseInteger(n, v, 0, MAX_ID); }),
   gid: value((d, v, n) => { d.fs.gid = parseInteger(n, v, 0, MAX_ID); }),
   umask: value((d, v, n) => { d.fs.umask = parseOctal(n, v, 0o777); }),
+  // libfuse's multi-threaded loop options (fuse_parse_cmdline); see FsOptions.maxThreads and cloneFd.
+  max_threads: value((d, v, n) => { d.fs.maxThreads = parseInteger(n, v, 1, MAX_MAX_THREADS); }),
+  clone_fd: flag((d) => { d.fs.cloneFd = true; }),
 } satisfies Record<string, OptionRow>);
 
 /** The names of every option {@link parseMountOptions} accepts (refused ones excluded). */
@@ -217,6 +234,7 @@ export function parseMountOptions(input: MountOptionsInput = []): ParsedMountOpt
       attrTimeout: undefined, entryTimeout: undefined, negativeTimeout: undefined, kernelCache: false,
       autoCache: false, directIo: false, writebackCache: false, maxWrite: undefined, maxBackground: undefined,
       congestionThreshold: undefined, uid: undefined, gid: undefined, umask: undefined,
+      maxThreads: undefined, cloneFd: false,
     },
   };
   for (const group of groups) {
@@ -321,6 +339,8 @@ const OBJECT_KEYS: Readonly<Record<keyof MountOptionsObject, ObjectKey>> = Objec
   uid: { kind: 'value', name: 'uid' },
   gid: { kind: 'value', name: 'gid' },
   umask: { kind: 'value', name: 'umask' },
+  maxThreads: { kind: 'value', name: 'max_threads' },
+  cloneFd: { kind: 'flag', on: 'clone_fd' },
 } satisfies Record<keyof MountOptionsObject, ObjectKey>);
 
 /** The `-o` name a field of the object form stands for, to suggest it for a misspelt or `-o`-style key. */

@@ -22,6 +22,7 @@
  */
 import type * as P from '../protocol/index.ts';
 import type { RequestExtensions } from '../protocol/header.ts';
+import type { DirentWriter } from '../protocol/dirent-writer.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { InitWants } from '../protocol/init.ts';
 import type { Notifier } from '../session/session.ts';
@@ -154,9 +155,13 @@ export interface LowLevelOperations {
    * the entries are numbered 1, 2, … and those after `req.offset` are sent (simple, but the listing is
    * rebuilt for every READDIR of a large directory). Entries without `ino` (plain names) are reported
    * with FUSE_UNKNOWN_INO, 0xffffffff. Mixing the two forms is an invalid result (EIO and a warning).
-   * readdirplus takes both forms too, with `{ name, entry }` objects. Absent: ENOSYS.
+   * readdirplus takes both forms too, with `{ name, entry }` objects.
+   * Or return the reply's bytes already packed (struct fuse_dirent records, at most `req.size` bytes;
+   * {@link DirentWriter} packs them): no object per entry, for large directories. They are checked as
+   * the kernel would (names 1..255 bytes without '/', whole records, no offset 0 or `req.offset`) and a
+   * bad packing is answered EIO with a warning. Absent: ENOSYS.
    */
-  readdir?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<readonly P.DirEntry[]>;
+  readdir?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<readonly P.DirEntry[] | Uint8Array>;
   /** Like readdir, each entry with its lookup answer. Implementing it turns on READDIRPLUS. Absent: ENOSYS. */
   readdirplus?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<readonly P.DirEntryPlus[]>;
   /** Absent: success. */

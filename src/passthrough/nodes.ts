@@ -19,9 +19,39 @@ export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
 
+/**
+ * Node ids are a function of the backing inode where they can be: st_ino + 1 for an inode on SOURCE's
+ * device (st_ino 0 is never used by Linux filesystems, so ids start at 2; SOURCE itself is 1), else,
+ * or when that id is taken (a table imported from an older version), one from a counter starting at
+ * {@link COUNTED_IDS_FROM}. So a daemon restarted after a crash (src/handoff/supervisor.ts) answers a
+ * LOOKUP with the id the kernel already holds for that inode, even one it has no journal record of.
+ * An id comes back only after the kernel forgot it (FORGET), or for the same inode; `generation` stays
+ * 0, as the inode behind an id the kernel holds cannot change (its O_PATH descriptor pins the inode, so
+ * its number is not reused).
+ */
+export const DETERMINISTIC_IDS_BELOW = 2 ** 52;
+export const COUNTED_IDS_FROM = 2 ** 52 + 1;
+/** Directory depth up to which a journaled node's parents are resolved. */
+const MAX_RESOLVE_DEPTH = 4096;
+
+/**
+ * A node id a crashed daemon handed out, known from the crash-recovery journal (./recovery.ts) and not
+ * resolved yet: the kernel may still name it. Resolved on first use, by `name` below `parent`, checked
+ * against `key`.
+ */
+export interface JournaledNode { readonly id: number; readonly parent: number; readonly key: string; readonly name: Buffer }
+
+/** What the crash-recovery journal (./recovery.ts) is told. */
+export interface NodeTableObserver {
+  /** `node` was given an id or a new newest name: a restarted daemon must find it by them. */
+  named(node: PassthroughNode): void;
+  /** `node` is gone: the kernel forgot its id. */
+  dropped(node: PassthroughNode): void;
+}
+
 /** One backing inode the kernel knows about. */
 export interface PassthroughNode {
-  /** Our node id (1 for SOURCE). Never reused, so `generation` stays 0. */
+  /** Our node id (1 for SOURCE; see {@link DETERMINISTIC_IDS_BELOW}). */
   readonly id: number;
   /** O_PATH | O_NOFOLLOW descriptor of the backing inode; -1 once the node is dropped. */
   fd: number;
@@ -67,6 +97,8 @@ export interface ExportedNode {
 export interface ExportedNodes {
   readonly nextId: number;
   readonly nodes: readonly ExportedNode[];
+  /** Journaled ids not resolved yet (a daemon restarted after a crash). Absent: none. */
+  readonly journaled?: readonly JournaledNode[];
 }
 
 /** Earlier names kept per node: enough for the usual few hard links, bounded for a file with thousands. */
@@ -79,21 +111,43 @@ export function keyOf(st: BigIntStats): string {
 export class NodeTable {
   readonly #byId = new Map<number, PassthroughNode>();
   readonly #byKey = new Map<string, PassthroughNode>();
-  #nextId = 2;
+  #nextId = COUNTED_IDS_FROM;
+  readonly #rootDev: bigint;
+  readonly #journaled = new Map<number, JournaledNode>();
+  readonly #journaledByKey = new Map<string, JournaledNode>();
   /** Not readonly: a handoff (importNodes) brings its own. */
   root: PassthroughNode;
+  /** Told of new names and dropped nodes while a crash-recovery journal is kept. */
+  observer: NodeTableObserver | undefined;
 
   constructor(source: string) {
     const fd = openSync(source, O_PATH | fsConstants.O_DIRECTORY);
     const st = fstatSync(fd, { bigint: true });
+    this.#rootDev = st.dev;
     this.root = this.#add(1, fd, st);
     this.root.nlookup = 1;
   }
 
   get size(): number { return this.#byId.size; }
 
+  /** The node `id`; after a crash, a journaled id is resolved here, on first use. */
   get(id: number | bigint): PassthroughNode | undefined {
-    return typeof id === 'number' ? this.#byId.get(id) : undefined;
+    if (typeof id !== 'number') return undefined;
+    return this.#byId.get(id) ?? (this.#journaled.size === 0 ? undefined : this.#resolve(id, 0));
+  }
+
+  /** Takes the journaled ids a crashed daemon handed out (./recovery.ts); resolved lazily by {@link get}. */
+  recover(journaled: Iterable<JournaledNode>): void {
+    for (const j of journaled) {
+      if (this.#byId.has(j.id) || this.#byKey.has(j.key)) continue;
+      this.#journaled.set(j.id, j);
+      this.#journaledByKey.set(j.key, j);
+    }
+  }
+
+  /** The journaled ids not resolved yet (for a journal snapshot). */
+  journaledNodes(): IterableIterator<JournaledNode> {
+    return this.#journaled.values();
   }
 
   byKey(key: string): PassthroughNode | undefined {
@@ -105,9 +159,19 @@ export class NodeTable {
    * existing node takes the count and `fd` is closed; otherwise `fd` becomes a new node's.
    */
   adopt(fd: number, st: BigIntStats, parent: PassthroughNode, name: Buffer): PassthroughNode {
-    const known = this.#byKey.get(keyOf(st));
-    if (known !== undefined) closeSync(fd);
-    return this.adoptKnown(known ?? this.#add(this.#nextId++, fd, st), parent, name);
+    const key = keyOf(st);
+    const known = this.#byKey.get(key);
+    if (known !== undefined) {
+      closeSync(fd);
+      return this.adoptKnown(known, parent, name);
+    }
+    const journaled = this.#journaledByKey.get(key);
+    if (journaled === undefined) return this.adoptKnown(this.#add(this.#idFor(st), fd, st), parent, name);
+    // An inode a crashed daemon gave an id (a counted one: a deterministic one is recomputed anyway).
+    this.#unjournal(journaled);
+    const node = this.#add(journaled.id, fd, st);
+    node.nlookup = 1; // see #resolve
+    return this.adoptKnown(node, parent, name);
   }
 
   /** Counts one lookup of a node found (again) as `name` in `parent`. */
@@ -127,6 +191,7 @@ export class NodeTable {
     node.olderNames = older.length > 0 ? older : undefined;
     node.parent = parent;
     node.name = Buffer.from(name);
+    this.observer?.named(node);
   }
 
   /** `parent`/`name` no longer names `node` (unlinked, renamed away, or found to name another inode). */
@@ -135,6 +200,7 @@ export class NodeTable {
       const next = node.olderNames?.shift();
       node.parent = next?.parent;
       node.name = next?.name;
+      if (next !== undefined) this.observer?.named(node);
     } else if (node.olderNames !== undefined) {
       node.olderNames = node.olderNames.filter((n) => n.parent !== parent || !n.name.equals(name));
     }
@@ -150,8 +216,14 @@ export class NodeTable {
 
   /** FORGET: drops `count` lookups; the node goes (and its descriptor closes) at zero. */
   forget(id: number | bigint, count: number | bigint): void {
-    const node = this.get(id);
-    if (node === undefined || node === this.root) return;
+    // Never resolves a journaled id: forgotten, it is the kernel's no more.
+    const node = typeof id === 'number' ? this.#byId.get(id) : undefined;
+    if (node === undefined) {
+      const journaled = typeof id === 'number' ? this.#journaled.get(id) : undefined;
+      if (journaled !== undefined) this.#unjournal(journaled);
+      return;
+    }
+    if (node === this.root) return;
     node.nlookup -= Number(count);
     if (node.nlookup > 0) return;
     this.#drop(node);
@@ -169,7 +241,7 @@ export class NodeTable {
         olderNames: n.olderNames?.map((k) => [k.parent.id, k.name] as const),
       });
     }
-    return { nextId: this.#nextId, nodes };
+    return { nextId: this.#nextId, nodes, journaled: [...this.#journaled.values()] };
   }
 
   /** Replaces this (new) table's nodes, the root included, with exported ones; `fdOf` turns a token into a descriptor. */
@@ -190,7 +262,7 @@ export class NodeTable {
       for (const n of imported.values()) { try { closeSync(n.fd); } catch { /* already closed */ } }
       throw err;
     }
-    for (const n of fresh) this.#drop(n);
+    for (const n of fresh) this.#drop(n, false);
     for (const e of data.nodes) {
       const node = imported.get(e.id)!;
       node.parent = e.parent === undefined ? undefined : imported.get(e.parent);
@@ -205,12 +277,68 @@ export class NodeTable {
     const root = imported.get(1);
     if (root === undefined) throw new Error('the exported passthrough table has no root node');
     this.root = root;
-    this.#nextId = data.nextId;
+    // Tables from before deterministic ids counted from 2: ids from the counter start above them all.
+    this.#nextId = Math.max(COUNTED_IDS_FROM, data.nextId);
+    if (data.journaled !== undefined) this.recover(data.journaled);
   }
 
   /** Closes every descriptor (unmount). */
   clear(): void {
-    for (const node of this.#byId.values()) this.#drop(node);
+    for (const node of this.#byId.values()) this.#drop(node, false);
+  }
+
+  /** A new node's id: see {@link DETERMINISTIC_IDS_BELOW}. */
+  #idFor(st: BigIntStats): number {
+    if (st.dev === this.#rootDev && st.ino > 0n && st.ino < BigInt(DETERMINISTIC_IDS_BELOW)) {
+      const id = Number(st.ino) + 1;
+      if (!this.#byId.has(id) && !this.#journaled.has(id)) return id;
+    }
+    // Another device (a filesystem mounted inside SOURCE): its inode numbers would collide with SOURCE's.
+    while (this.#byId.has(this.#nextId) || this.#journaled.has(this.#nextId)) this.#nextId++;
+    return this.#nextId++;
+  }
+
+  /**
+   * A journaled id resolved: its parent (resolved first), then its name there, which must still be the
+   * same inode (renames and unlinks made through the mount are journaled; made in SOURCE directly while
+   * no daemon ran, they make the id unresolvable, and the request that named it gets ESTALE).
+   *
+   * Lookup count: the kernel held at least one lookup of it when the daemon crashed, and how many is
+   * unknown. The node starts at 1, and FORGETs subtract from it down to 0 (saturating, as forget()
+   * drops the node at 0 or below): the kernel's partial FORGETs (a LOOKUP reply it could not use,
+   * fs/fuse/dir.c fuse_lookup_name, fuse_dentry_revalidate) each undo a lookup counted since, and the
+   * final one (fs/fuse/inode.c fuse_evict_inode) carries everything it held. So the node is pinned until
+   * the kernel evicts the inode, at the cost of one descriptor and a table entry per such node, as for
+   * any node the kernel holds.
+   */
+  #resolve(id: number, depth: number): PassthroughNode | undefined {
+    const j = this.#journaled.get(id);
+    if (j === undefined || depth > MAX_RESOLVE_DEPTH) return undefined;
+    const parent = this.#byId.get(j.parent) ?? this.#resolve(j.parent, depth + 1);
+    if (parent === undefined || parent.type !== S_IFDIR) return undefined;
+    let fd: number;
+    try {
+      fd = openSync(Buffer.concat([parent.prefix, j.name]), O_PATH | fsConstants.O_NOFOLLOW);
+    } catch {
+      return undefined;
+    }
+    const st = fstatSync(fd, { bigint: true });
+    if (keyOf(st) !== j.key || this.#byKey.has(j.key)) {
+      closeSync(fd);
+      return undefined;
+    }
+    this.#unjournal(j);
+    const node = this.#add(id, fd, st);
+    node.nlookup = 1;
+    // The journal has this name already: no observer call.
+    node.parent = parent;
+    node.name = j.name;
+    return node;
+  }
+
+  #unjournal(j: JournaledNode): void {
+    this.#journaled.delete(j.id);
+    if (this.#journaledByKey.get(j.key) === j) this.#journaledByKey.delete(j.key);
   }
 
   #add(id: number, fd: number, st: BigIntStats): PassthroughNode {
@@ -223,7 +351,8 @@ export class NodeTable {
     return node;
   }
 
-  #drop(node: PassthroughNode): void {
+  #drop(node: PassthroughNode, observed = true): void {
+    if (observed) this.observer?.dropped(node);
     this.#byId.delete(node.id);
     if (this.#byKey.get(node.key) === node) this.#byKey.delete(node.key);
     if (node.fd >= 0) {

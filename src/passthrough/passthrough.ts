@@ -16,10 +16,12 @@
  * Mount it with `default_permissions`: permission checks are left to the kernel, as in passthrough_ll
  * (the daemon, when root, could do anything asked of it).
  *
- * Not implemented, each answered by the kernel's own default: xattrs (Node has no xattr calls → the
- * kernel answers EOPNOTSUPP), fallocate (→ EOPNOTSUPP; glibc's posix_fallocate then writes zeros),
- * lseek SEEK_DATA/SEEK_HOLE (→ the kernel's generic lseek: no holes reported), copy_file_range (→ the
- * caller copies by read/write), locks (→ the kernel's local locks), access (→ the kernel's
+ * xattrs, fallocate, lseek (SEEK_DATA/SEEK_HOLE) and copy_file_range call libc through node:ffi on
+ * Node >= 26 (./ffi-ops.ts). Without node:ffi they are left to the kernel's defaults: xattrs (→
+ * EOPNOTSUPP), fallocate (→ EOPNOTSUPP; glibc's posix_fallocate then writes zeros), lseek (→ the
+ * kernel's generic lseek: no holes reported), copy_file_range (→ the kernel copies by splice).
+ *
+ * Not implemented, each answered by the kernel's own default: locks (→ the kernel's local locks), access (→ the kernel's
  * default_permissions checks), flush (→ success: the daemon buffers nothing, and Node has no dup(2) to
  * emulate close(2) on the backing file).
  *
@@ -49,7 +51,12 @@ import type { HandoffExportContext, HandoffImportContext } from '../handoff/type
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
 import { byDescriptor } from './by-descriptor.ts';
+import { ffiOperations } from './ffi-ops.ts';
 import { BackingReader } from './reads.ts';
+import { DirentWriter } from '../protocol/dirent-writer.ts';
+import { listDirectory } from './getdents.ts';
+import type { RecoveryJournal } from '../handoff/supervisor-journal.ts';
+import { HANDLE_DIR, HANDLE_FILE, forgotRecord, nodeRecord, openRecord, recordOfNode, releaseRecord, replayJournal, type JournaledHandle } from './recovery.ts';
 
 const C = fs.constants;
 const S_ISGID = 0o2000;
@@ -60,8 +67,7 @@ const OPEN_STRIP = C.O_CREAT | C.O_EXCL | C.O_NOCTTY | C.O_NOFOLLOW | C.O_DIRECT
 const DT_DIR = 4;
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
-/** sizeof(struct fuse_dirent) and sizeof(struct fuse_direntplus) (fuse_entry_out 128 + fuse_dirent 24). */
-const DIRENT_SIZE = 24;
+/** sizeof(struct fuse_direntplus) (fuse_entry_out 128 + fuse_dirent 24). */
 const DIRENTPLUS_SIZE = 152;
 const align8 = (n: number): number => (n + 7) & ~7;
 const BIG = { bigint: true } as const;
@@ -100,6 +106,11 @@ export type PassthroughOperations = LowLevelOperations & {
   /** Planned handoff (src/handoff/types.ts): node ids, lookup counts, handles and their descriptors. */
   exportState(ctx: HandoffExportContext): unknown;
   importState(state: unknown, ctx: HandoffImportContext): void;
+  /**
+   * Crash recovery (src/handoff/supervisor-journal.ts RecoveryHooks): node ids and handles are
+   * journaled (./recovery.ts); a daemon restarted after a crash resolves those the kernel still holds.
+   */
+  attachRecoveryJournal(journal: RecoveryJournal, recovered: readonly Buffer[] | undefined): void;
 };
 
 /** What the passthrough hands over in a planned handoff (descriptors as handoff tokens, nodes by id). */
@@ -119,7 +130,8 @@ interface ExportedPassthrough {
 interface FileHandle { readonly fd: number; readonly node: PassthroughNode; readonly passthrough: boolean }
 /** A node's kernel-passthrough state: its backing id while open in passthrough, and its opens of each kind. */
 interface NodeOpens { backingId: number; passthrough: number; daemon: number }
-interface DirEntryRecord { readonly name: Buffer; readonly type: number }
+/** One entry of a directory snapshot; `ino` when the listing reported it (getdents64, src/passthrough/getdents.ts). */
+interface DirEntryRecord { readonly name: Buffer; readonly type: number; readonly ino?: P.U64 }
 interface DirHandle { readonly node: PassthroughNode; entries: DirEntryRecord[] | undefined }
 
 /**
@@ -186,6 +198,8 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   let passthroughOn = false;
   /** Nodes opened while kernel passthrough was on. */
   const opens = new Map<PassthroughNode, NodeOpens>();
+  /** The crash-recovery journal while the mount is supervised (./recovery.ts); else undefined. */
+  let journal: RecoveryJournal | undefined;
 
   const nodeOf = (id: P.U64): PassthroughNode => {
     const node = nodes.get(id);
@@ -306,8 +320,15 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   };
 
   const loadDir = (h: DirHandle): DirEntryRecord[] => {
-    const list = fs.readdirSync(h.node.self, { withFileTypes: true, encoding: 'buffer' });
     const entries: DirEntryRecord[] = [{ name: DOT, type: DT_DIR }, { name: DOTDOT, type: DT_DIR }];
+    // With inode numbers when getdents64 is reachable (Node >= 26): READDIR then needs no lstat per entry.
+    const listed = listDirectory(h.node.self);
+    if (listed !== undefined) {
+      for (const d of listed) entries.push(d);
+      h.entries = entries;
+      return entries;
+    }
+    const list = fs.readdirSync(h.node.self, { withFileTypes: true, encoding: 'buffer' });
     for (const d of list) entries.push({ name: d.name, type: direntType(d) });
     h.entries = entries;
     return entries;
@@ -389,6 +410,67 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     if (o.passthrough === 0 && o.daemon === 0) opens.delete(h.node);
   };
 
+  /** Everything live, as journal records: what a compacted journal holds. */
+  function* journalSnapshot(): Generator<Buffer> {
+    for (const n of nodes.exportNodes(() => -1).nodes) {
+      if (n.id !== 1 && n.parent !== undefined && n.name !== undefined) yield nodeRecord(n.id, n.parent, n.key, n.name);
+    }
+    for (const j of nodes.journaledNodes()) yield nodeRecord(j.id, j.parent, j.key, j.name);
+    // A handle whose file could not be opened again after a crash (fd -1) is recorded with node 0.
+    for (const [fh, h] of files) yield openRecord(HANDLE_FILE, fh, h.fd < 0 ? 0 : h.node.id, h.passthrough ? opens.get(h.node)?.backingId ?? 0 : 0);
+    for (const [fh, h] of dirs) yield openRecord(HANDLE_DIR, fh, h.node.id, 0);
+  }
+  const journalAppend = (record: Buffer): void => {
+    if (journal === undefined) return;
+    journal.append(record);
+    if (journal.wantsCompaction) journal.rewrite(journalSnapshot());
+  };
+  /** Journals a file handle before the OPEN/CREATE reply that hands it out. */
+  const journalOpened = (reply: P.OpenReply, nodeId: number): P.OpenReply => {
+    if (journal !== undefined) journalAppend(openRecord(HANDLE_FILE, reply.fh as number, nodeId, reply.backingId ?? 0));
+    return reply;
+  };
+  /**
+   * A handle a crashed daemon handed out: opened again from its node (resolved from the journal) with the
+   * flags the handle carries; one that cannot be (its file was unlinked or moved in SOURCE while no
+   * daemon ran) stays reserved, answering EBADF, so that no new handle takes its number.
+   */
+  const recoverHandle = (h: JournaledHandle): void => {
+    const node = h.node === 0 ? undefined : nodes.get(h.node);
+    if (h.kind === HANDLE_DIR) {
+      if (node?.type === S_IFDIR) dirs.set(h.fh, { node, entries: undefined });
+      nextDirHandle = Math.max(nextDirHandle, h.fh + 1);
+      return;
+    }
+    let fd = -1;
+    if (node?.type === S_IFREG) {
+      try { fd = fs.openSync(node.self, fileHandleFlags(h.fh)); } catch { /* lost */ }
+    }
+    if (fd < 0 || node === undefined) {
+      files.set(h.fh, { fd: -1, node: nodes.root, passthrough: false });
+      return;
+    }
+    files.set(h.fh, { fd, node, passthrough: h.backingId !== 0 });
+    // The kernel's backing ids outlive the daemon (they are the connection's): keep counting their opens.
+    const o = opens.get(node) ?? { backingId: 0, passthrough: 0, daemon: 0 };
+    if (h.backingId !== 0) { o.backingId = h.backingId; o.passthrough++; } else o.daemon++;
+    opens.set(node, o);
+  };
+  /**
+   * Whether a request the kernel resent after a crash (RESEND) failed with `code` only because the dead
+   * daemon had carried it out before dying unanswered: a create finding its name taken (EEXIST), an
+   * unlink or rename finding its name gone (ENOENT). Taken as done. (Another process making or removing
+   * that very name during the crash would look the same.)
+   */
+  const resentAndDone = (e: unknown, ctx: RequestContext, code: string): boolean => ctx.resend && errCode(e) === code;
+  /** Looks `name` up again without counting it, so that the journal has the node's name (a resent rename). */
+  const relearn = (parent: PassthroughNode, name: Buffer): void => {
+    try {
+      const e = lookupEntry(parent, name);
+      nodes.forget(e.ino, 1);
+    } catch { /* gone again: nothing to learn */ }
+  };
+
   const ops: PassthroughOperations = {
     get nodeCount() { return nodes.size; },
     get handleCount() { return files.size + dirs.size; },
@@ -437,6 +519,22 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       for (const [fh, id, entries] of state.dirs) dirs.set(fh, { node: node(id), entries: entries?.map(([name, type]) => ({ name, type })) });
       nextDirHandle = state.nextDirHandle;
       for (const [id, backingId, passthrough, daemon] of state.opens) opens.set(node(id), { backingId, passthrough, daemon });
+    },
+
+    attachRecoveryJournal(j, recovered) {
+      journal = j;
+      nodes.observer = {
+        named: (node) => {
+          const r = recordOfNode(node);
+          if (r !== undefined) journalAppend(r);
+        },
+        dropped: (node) => j.appendLazy(forgotRecord(node.id)),
+      };
+      if (recovered === undefined) return;
+      const replay = replayJournal(recovered);
+      nodes.recover(replay.nodes.values());
+      for (const h of replay.handles.values()) recoverHandle(h);
+      j.rewrite(journalSnapshot());
     },
 
     init({ wants }) {
@@ -524,7 +622,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     symlink(req, ctx) {
       const parent = dirOf(req.parent);
       checkName(req.name);
-      fs.symlinkSync(req.target, at(parent, req.name));
+      try { fs.symlinkSync(req.target, at(parent, req.name)); } catch (e) { if (!resentAndDone(e, ctx, 'EEXIST')) throw e; }
       return finishCreate(parent, req.name, undefined, ctx);
     },
 
@@ -533,9 +631,11 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       checkName(req.name);
       const type = req.mode & S_IFMT;
       if (type === S_IFREG || type === 0) {
-        fs.closeSync(fs.openSync(at(parent, req.name), C.O_RDONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, req.mode & 0o7777));
+        try {
+          fs.closeSync(fs.openSync(at(parent, req.name), C.O_RDONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW, req.mode & 0o7777));
+        } catch (e) { if (!resentAndDone(e, ctx, 'EEXIST')) throw e; }
       } else {
-        await makeSpecial(parent.fd, parent.prefix, req.name, req.mode, req.rdev);
+        try { await makeSpecial(parent.fd, parent.prefix, req.name, req.mode, req.rdev); } catch (e) { if (!resentAndDone(e, ctx, 'EEXIST')) throw e; }
       }
       return finishCreate(parent, req.name, req.mode, ctx);
     },
@@ -543,28 +643,28 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     mkdir(req, ctx) {
       const parent = dirOf(req.parent);
       checkName(req.name);
-      fs.mkdirSync(at(parent, req.name), { mode: req.mode & 0o7777 });
+      try { fs.mkdirSync(at(parent, req.name), { mode: req.mode & 0o7777 }); } catch (e) { if (!resentAndDone(e, ctx, 'EEXIST')) throw e; }
       return finishCreate(parent, req.name, req.mode, ctx);
     },
 
-    unlink(req) {
+    unlink(req, ctx) {
       const parent = dirOf(req.parent);
       checkName(req.name);
       const path = at(parent, req.name);
       // Forget the name now, so stale names do not crowd live ones out of the node's bounded list.
       const st = fs.lstatSync(path, { bigint: true, throwIfNoEntry: false });
-      fs.unlinkSync(path);
+      try { fs.unlinkSync(path); } catch (e) { if (resentAndDone(e, ctx, 'ENOENT')) return; throw e; }
       const gone = st === undefined ? undefined : nodes.byKey(keyOf(st));
       if (gone !== undefined) nodes.unnamed(gone, parent, req.name);
     },
 
-    rmdir(req) {
+    rmdir(req, ctx) {
       const parent = dirOf(req.parent);
       checkName(req.name);
-      fs.rmdirSync(at(parent, req.name));
+      try { fs.rmdirSync(at(parent, req.name)); } catch (e) { if (!resentAndDone(e, ctx, 'ENOENT')) throw e; }
     },
 
-    rename(req) {
+    rename(req, ctx) {
       const parent = dirOf(req.parent);
       const newParent = dirOf(req.newParent);
       checkName(req.name);
@@ -574,7 +674,15 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       }
       const from = at(parent, req.name);
       const to = at(newParent, req.newName);
-      const moved = nodes.byKey(keyOf(fs.lstatSync(from, BIG)));
+      let fromStat: fs.BigIntStats;
+      try {
+        fromStat = fs.lstatSync(from, BIG);
+      } catch (e) {
+        // Renamed by the crashed daemon, which may have died before journaling the new name.
+        if (resentAndDone(e, ctx, 'ENOENT') && fs.lstatSync(to, { throwIfNoEntry: false }) !== undefined) return relearn(newParent, req.newName);
+        throw e;
+      }
+      const moved = nodes.byKey(keyOf(fromStat));
       if (req.flags & RenameFlags.NOREPLACE) renameNoReplace(from, to);
       else fs.renameSync(from, to);
       if (moved !== undefined) {
@@ -613,7 +721,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       if (node.type !== S_IFREG) throw new FuseError('ENXIO');
       const fd = fs.openSync(node.self, req.flags & ~OPEN_STRIP);
       try {
-        return opened(fd, node, req.flags);
+        return journalOpened(opened(fd, node, req.flags), node.id);
       } catch (e) {
         fs.closeSync(fd);
         throw e;
@@ -631,7 +739,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         fd = fs.openSync(path, flags | C.O_EXCL, req.mode & 0o7777);
       } catch (e) {
         // Without O_EXCL an existing file is opened, and keeps its owner and mode.
-        if (errCode(e) !== 'EEXIST' || (req.flags & C.O_EXCL) !== 0) throw e;
+        if (errCode(e) !== 'EEXIST' || ((req.flags & C.O_EXCL) !== 0 && !resentAndDone(e, ctx, 'EEXIST'))) throw e;
         fd = fs.openSync(path, flags & ~C.O_CREAT);
         created = false;
       }
@@ -643,7 +751,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         throw err;
       }
       try {
-        return { entry: e, open: opened(fd, nodeOf(e.ino), req.flags) };
+        return { entry: e, open: journalOpened(opened(fd, nodeOf(e.ino), req.flags), e.ino as number) };
       } catch (err) {
         // An error reply carries no entry: the lookup finishCreate counted is not the kernel's to forget.
         nodes.forget(e.ino, 1);
@@ -670,6 +778,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     release(req) {
       const h = fileOf(req.fh);
       files.delete(req.fh as number);
+      journal?.appendLazy(releaseRecord(HANDLE_FILE, req.fh as number));
       released(h);
       reader.forget(h.fd);
       fs.closeSync(h.fd);
@@ -686,32 +795,33 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       const node = dirOf(req.ino);
       const fh = nextDirHandle++;
       dirs.set(fh, { node, entries: undefined });
+      if (journal !== undefined) journalAppend(openRecord(HANDLE_DIR, fh, node.id, 0));
       return { fh };
     },
 
     readdir(req) {
       const { h, entries, start } = dirHandle(req.fh, req.offset);
-      const out: P.DirEntry[] = [];
-      let used = 0;
+      // Packed as they are found: no object per entry (src/protocol/dirent-writer.ts).
+      const out = new DirentWriter(req.size);
       for (let i = start; i < entries.length; i++) {
         const e = entries[i]!;
-        used += align8(DIRENT_SIZE + e.name.byteLength);
-        if (used > req.size) break;
+        if (!out.fits(e.name.byteLength)) break;
         let ino: P.U64;
         if (i < 2) ino = dotIno(h.node, e.name);
+        else if (e.ino !== undefined) ino = e.ino;
         else {
           // Node's readdir drops d_ino; lstat gives it (and skips a name removed since the snapshot).
           const st = fs.lstatSync(at(h.node, e.name), { throwIfNoEntry: false });
           if (st === undefined) continue;
           ino = st.ino > Number.MAX_SAFE_INTEGER ? u64(fs.lstatSync(at(h.node, e.name), BIG).ino) : st.ino;
         }
-        out.push({ ino, name: e.name, offset: i + 1, type: e.type });
+        out.add(ino, e.name, i + 1, e.type);
       }
-      return out;
+      return out.bytes;
     },
 
     releasedir(req) {
-      if (typeof req.fh === 'number') dirs.delete(req.fh);
+      if (typeof req.fh === 'number' && dirs.delete(req.fh)) journal?.appendLazy(releaseRecord(HANDLE_DIR, req.fh));
     },
 
     async fsyncdir(req) {
@@ -763,5 +873,8 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       return out;
     };
   }
+  // xattrs, fallocate, lseek, copy_file_range through libc (Node >= 26); absent without node:ffi, so the
+  // kernel's defaults apply (./ffi-ops.ts).
+  Object.assign(ops, ffiOperations({ node: nodeOf, fileFd: (fh) => fileOf(fh).fd }));
   return ops;
 }

@@ -30,9 +30,22 @@ export function decodeRequest(
   r.what = row.name;
   const bodyEnd = frame.length - header.totalExtlen * 8;
   const args = row.decode(r, header.nodeid, n, header);
+  if (row.names !== undefined && r.error === undefined && r.position !== bodyEnd) trailingBytes(r, row, bodyEnd);
   if (r.error !== undefined) return { error: r.error, header };
   if (header.totalExtlen === 0) return { header, row, args };
   const extensions = decodeExtensions(r, frame, bodyEnd, frame.length);
   if (extensions === undefined) return { error: r.error!, header };
   return { header, row, args, extensions };
+}
+
+/**
+ * A body that ends with strings ends right after the last one (or the counted field that follows it): the
+ * decoder stops each string at its first NUL, so a NUL inside one shows as bytes left over, which the
+ * kernel never sends. Checked here, by position, so no string is scanned twice; the strings' contents are
+ * the session's to check (src/session/validate.ts).
+ */
+function trailingBytes(r: FrameReader, row: OpcodeRow, bodyEnd: number): void {
+  const last = row.names![row.names!.length - 1]!;
+  const what = last.followedBy ?? `the NUL that ends ${last.field}`;
+  r.invalid(r.position < bodyEnd ? `${bodyEnd - r.position} bytes follow ${what} (a NUL inside a name)` : `${last.field} runs into the request extensions`);
 }

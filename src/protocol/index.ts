@@ -19,11 +19,12 @@ export {
 export * from './requests.ts';
 export * from './replies.ts';
 export { packDirents, packDirentsPlus, countDirentsPlus, unsentLookups, type DirEntry, type DirEntryPlus, type PackedDirents } from './dirent.ts';
+export { DirentWriter, checkPackedDirents } from './dirent-writer.ts';
 export {
   negotiateInit, encodeInitOut, initOutSize, INIT_DEFAULTS, DEFAULT_MAX_PAGES_LIMIT,
   type InitWants, type InitOutcome, type InitOutFields, type CapabilityAudit,
 } from './init.ts';
 export { type Negotiated, hasFlag, PRE_INIT } from './negotiated.ts';
 export * from './notify.ts';
-export { OPCODES, opcodeRow, opcodeByName, opcodeName, Opcode, type OpcodeRow, type ReplyShape, type Encoded } from './opcodes.ts';
+export { OPCODES, opcodeRow, opcodeByName, opcodeName, Opcode, type OpcodeRow, type ReplyShape, type Encoded, type NameRule, type NameField } from './opcodes.ts';
 export { decodeRequest, type DecodedRequest } from './decode.ts';

@@ -11,6 +11,14 @@ import * as D from './requests.ts';
 import * as R from './replies.ts';
 import * as S from './structs.ts';
 import { packDirents, packDirentsPlus, countDirentsPlus, unsentLookups, type DirEntry, type DirEntryPlus } from './dirent.ts';
+import { checkPackedDirents } from './dirent-writer.ts';
+
+/** A readdir handler's pre-packed records (src/protocol/dirent-writer.ts), sent as they are once checked. */
+function packedDirents(data: Uint8Array, req: D.ReadRequest): Uint8Array {
+  const problem = checkPackedDirents(data, req.size, req.offset);
+  if (problem !== undefined) throw new TypeError(`packed entries: ${problem}`);
+  return data;
+}
 import { encodeInitOut, type InitOutFields } from './init.ts';
 import type { Negotiated } from './negotiated.ts';
 import type { StructLayout } from './layout.ts';
@@ -206,7 +214,7 @@ export const OPCODES: readonly OpcodeRow[] = Object.freeze([
   row<D.FlushRequest, void>({ code: 25, name: 'FLUSH', summary: 'A descriptor of an open file is being closed (close(2) waits for this answer).', minMinor: 0, method: 'flush', fixed: S.FlushIn, decode: D.decodeFlush, reply: 'none', encodeReply: none, absent: ENOSYS }),
   row<D.InitRequest, InitOutFields>({ code: 26, name: 'INIT', summary: 'The first request: protocol version and capabilities offered; the reply says what the filesystem takes.', anyCaller: true, minMinor: 0, session: 'init', fixed: S.InitIn, decode: D.decodeInit, reply: 'init', encodeReply: (res, req) => [encodeInitOut(res, req.minor)], absent: EIO }),
   row<D.OpenRequest, R.OpenReply | undefined>({ code: 27, name: 'OPENDIR', summary: 'Open a directory for listing: the reply hands back a file handle.', minMinor: 0, method: 'opendir', fixed: S.OpenIn, decode: D.decodeOpen, reply: 'open-dir', encodeReply: open, absent: () => ({}) }),
-  row<D.ReadRequest, readonly DirEntry[]>({ code: 28, name: 'READDIR', summary: 'List directory entries from offset, filling at most size bytes.', anyCaller: true, minMinor: 0, method: 'readdir', fixed: S.ReadIn, decode: D.decodeRead, reply: 'entries', encodeReply: (res, req) => [packDirents(res, req.size).data], absent: ENOSYS }),
+  row<D.ReadRequest, readonly DirEntry[] | Uint8Array>({ code: 28, name: 'READDIR', summary: 'List directory entries from offset, filling at most size bytes.', anyCaller: true, minMinor: 0, method: 'readdir', fixed: S.ReadIn, decode: D.decodeRead, reply: 'entries', encodeReply: (res, req) => [res instanceof Uint8Array ? packedDirents(res, req) : packDirents(res, req.size).data], absent: ENOSYS }),
   row<D.ReleaseRequest, void>({ code: 29, name: 'RELEASEDIR', summary: 'The last descriptor of an open directory was closed: free its file handle.', anyCaller: true, minMinor: 0, method: 'releasedir', fixed: S.ReleaseIn, decode: D.decodeRelease, reply: 'none', encodeReply: none, absent: () => undefined }),
   row<D.FsyncRequest, void>({ code: 30, name: 'FSYNCDIR', summary: 'Flush a directory to stable storage.', anyCaller: true, minMinor: 2, method: 'fsyncdir', fixed: S.FsyncIn, decode: D.decodeFsync, reply: 'none', encodeReply: none, absent: ENOSYS }),
   // Without POSIX_LOCKS the kernel keeps fcntl locks local and never sends GETLK/SETLK (fs/fuse/file.c fuse_file_lock).

@@ -294,7 +294,7 @@ export class SessionCore {
       return;
     }
     const { header, row } = d;
-    const refusal = this.#refusal(header, row, d.args, frame);
+    const refusal = this.#refusal(header, row, d.args);
     if (refusal !== 0) {
       if (!row.noReply) this.#send(sink, header, row.name, refusal, EMPTY, undefined);
       this.#done(frame, sink);
@@ -325,7 +325,7 @@ export class SessionCore {
    * sends nothing but INIT until INIT is answered, and INIT only once (fs/fuse/inode.c fuse_send_init);
    * libfuse answers both cases EIO (fuse_session_process_buf).
    */
-  #refusal(header: InHeaderFields, row: OpcodeRow, args: unknown, frame: Buffer): number {
+  #refusal(header: InHeaderFields, row: OpcodeRow, args: unknown): number {
     if (row.session === 'init') {
       if (this.#init === InitState.None) return 0;
       this.#warn(`refused a second INIT (unique ${String(header.unique)}): the session is already ${this.#init === InitState.Failed ? 'failed' : 'initialized'}`);
@@ -335,7 +335,7 @@ export class SessionCore {
       this.#warn(`refused ${row.name} (unique ${String(header.unique)}) before INIT${row.noReply ? '' : ' with EIO'}`);
       return Errno.EIO;
     }
-    const problem = checkRequestNames(row, args, frame, header);
+    const problem = checkRequestNames(row, args);
     if (problem !== undefined) {
       this.#warn(`refused ${row.name} (unique ${String(header.unique)}) with EINVAL: ${problem}`);
       return Errno.EINVAL;
@@ -399,7 +399,8 @@ export class SessionCore {
     let packed: unknown = EMPTY;
     let unpacked: unknown = EMPTY;
     try {
-      if (row.reply === 'entries' || row.reply === 'entries-plus') {
+      // A READDIR answered with pre-packed records skips the listing (the row's encoder checks them).
+      if (row.reply === 'entries-plus' || (row.reply === 'entries' && !(value instanceof Uint8Array))) {
         const listing = prepareListing(value, (req.args as { offset: U64 }).offset, row.reply === 'entries-plus');
         if (listing.stalled !== undefined) {
           this.#warn(`${handlerName(row)} returned a listing that does not advance: ${listing.stalled}; ending the listing (answering no entries)`);

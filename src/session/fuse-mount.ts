@@ -6,6 +6,7 @@ import { parseMountOptions, type MountOptionsInput, type ParsedMountOptions } fr
 import { Session, type SessionOptions, type Notifier } from './session.ts';
 import { startTrace } from './trace.ts';
 import { applyFsOptions, initWantsFrom } from '../ops/fs-options.ts';
+import { limitConcurrency } from '../ops/concurrency.ts';
 import type { LowLevelOperations } from '../ops/lowlevel.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { CapabilityAudit } from '../protocol/init.ts';
@@ -163,7 +164,8 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     if (options.onWarning) options.onWarning(policy.warning);
     else process.emitWarning(policy.warning, 'TsfuseWarning');
   }
-  const fsOps = applyFsOptions(ops, parsed.fs);
+  // max_threads (src/ops/concurrency.ts) outermost: a request waiting for a slot has run none of the options' code.
+  const fsOps = limitConcurrency(applyFsOptions(ops, parsed.fs), parsed.fs.maxThreads);
   const wants = initWantsFrom(parsed.fs);
   const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, 'TsfuseWarning'));
   const supervise = options.supervise === undefined || options.supervise === false ? undefined : options.supervise === true ? {} : options.supervise;
@@ -266,6 +268,9 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     if (session.negotiated.minor < 40) {
       journal.remove();
       warn(`not supervised: the kernel speaks FUSE 7.${session.negotiated.minor}, and restarting a daemon needs RESEND (7.40, Linux 6.9) to have what the dead daemon read sent again`);
+    } else if (device.handoff === undefined) {
+      journal.remove();
+      warn('not supervised: fusermount3 mounted with auto_unmount, which ties the mount to this process');
     } else {
       try {
         supervisor = await startSupervision({ device, negotiated: session.negotiated, audit: session.audit, controlFd: stats?.listeningFd(), journal, options: supervise ?? {}, onWarning: warn });

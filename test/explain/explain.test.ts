@@ -177,7 +177,7 @@ function hexZeros(n: number): string {
 function minimalBody(name: string): FrameBuilder {
   const row = opcodeByName(name)!;
   const b = new FrameBuilder().zeros(row.fixed?.size ?? 0);
-  for (let i = 0; i < (row.names ?? 0); i++) b.cstring(`n${i}`);
+  for (let i = 0; i < (row.names?.length ?? 0); i++) b.cstring(`n${i}`);
   return b;
 }
 

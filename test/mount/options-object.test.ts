@@ -22,10 +22,11 @@ test('object form: the same result as the -o string, for every option', () => {
     nodev: false, noexec: true, atime: 'noatime', maxRead: 131072, autoUnmount: true, nonempty: true,
     attrTimeout: 1.5, entryTimeout: 2, negativeTimeout: 0.25, kernelCache: true, autoCache: true, directIo: true,
     writebackCache: true, maxWrite: 1 << 20, maxBackground: 64, congestionThreshold: 48, uid: 1000, gid: 100, umask: 0o022,
+    maxThreads: 16, cloneFd: true,
   };
   const text = 'fsname=my\\,fs,subtype=demo,allow_other,default_permissions,ro,suid,dev,noexec,noatime,max_read=131072,' +
     'auto_unmount,nonempty,attr_timeout=1.5,entry_timeout=2,negative_timeout=0.25,kernel_cache,auto_cache,direct_io,' +
-    'writeback_cache,max_write=1048576,max_background=64,congestion_threshold=48,uid=1000,gid=100,umask=022';
+    'writeback_cache,max_write=1048576,max_background=64,congestion_threshold=48,uid=1000,gid=100,umask=022,max_threads=16,clone_fd';
   const fromObject = parseMountOptions(object);
   assert.deepEqual(fromObject, parseMountOptions(text));
   assert.equal(fromObject.mount.fsname, 'my,fs', 'a comma in a value needs no escaping in the object form');

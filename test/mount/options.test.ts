@@ -35,7 +35,8 @@ test('defaults: nothing given', () => {
   assert.deepEqual(o.fs, {
     attrTimeout: undefined, entryTimeout: undefined, negativeTimeout: undefined, kernelCache: false,
     autoCache: false, directIo: false, writebackCache: false, maxWrite: undefined, maxBackground: undefined,
-    congestionThreshold: undefined, uid: undefined, gid: undefined, umask: undefined,
+    congestionThreshold: undefined, uid: undefined, gid: undefined, umask: undefined, maxThreads: undefined,
+    cloneFd: false,
   });
   assert.deepEqual(parseMountOptions(''), o);
   assert.deepEqual(parseMountOptions([]), o);
@@ -74,12 +75,12 @@ test('every mount-level option', () => {
 test('every filesystem-level option', () => {
   const fs = parseMountOptions(
     'attr_timeout=1.5,entry_timeout=0,negative_timeout=.25,kernel_cache,auto_cache,direct_io,writeback_cache,' +
-    'max_write=1048576,max_background=64,congestion_threshold=48,uid=1000,gid=0,umask=022',
+    'max_write=1048576,max_background=64,congestion_threshold=48,uid=1000,gid=0,umask=022,max_threads=16,clone_fd',
   ).fs;
   assert.deepEqual(fs, {
     attrTimeout: 1.5, entryTimeout: 0, negativeTimeout: 0.25, kernelCache: true, autoCache: true, directIo: true,
     writebackCache: true, maxWrite: 1048576, maxBackground: 64, congestionThreshold: 48, uid: 1000, gid: 0,
-    umask: 0o22,
+    umask: 0o22, maxThreads: 16, cloneFd: true,
   });
   assert.equal(parseMountOptions('umask=0').fs.umask, 0);
   assert.equal(parseMountOptions('umask=0777').fs.umask, 0o777);
@@ -91,11 +92,12 @@ test('KNOWN_OPTIONS lists every accepted option and each parses', () => {
     const sample: Record<string, string> = {
       fsname: 'x', subtype: 'x', max_read: '4096', attr_timeout: '1', entry_timeout: '1', negative_timeout: '1',
       max_write: '4096', max_background: '1', congestion_threshold: '1', uid: '1', gid: '1', umask: '022',
+      max_threads: '16',
     };
     const item = name in sample ? `${name}=${sample[name]}` : name;
     assert.doesNotThrow(() => parseMountOptions(item), name);
   }
-  assert.equal(KNOWN_OPTIONS.length, 32); // 19 mount-level + 13 filesystem-level
+  assert.equal(KNOWN_OPTIONS.length, 34); // 19 mount-level + 15 filesystem-level
   assert.ok(!KNOWN_OPTIONS.includes('blksize'));
 });
 
@@ -223,4 +225,13 @@ test('fusermount3 -o string', () => {
 test('filesystem type', () => {
   assert.equal(fsTypeOf(parseMountOptions('').mount), 'fuse');
   assert.equal(fsTypeOf(parseMountOptions('subtype=sshfs').mount), 'fuse.sshfs');
+});
+
+test('max_threads and clone_fd (libfuse multi-threading options) are accepted; max_threads is checked', () => {
+  assert.equal(parseMountOptions('max_threads=16').fs.maxThreads, 16);
+  assert.equal(parseMountOptions('clone_fd').fs.cloneFd, true);
+  assert.equal(parseMountOptions({ maxThreads: 4, cloneFd: true }).fs.maxThreads, 4);
+  assert.throws(() => parseMountOptions('max_threads=0'), (e: Error & { code?: string }) => e.code === 'ERR_FUSE_INVALID_OPTION' && /max_threads/.test(e.message));
+  assert.throws(() => parseMountOptions('max_threads'), /needs a value/);
+  assert.throws(() => parseMountOptions('clone_fd=1'), /is a flag/);
 });

@@ -52,7 +52,7 @@ test('entry options reach CREATE and TMPFILE replies as they reach MKDIR, withou
   const mk = decodeEntryOut((await k.request('MKDIR', 1, mkdirIn)).body);
   assert.deepEqual([mk.entryValid, mk.attrValid, mk.attr.uid, mk.attr.gid, mk.attr.mode], [9, 7, 1000, 1001, S_IFDIR | 0o750]);
   for (const op of ['CREATE', 'TMPFILE'] as const) {
-    const r = await k.request(op, 1, createIn('f'));
+    const r = await k.request(op, 1, createIn(op === 'TMPFILE' ? '/' : 'f')); // fs/namei.c vfs_tmpfile names it "/"
     assert.equal(r.error, 0, op);
     const e = decodeEntryOut(r.body);
     assert.deepEqual([e.entryValid, e.attrValid, e.attr.uid, e.attr.gid, e.attr.mode], [9, 7, 1000, 1001, S_IFREG | 0o640], op);
@@ -130,7 +130,7 @@ const OPTIONS: readonly { option: string; field: keyof Seen; want: number }[] = 
 function minimalBody(row: OpcodeRow): Buffer {
   const fixed = Buffer.alloc(row.fixed?.size ?? 0);
   if (row.fixed !== undefined && 'size' in row.fixed.off) fixed.writeUInt32LE(65536, (row.fixed.off as Record<string, number>)['size']!);
-  return Buffer.concat([fixed, ...Array.from({ length: row.names ?? 0 }, () => FakeKernel.name('x'))]);
+  return Buffer.concat([fixed, ...(row.names ?? []).map((n) => FakeKernel.name(n.rule === 'tmpfile' ? '/' : 'x'))]);
 }
 
 /** Sends `row`'s request to a filesystem that has only its handler, through the options; returns what the reply says. */

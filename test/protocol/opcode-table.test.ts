@@ -1,15 +1,17 @@
 /**
  * The columns of the opcode table that other code reads instead of keeping its own lists: each row's
- * fixed request struct (checked against its decoder), its handler name, the capabilities a handler
- * implies, and the READDIRPLUS lookup accounting that reads what fit from the bytes sent.
+ * fixed request struct (checked against its decoder), the strings after it and what each may hold
+ * (checked by the session before any handler), its handler name, the capabilities a handler implies,
+ * and the READDIRPLUS lookup accounting that reads what fit from the bytes sent.
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
   OPCODES, opcodeRow, decodeRequest, FrameReader, PRE_INIT, INIT_FLAG_BY_NAME, packDirentsPlus, countDirentsPlus,
-  unsentLookups, type OpcodeRow, type Negotiated, type DirEntryPlus,
+  unsentLookups, type OpcodeRow, type Negotiated, type DirEntryPlus, type NameRule,
 } from '../../src/protocol/index.ts';
+import { FuseError } from '../../src/errors.ts';
 import { INIT_EXT, type InitFlagName } from '../../src/protocol/constants.ts';
 import { deriveCapabilities, BASE_CAPABILITIES } from '../../src/ops/capabilities.ts';
 import { deriveCapabilities as fromCore } from '../../src/session/core.ts';
@@ -21,11 +23,22 @@ const IN_HEADER = 40;
 /** Every optional layout granted: the long fuse_setxattr_in. */
 const ALL: Negotiated = { ...PRE_INIT, setxattrExt: true };
 
-/** The smallest valid body: the fixed struct zeroed (counts and sizes 0), then one-byte names. */
-function minimalBody(row: OpcodeRow): Buffer {
-  const names = Array.from({ length: row.names ?? 0 }, () => Buffer.from('x\0'));
-  return Buffer.concat([Buffer.alloc(row.fixed?.size ?? 0), ...names]);
+/** A string each rule accepts. */
+const GOOD: Readonly<Record<NameRule, string>> = { entry: 'x', lookup: 'x', tmpfile: '/', path: 'x', xattr: 'x' };
+/** More strings each rule accepts: what sets it apart from the others. */
+const ALSO_GOOD: Readonly<Record<NameRule, readonly string[]>> = {
+  entry: ['.x', '...', 'x'.repeat(40), '\u00e9'], lookup: ['.', '..'], tmpfile: [], path: ['/a/../b', '.', '..', 'a'.repeat(40) + '/b'], xattr: ['user.a/b', 'trusted..'],
+};
+/** Strings each rule refuses, besides the empty string and a NUL inside (refused under every rule). */
+const BAD: Readonly<Record<NameRule, readonly string[]>> = {
+  entry: ['.', '..', 'a/b', '/', 'x'.repeat(40) + '/'], lookup: ['a/b', '/', '../x'], tmpfile: ['x', '//', '.'], path: [], xattr: [],
+};
+
+/** The body with the fixed struct zeroed (counts and sizes 0), then the given strings, or one each rule accepts. */
+function bodyWith(row: OpcodeRow, strings: readonly string[] = (row.names ?? []).map((n) => GOOD[n.rule])): Buffer {
+  return Buffer.concat([Buffer.alloc(row.fixed?.size ?? 0), ...strings.map((n) => Buffer.from(`${n}\0`, 'latin1'))]);
 }
+const minimalBody = (row: OpcodeRow): Buffer => bodyWith(row);
 
 function decodeBody(row: OpcodeRow, body: Buffer): { r: FrameReader; frame: Buffer; d: ReturnType<typeof decodeRequest> } {
   const r = new FrameReader();
@@ -35,7 +48,7 @@ function decodeBody(row: OpcodeRow, body: Buffer): { r: FrameReader; frame: Buff
 
 describe('fixed: each decoder consumes exactly its row\'s struct', () => {
   for (const row of OPCODES) {
-    test(`${row.name}: ${row.fixed ? `${row.fixed.cName} (${row.fixed.size} bytes)` : 'no fixed part'}${row.names ? ` + ${row.names} name(s)` : ''}`, () => {
+    test(`${row.name}: ${row.fixed ? `${row.fixed.cName} (${row.fixed.size} bytes)` : 'no fixed part'}${row.names ? ` + ${row.names.length} string(s)` : ''}`, () => {
       const body = minimalBody(row);
       const { r, frame, d } = decodeBody(row, body);
       assert.ok(!('error' in d), `${row.name}: ${'error' in d ? JSON.stringify(d.error) : ''}`);
@@ -61,6 +74,74 @@ describe('fixed: each decoder consumes exactly its row\'s struct', () => {
       assert.match(row.fixed.cName, /^(fuse|cuse)_\w+_in$/, row.name);
       assert.ok(Object.isFrozen(row.fixed), row.name);
     }
+  });
+});
+
+describe('names: what each string of a request may hold, checked before any handler', () => {
+  const withNames = OPCODES.filter((r) => r.names !== undefined);
+
+  test('each string is a field of the decoded request, with a rule; rows that read strings list them', () => {
+    assert.deepEqual(withNames.map((r) => r.name).sort(), [
+      'CREATE', 'GETXATTR', 'LINK', 'LOOKUP', 'MKDIR', 'MKNOD', 'REMOVEXATTR', 'RENAME', 'RENAME2', 'RMDIR', 'SETXATTR', 'SYMLINK', 'TMPFILE', 'UNLINK',
+    ]);
+    for (const row of withNames) {
+      assert.ok(row.names!.length > 0 && Object.isFrozen(row.names), row.name);
+      const { d } = decodeBody(row, minimalBody(row));
+      assert.ok(!('error' in d), row.name);
+      const args = d.args as Record<string, unknown>;
+      row.names!.forEach((n, i) => {
+        assert.ok(Object.hasOwn(GOOD, n.rule), `${row.name}: rule ${n.rule}`);
+        assert.ok(args[n.field] instanceof Uint8Array, `${row.name}: ${n.field}`);
+        assert.equal(Buffer.from(args[n.field] as Uint8Array).toString('latin1'), GOOD[n.rule], `${row.name}: ${n.field} is string ${i}`);
+        if (n.followedBy !== undefined) {
+          assert.equal(i, row.names!.length - 1, `${row.name}: only the last string is followed by a counted field`);
+          assert.ok(args[n.followedBy] instanceof Uint8Array, `${row.name}: ${n.followedBy}`);
+        }
+      });
+    }
+  });
+
+  for (const row of withNames) {
+    const names = row.names!;
+    test(`${row.name} (${names.map((n) => `${n.field}: ${n.rule}`).join(', ')}): bad strings are refused with EINVAL, good ones reach ${row.method}()`, async () => {
+      const warnings: string[] = [];
+      let calls = 0;
+      const k = new FakeKernel({ [row.method!]: () => { calls++; throw new FuseError('ENOENT'); } } as LowLevelOperations, { onWarning: (m) => warnings.push(m) });
+      await k.init();
+      const good = names.map((n) => GOOD[n.rule]);
+      const send = async (strings: readonly string[]) => {
+        const before = calls;
+        const r = await k.request(row.code, 1, bodyWith(row, strings));
+        return { errno: r.error, called: calls - before };
+      };
+      assert.deepEqual(await send(good), { errno: 2, called: 1 }, 'the good frame');
+      for (let i = 0; i < names.length; i++) {
+        const rule = names[i]!.rule;
+        const put = (s: string) => good.map((g, j) => (j === i ? s : g));
+        for (const s of ALSO_GOOD[rule]) assert.deepEqual(await send(put(s)), { errno: 2, called: 1 }, `${names[i]!.field} ${JSON.stringify(s)}`);
+        for (const s of ['', `${good[i]!}\0y`, ...BAD[rule]]) {
+          warnings.length = 0;
+          assert.deepEqual(await send(put(s)), { errno: 22, called: 0 }, `${names[i]!.field} ${JSON.stringify(s)}`);
+          // A NUL inside leaves bytes after the last string: the decoder calls the frame malformed.
+          assert.match(warnings.join('\n'), new RegExp(`(refused|malformed request) ${row.name} \\(unique \\d+\\)`), JSON.stringify(s));
+        }
+      }
+      k.check();
+    });
+  }
+
+  test('SETXATTR: a NUL inside the name is seen past the counted value that follows it', async () => {
+    const row = opcodeRow(21)!;
+    let calls = 0;
+    const warnings: string[] = [];
+    const k = new FakeKernel({ setxattr: () => { calls++; } }, { onWarning: (m) => warnings.push(m) });
+    await k.init();
+    const fixed = Buffer.alloc(row.fixed!.size);
+    fixed.writeUInt32LE(3, 0); // size: a 3-byte value
+    assert.equal((await k.request('SETXATTR', 1, [fixed, Buffer.from('user.a\0vvv')])).error, 0);
+    assert.equal((await k.request('SETXATTR', 1, [fixed, Buffer.from('user.a\0b\0vvv')])).error, 22);
+    assert.equal(calls, 1);
+    assert.match(warnings.join('\n'), /2 bytes follow value \(a NUL inside a name\)/);
   });
 });
 

@@ -1,0 +1,223 @@
+/**
+ * The passthrough's requests that Node has no API for, answered through libc by `node:ffi` (Node >= 26):
+ * extended attributes, fallocate, lseek (SEEK_DATA/SEEK_HOLE) and copy_file_range.
+ *
+ * Without node:ffi, {@link ffiOperations} gives nothing and the passthrough leaves these methods
+ * undefined, so the kernel answers with its own defaults: EOPNOTSUPP for xattrs and fallocate, its generic
+ * lseek (no holes), and a copy by splice for copy_file_range (fs/fuse/file.c fuse_copy_file_range).
+ * Which it is is decided once, when the passthrough is created: the session looks for methods once.
+ *
+ *  - xattrs: the non-`l` calls (getxattr, setxattr, listxattr, removexattr) on the node's magic link
+ *    `/proc/self/fd/N` (N its O_PATH | O_NOFOLLOW descriptor). Following a magic link stops at the inode
+ *    it holds (fs/proc/base.c proc_pid_get_link), a symlink's own inode too, and never at a name another
+ *    process can rename: the `f*` calls refuse O_PATH descriptors (EBADF), the `l*` ones by name would not.
+ *    user.* on symlinks never arrives (fs/xattr.c xattr_permission answers EPERM/ENODATA first, as on
+ *    ext4); a crafted request gets the same answers from the backing filesystem's VFS. The codec handles
+ *    the size probe and ERANGE (src/protocol/replies.ts encodeXattrData), so the calls here always use a
+ *    64 KiB buffer, the VFS's limit for values and lists (XATTR_SIZE_MAX, XATTR_LIST_MAX): no answer is
+ *    longer. XATTR_CREATE/XATTR_REPLACE pass through; every errno passes through.
+ *  - fallocate, lseek: on the open file's backing descriptor. lseek moves that descriptor's offset, which
+ *    nothing else uses (reads and writes are positioned).
+ *  - copy_file_range: between the two backing descriptors, offsets passed by pointer as 64-bit values.
+ *
+ * Calls through node:ffi are synchronous: a long copy_file_range or fallocate holds the event loop for
+ * its duration, as a single-threaded passthrough_ll would. src/mount/ffi.ts has the facts about node:ffi
+ * this relies on (signatures, bigints, 'buffer' arguments).
+ */
+import * as fs from 'node:fs';
+import { endianness } from 'node:os';
+import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
+import type * as P from '../protocol/index.ts';
+import { FuseError } from '../errors.ts';
+import { SetxattrFlags } from '../protocol/constants.ts';
+import type { PassthroughNode } from './nodes.ts';
+import { u64 } from './attr.ts';
+
+/** What the operations need from the passthrough: its nodes and open files. */
+export interface FfiOpsContext {
+  /** The node a request names; throws (ESTALE) for one the passthrough does not hold. */
+  node(ino: P.U64): PassthroughNode;
+  /** The backing descriptor of an open file handle; throws (EBADF) for an unknown handle. */
+  fileFd(fh: P.U64): number;
+}
+
+export type FfiOperations = Required<Pick<LowLevelOperations,
+  'getxattr' | 'setxattr' | 'listxattr' | 'removexattr' | 'fallocate' | 'lseek' | 'copyFileRange'>>;
+
+/** The libc calls, bound; each returns what libc returns, and `errno()` right after a failure. */
+interface Libc {
+  getxattr(path: Buffer, name: Buffer, value: Buffer, size: bigint): bigint;
+  setxattr(path: Buffer, name: Buffer, value: Buffer, size: bigint, flags: number): number;
+  listxattr(path: Buffer, list: Buffer, size: bigint): bigint;
+  removexattr(path: Buffer, name: Buffer): number;
+  fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
+  lseek(fd: number, offset: bigint, whence: number): bigint;
+  copy_file_range(fdIn: number, offIn: Buffer, fdOut: number, offOut: Buffer, len: bigint, flags: number): bigint;
+  errno(): number;
+}
+
+/** The part of `node:ffi` used here, typed locally: @types/node 20 lacks it. */
+interface FfiModule {
+  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
+    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
+  };
+  getInt32(pointer: bigint): number;
+}
+interface FfiSignature { arguments: string[]; return: string; parameters: string[]; result: string }
+
+/** LP64 targets, where size_t, ssize_t and off_t are 64 bits (the signatures below). */
+const LP64_ARCHES: readonly string[] = ['x64', 'arm64', 'riscv64', 'ppc64', 'loong64', 's390x'];
+/** include/uapi/linux/limits.h XATTR_SIZE_MAX and XATTR_LIST_MAX: the VFS answers no longer value or list. */
+const XATTR_MAX = 65536;
+/** MAX_RW_COUNT (INT_MAX rounded down to a page): the most one read, write or copy moves (fs/read_write.c). */
+const MAX_RW_COUNT = 0x7fff_f000n;
+const S_ISGID = 0o2000;
+const NUL = Buffer.alloc(1);
+const TRUSTED = Buffer.from('trusted.');
+const OFF_T_MAX = 2n ** 63n - 1n;
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** An offset or length as the off_t libc takes; EINVAL beyond it (a crafted frame: the kernel sends none). */
+function offT(v: P.U64): bigint {
+  const b = BigInt(v);
+  if (b > OFF_T_MAX) throw new FuseError('EINVAL', `offset ${b} exceeds off_t`);
+  return b;
+}
+
+let bound: Libc | null | undefined;
+
+/** libc through node:ffi, bound on first use; null without it (Node < 26, --no-experimental-ffi, the permission model). */
+function libc(): Libc | null {
+  if (bound === undefined) bound = bind();
+  return bound;
+}
+
+function bind(): Libc | null {
+  if (!LP64_ARCHES.includes(process.arch)) return null;
+  try {
+    // Synchronous, and undefined (not a throw) for a module this Node does not have.
+    const ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
+    if (ffi === undefined) return null;
+    const sig = (args: string[], ret: string): FfiSignature => ({ arguments: args, return: ret, parameters: args, result: ret });
+    const { functions: f } = ffi.dlopen(null, {
+      getxattr: sig(['buffer', 'buffer', 'buffer', 'uint64'], 'int64'),
+      setxattr: sig(['buffer', 'buffer', 'buffer', 'uint64', 'int32'], 'int32'),
+      listxattr: sig(['buffer', 'buffer', 'uint64'], 'int64'),
+      removexattr: sig(['buffer', 'buffer'], 'int32'),
+      fallocate: sig(['int32', 'int32', 'int64', 'int64'], 'int32'),
+      lseek: sig(['int32', 'int64', 'int32'], 'int64'),
+      copy_file_range: sig(['int32', 'buffer', 'int32', 'buffer', 'uint64', 'uint32'], 'int64'),
+      __errno_location: sig([], 'pointer'),
+    });
+    const names = ['getxattr', 'setxattr', 'listxattr', 'removexattr', 'fallocate', 'lseek', 'copy_file_range', '__errno_location'] as const;
+    const fns = names.map((n) => f[n]);
+    if (fns.some((fn) => fn === undefined)) return null;
+    const [getxattr, setxattr, listxattr, removexattr, fallocate, lseek, copyFileRange, errnoLocation] = fns as ((...args: unknown[]) => unknown)[];
+    // int64 results arrive as bigints and int32 ones as numbers (Node 26.12); normalised here either way.
+    const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
+    return {
+      getxattr: (path, name, value, size) => big(getxattr!(path, name, value, size)),
+      setxattr: (path, name, value, size, flags) => Number(setxattr!(path, name, value, size, flags)),
+      listxattr: (path, list, size) => big(listxattr!(path, list, size)),
+      removexattr: (path, name) => Number(removexattr!(path, name)),
+      fallocate: (fd, mode, offset, len) => Number(fallocate!(fd, mode, offset, len)),
+      lseek: (fd, offset, whence) => big(lseek!(fd, offset, whence)),
+      copy_file_range: (fdIn, offIn, fdOut, offOut, len, flags) => big(copyFileRange!(fdIn, offIn, fdOut, offOut, len, flags)),
+      errno: () => ffi.getInt32(errnoLocation!() as bigint),
+    };
+  } catch {
+    // ERR_ACCESS_DENIED under --permission without --allow-ffi, or a node:ffi whose API moved on.
+    return null;
+  }
+}
+
+/** Whether {@link ffiOperations} gives operations in this process. */
+export function hasFfiOperations(): boolean {
+  return libc() !== null;
+}
+
+/**
+ * The passthrough's xattr, fallocate, lseek and copy_file_range handlers, or undefined without node:ffi
+ * (then leave them out: the kernel's defaults apply; see the top of this file).
+ */
+export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
+  const c = libc();
+  if (c === null) return undefined;
+  const fail = (call: string): never => {
+    const errno = c.errno();
+    throw new FuseError(errno > 0 ? errno : 'EIO', `${call} failed`);
+  };
+  /** The node's magic link, NUL-terminated. */
+  const pathOf = (ino: P.U64): Buffer => Buffer.from(`${ctx.node(ino).self}\0`);
+  const cName = (name: Buffer): Buffer => Buffer.concat([name, NUL]);
+  // Reused: every call is synchronous, and answers are copied out.
+  const xattrBuffer = Buffer.alloc(XATTR_MAX);
+  const offIn = Buffer.alloc(8);
+  const offOut = Buffer.alloc(8);
+
+  return {
+    getxattr(req) {
+      const n = c.getxattr(pathOf(req.ino), cName(req.name), xattrBuffer, BigInt(XATTR_MAX));
+      if (n < 0n) fail('getxattr');
+      return Buffer.from(xattrBuffer.subarray(0, Number(n)));
+    },
+
+    setxattr(req) {
+      const node = ctx.node(req.ino);
+      const path = Buffer.from(`${node.self}\0`);
+      if (c.setxattr(path, cName(req.name), req.value, BigInt(req.value.byteLength), req.flags) !== 0) fail('setxattr');
+      // With POSIX_ACL granted, the kernel asks the filesystem to drop S_ISGID when the caller could not
+      // have kept it (fs/fuse/acl.c fuse_set_acl); the daemon, as root, kept it.
+      if ((req.setxattrFlags & SetxattrFlags.ACL_KILL_SGID) !== 0) {
+        const mode = fs.fstatSync(node.fd).mode;
+        if ((mode & S_ISGID) !== 0) fs.chmodSync(node.self, mode & 0o7777 & ~S_ISGID);
+      }
+    },
+
+    listxattr(req, rc: RequestContext) {
+      const n = c.listxattr(pathOf(req.ino), xattrBuffer, BigInt(XATTR_MAX));
+      if (n < 0n) fail('listxattr');
+      const list = xattrBuffer.subarray(0, Number(n));
+      // The daemon, as root, sees trusted.* names, which ext4 lists only for CAP_SYS_ADMIN callers
+      // (fs/ext4/xattr_trusted.c ext4_xattr_trusted_list); the request says only the caller's uid.
+      if (rc.uid === 0 || !list.includes(TRUSTED)) return Buffer.from(list);
+      const names: Buffer[] = [];
+      for (let start = 0; start < list.length;) {
+        let end = list.indexOf(0, start);
+        if (end < 0) end = list.length;
+        const name = list.subarray(start, end);
+        if (name.length > 0 && !name.subarray(0, TRUSTED.length).equals(TRUSTED)) names.push(Buffer.from(name));
+        start = end + 1;
+      }
+      return names;
+    },
+
+    removexattr(req) {
+      if (c.removexattr(pathOf(req.ino), cName(req.name)) !== 0) fail('removexattr');
+    },
+
+    fallocate(req) {
+      if (c.fallocate(ctx.fileFd(req.fh), req.mode, offT(req.offset), offT(req.length)) !== 0) fail('fallocate');
+    },
+
+    lseek(req) {
+      const off = c.lseek(ctx.fileFd(req.fh), offT(req.offset), req.whence);
+      if (off < 0n) fail('lseek');
+      return u64(off);
+    },
+
+    copyFileRange(req) {
+      const fdIn = ctx.fileFd(req.fhIn);
+      const fdOut = ctx.fileFd(req.fhOut);
+      // copy_file_range(2) knows no flags yet; an unknown one is EINVAL, as the kernel would answer.
+      if (req.flags !== 0 && req.flags !== 0n) throw new FuseError('EINVAL', 'copy_file_range flags must be 0');
+      // loff_t in host byte order, read and advanced by the call.
+      if (LITTLE_ENDIAN) { offIn.writeBigInt64LE(offT(req.offIn)); offOut.writeBigInt64LE(offT(req.offOut)); }
+      else { offIn.writeBigInt64BE(offT(req.offIn)); offOut.writeBigInt64BE(offT(req.offOut)); }
+      const len = BigInt(req.len) < MAX_RW_COUNT ? BigInt(req.len) : MAX_RW_COUNT;
+      const n = c.copy_file_range(fdIn, offIn, fdOut, offOut, len, 0);
+      if (n < 0n) fail('copy_file_range');
+      return Number(n);
+    },
+  };
+}
