@@ -54,7 +54,7 @@ function run(core: Core, n: number): number {
 }
 for (const c of cores) run(c, Math.min(N, 100_000));
 const results: number[][] = cores.map(() => []);
-for (let i = 0; i < 5; i++) cores.forEach((c, j) => results[j]!.push(run(c, N / 5)));
+for (let i = 0; i < 5; i++) cores.forEach((c, j) => { results[j]!.push(run(c, N / 5)); });
 trees.forEach((t, j) => {
   const r = results[j]!.sort((a, b) => a - b);
   process.stdout.write(`${t}: ns per request (LOOKUP/GETATTR, do-nothing fs, no kernel): min ${r[0]!.toFixed(0)} median ${r[2]!.toFixed(0)}\n`);

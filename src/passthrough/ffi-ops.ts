@@ -5,7 +5,7 @@
  * Without node:ffi, {@link ffiOperations} gives nothing and the passthrough leaves these methods
  * undefined, so the kernel answers with its own defaults: EOPNOTSUPP for xattrs and fallocate, its generic
  * lseek (no holes), and a copy by splice for copy_file_range (fs/fuse/file.c fuse_copy_file_range).
- * Which it is is decided once, when the passthrough is created: the session looks for methods once.
+ * This is decided when the passthrough is created, as the session looks for each method only once.
  *
  *  - xattrs: the non-`l` calls (getxattr, setxattr, listxattr, removexattr) on the node's magic link
  *    `/proc/self/fd/N` (N its O_PATH | O_NOFOLLOW descriptor). Following a magic link stops at the inode
@@ -19,6 +19,11 @@
  *  - fallocate, lseek: on the open file's backing descriptor. lseek moves that descriptor's offset, which
  *    nothing else uses (reads and writes are positioned).
  *  - copy_file_range: between the two backing descriptors, offsets passed by pointer as 64-bit values.
+ *  - times ({@link ffiSetTimes}, for SETATTR): utimensat on the magic link, to the nanosecond, with the
+ *    kernel's own UTIME_NOW and UTIME_OMIT. Node's utimes takes seconds as a double (~240 ns steps near
+ *    2026) and has no "omit", which attr.ts can only emulate by setting the current value again; Node 26
+ *    no longer truncates that double to the microsecond as libuv did (found by experiment, 26.12), so the
+ *    emulation drifts there by a few hundred ns per re-set.
  *
  * Calls through node:ffi are synchronous: a long copy_file_range or fallocate holds the event loop for
  * its duration, as a single-threaded passthrough_ll would. src/mount/ffi.ts has the facts about node:ffi
@@ -53,6 +58,7 @@ interface Libc {
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
   lseek(fd: number, offset: bigint, whence: number): bigint;
   copy_file_range(fdIn: number, offIn: Buffer, fdOut: number, offOut: Buffer, len: bigint, flags: number): bigint;
+  utimensat(dirfd: number, path: Buffer, times: Buffer, flags: number): number;
   errno(): number;
 }
 
@@ -107,12 +113,13 @@ function bind(): Libc | null {
       fallocate: sig(['int32', 'int32', 'int64', 'int64'], 'int32'),
       lseek: sig(['int32', 'int64', 'int32'], 'int64'),
       copy_file_range: sig(['int32', 'buffer', 'int32', 'buffer', 'uint64', 'uint32'], 'int64'),
+      utimensat: sig(['int32', 'buffer', 'buffer', 'int32'], 'int32'),
       __errno_location: sig([], 'pointer'),
     });
-    const names = ['getxattr', 'setxattr', 'listxattr', 'removexattr', 'fallocate', 'lseek', 'copy_file_range', '__errno_location'] as const;
+    const names = ['getxattr', 'setxattr', 'listxattr', 'removexattr', 'fallocate', 'lseek', 'copy_file_range', 'utimensat', '__errno_location'] as const;
     const fns = names.map((n) => f[n]);
     if (fns.some((fn) => fn === undefined)) return null;
-    const [getxattr, setxattr, listxattr, removexattr, fallocate, lseek, copyFileRange, errnoLocation] = fns as ((...args: unknown[]) => unknown)[];
+    const [getxattr, setxattr, listxattr, removexattr, fallocate, lseek, copyFileRange, utimensat, errnoLocation] = fns as ((...args: unknown[]) => unknown)[];
     // int64 results arrive as bigints and int32 ones as numbers (Node 26.12); normalised here either way.
     const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
     return {
@@ -123,12 +130,54 @@ function bind(): Libc | null {
       fallocate: (fd, mode, offset, len) => Number(fallocate!(fd, mode, offset, len)),
       lseek: (fd, offset, whence) => big(lseek!(fd, offset, whence)),
       copy_file_range: (fdIn, offIn, fdOut, offOut, len, flags) => big(copyFileRange!(fdIn, offIn, fdOut, offOut, len, flags)),
+      utimensat: (dirfd, path, times, flags) => Number(utimensat!(dirfd, path, times, flags)),
       errno: () => ffi.getInt32(errnoLocation!() as bigint),
     };
   } catch {
     // ERR_ACCESS_DENIED under --permission without --allow-ffi, or a node:ffi whose API moved on.
     return null;
   }
+}
+
+/** include/uapi/linux/stat.h; AT_FDCWD from include/uapi/linux/fcntl.h. */
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+const AT_FDCWD = -100;
+/** struct timespec[2] on LP64: tv_sec (64 bits) and tv_nsec (long) each. */
+const TIMESPECS_SIZE = 32;
+
+/** Sets the times of the inode behind a magic link `self` (`/proc/self/fd/N`); absent: the time is kept. */
+export type SetTimes = (self: string, atime: P.SetTime | undefined, mtime: P.SetTime | undefined) => void;
+
+let setTimes: SetTimes | null | undefined;
+
+/**
+ * Times set to the nanosecond with utimensat (see the top of this file), or undefined without node:ffi.
+ * Following the magic link stops at the node's inode, a symlink's own too, as for xattrs.
+ */
+export function ffiSetTimes(): SetTimes | undefined {
+  if (setTimes === undefined) {
+    const c = libc();
+    if (c === null) setTimes = null;
+    else {
+      const times = Buffer.alloc(TIMESPECS_SIZE);
+      const put = (at: number, t: P.SetTime | undefined): void => {
+        const sec = t === undefined || t === 'now' ? 0n : BigInt(t.sec);
+        const nsec = t === undefined ? UTIME_OMIT : t === 'now' ? UTIME_NOW : t.nsec;
+        if (LITTLE_ENDIAN) { times.writeBigInt64LE(sec, at); times.writeBigInt64LE(BigInt(nsec), at + 8); }
+        else { times.writeBigInt64BE(sec, at); times.writeBigInt64BE(BigInt(nsec), at + 8); }
+      };
+      setTimes = (self, atime, mtime) => {
+        put(0, atime);
+        put(16, mtime);
+        if (c.utimensat(AT_FDCWD, Buffer.from(`${self}\0`), times, 0) !== 0) {
+          const errno = c.errno();
+          throw new FuseError(errno > 0 ? errno : 'EIO', 'utimensat failed');
+        }
+      };
+    }
+  }
+  return setTimes ?? undefined;
 }
 
 /** Whether {@link ffiOperations} gives operations in this process. */

@@ -34,10 +34,10 @@
  * RELEASE: the kernel refuses (EIO to open(2)) a second backing file, or an open without passthrough,
  * for an inode that is open in passthrough (fs/fuse/iomode.c fuse_file_io_open).
  *
- * Node limits, documented where they bite: times are set to the microsecond (attr.ts utimeArg), an
- * omitted time (UTIME_OMIT) is re-set from its current value, RENAME_NOREPLACE is emulated and
+ * Node limits, documented where they bite: without node:ffi, times are set to the microsecond (attr.ts
+ * utimeArg) and an omitted time (UTIME_OMIT) is re-set from its current value; RENAME_NOREPLACE is emulated and
  * RENAME_EXCHANGE refused with EINVAL (special.ts), d_ino of a plain READDIR costs an lstat per entry
- * (Node's readdir does not return it).
+ * (Node's readdir does not return it) unless getdents64 is reachable through node:ffi (./getdents.ts).
  */
 import * as fs from 'node:fs';
 import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
@@ -51,7 +51,7 @@ import type { HandoffExportContext, HandoffImportContext } from '../handoff/type
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
 import { byDescriptor } from './by-descriptor.ts';
-import { ffiOperations } from './ffi-ops.ts';
+import { ffiOperations, ffiSetTimes } from './ffi-ops.ts';
 import { BackingReader } from './reads.ts';
 import { DirentWriter } from '../protocol/dirent-writer.ts';
 import { listDirectory } from './getdents.ts';
@@ -596,7 +596,9 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
           try { fs.ftruncateSync(wfd, Number(req.size)); } finally { fs.closeSync(wfd); }
         }
       }
-      if (req.atime !== undefined || req.mtime !== undefined) {
+      const exactTimes = ffiSetTimes(); // to the nanosecond, with a real UTIME_OMIT (./ffi-ops.ts); Node >= 26
+      if (exactTimes !== undefined && (req.atime !== undefined || req.mtime !== undefined)) exactTimes(node.self, req.atime, req.mtime);
+      else if (req.atime !== undefined || req.mtime !== undefined) {
         const cur = req.atime === undefined || req.mtime === undefined ? fs.fstatSync(fd ?? node.fd, BIG) : undefined;
         const a = timeToSet(req.atime, cur?.atimeNs ?? 0n);
         const m = timeToSet(req.mtime, cur?.mtimeNs ?? 0n);

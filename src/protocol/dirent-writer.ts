@@ -83,8 +83,8 @@ export function checkPackedDirents(data: Uint8Array, size: number, offset: U64):
     const rec = align8(Dirent.size + namelen);
     if (rec > b.length - at) return `entry ${i}: its ${rec}-byte record runs past the end`;
     const nameAt = at + Dirent.size;
-    const slash = b.indexOf(SLASH, nameAt);
-    if (slash >= 0 && slash < nameAt + namelen) return `entry ${i}: name contains '/'`;
+    // Within the name only (Buffer#indexOf has no end: searching from here would scan the rest each time).
+    for (let j = nameAt; j < nameAt + namelen; j++) if (b[j] === SLASH) return `entry ${i}: name contains '/'`;
     const next = readU64(b, at + Dirent.off.off);
     if (next === 0 || next === offset) return `entry ${i} has offset ${String(next)}: each entry carries the offset of the entry after it, never 0 nor the offset the kernel asked to continue from`;
     at += rec;

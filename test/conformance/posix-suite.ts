@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { run } from '../support/mount-helpers.ts';
-import { mountTarget, targetSkip, type MountedTarget, type TargetName } from './targets.ts';
+import { PASSTHROUGH_NODE, mountTarget, targetSkip, type MountedTarget, type TargetName } from './targets.ts';
 
 export const POSIX_PY = fileURLToPath(new URL('./fixtures/posix.py', import.meta.url));
 const SCENARIO_TIMEOUT_MS = 120_000;
@@ -271,5 +271,5 @@ const TARGET_XATTR_NOTE: Readonly<Record<TargetName, string>> = {
   native: 'ext4 has them',
   memfs: 'memfs has them',
   'memfs-own-checks': 'memfs has them',
-  passthrough: 'Node has no xattr calls: EOPNOTSUPP everywhere',
+  passthrough: PASSTHROUGH_NODE === undefined ? 'Node 20 has no xattr calls: EOPNOTSUPP everywhere' : 'libc through node:ffi (Node 26)',
 };

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  forceUnmount, freshMountpoint, isFuseMount, mountSkip, mountsUnder, rejectAfter, startDaemon, stopDaemon, type Daemon,
+  NODE26, forceUnmount, freshMountpoint, isFuseMount, mountSkip, mountsUnder, rejectAfter, startDaemon, stopDaemon, type Daemon,
 } from '../support/mount-helpers.ts';
 
 export const DAEMON_FIXTURE = fileURLToPath(new URL('./fixtures/daemon.ts', import.meta.url));
@@ -37,6 +37,12 @@ export interface TargetTraits {
   readonly mountOptions?: string;
 }
 
+/**
+ * The Node >= 26 binary the passthrough daemon runs under, for node:ffi (test/support/machine.mjs
+ * findNode26: $TSFUSE_NODE26, which `npm test` sets when it finds one); undefined: it runs under this Node.
+ */
+export const PASSTHROUGH_NODE: string | undefined = NODE26;
+
 const MEMFS_TRAITS = { xattr: 'ok', timeGranularityNs: 1, tmpfile: 'ok', renameExchange: 'ok', fallocate: 'ok', statfsOwnUsage: true } as const;
 
 export const TARGET_TRAITS: Readonly<Record<TargetName, TargetTraits>> = {
@@ -44,13 +50,15 @@ export const TARGET_TRAITS: Readonly<Record<TargetName, TargetTraits>> = {
   memfs: { ...MEMFS_TRAITS, mountOptions: 'allow_other,default_permissions' },
   // memfs checks permissions itself when the kernel does not (no default_permissions).
   'memfs-own-checks': { ...MEMFS_TRAITS, mountOptions: 'allow_other' },
-  // What src/passthrough/passthrough.ts documents it cannot do on Node's fs API: no xattr calls (the
-  // kernel answers EOPNOTSUPP), times set through doubles to the microsecond (attr.ts), RENAME_EXCHANGE
-  // refused with EINVAL (special.ts), no fallocate (EOPNOTSUPP; SEEK_DATA/SEEK_HOLE are the kernel's
-  // generic ones, which see no holes).
+  // What src/passthrough/passthrough.ts documents it cannot do on Node's fs API: RENAME_EXCHANGE refused
+  // with EINVAL (special.ts), no O_TMPFILE. Under Node >= 26 (see PASSTHROUGH_NODE) node:ffi gives it
+  // xattrs, fallocate, SEEK_DATA/SEEK_HOLE and times to the nanosecond (ffi-ops.ts); without it, the
+  // kernel answers EOPNOTSUPP for xattrs and fallocate, its generic lseek sees no holes, and times go
+  // through doubles to the microsecond (attr.ts).
   passthrough: {
-    xattr: 'EOPNOTSUPP', timeGranularityNs: 1000, tmpfile: 'EOPNOTSUPP', renameExchange: 'EINVAL', fallocate: 'EOPNOTSUPP',
-    statfsOwnUsage: false, mountOptions: 'allow_other,default_permissions',
+    xattr: PASSTHROUGH_NODE === undefined ? 'EOPNOTSUPP' : 'ok', timeGranularityNs: PASSTHROUGH_NODE === undefined ? 1000 : 1,
+    tmpfile: 'EOPNOTSUPP', renameExchange: 'EINVAL',
+    fallocate: PASSTHROUGH_NODE === undefined ? 'EOPNOTSUPP' : 'ok', statfsOwnUsage: false, mountOptions: 'allow_other,default_permissions',
   },
 };
 
@@ -112,7 +120,10 @@ export async function mountTarget(name: TargetName, timeoutMs = 20_000): Promise
     ...(source !== undefined && { source }),
     ...(name === 'memfs-own-checks' && { checksPermissions: true }),
   };
-  const daemon: Daemon = startDaemon(process.execPath, ['--import', 'tsx', DAEMON_FIXTURE, JSON.stringify(args)]);
+  // Node >= 26 strips the types itself; this Node runs the fixture through tsx.
+  const daemon: Daemon = name === 'passthrough' && PASSTHROUGH_NODE !== undefined
+    ? startDaemon(PASSTHROUGH_NODE, ['--no-warnings', DAEMON_FIXTURE, JSON.stringify(args)])
+    : startDaemon(process.execPath, ['--import', 'tsx', DAEMON_FIXTURE, JSON.stringify(args)]);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {

@@ -1,5 +1,5 @@
 // The passthrough's node:ffi operations (src/passthrough/ffi-ops.ts): xattrs, fallocate, lseek
-// SEEK_DATA/SEEK_HOLE and copy_file_range, through the real kernel. The daemon runs in a child process
+// SEEK_DATA/SEEK_HOLE, copy_file_range and nanosecond times, through the real kernel. The daemon runs in a child process
 // (fixtures/ffi-ops-daemon.ts) under Node 26 (node:ffi) or under this Node 20 (no node:ffi: the kernel's
 // defaults); clients are python3 processes. Each scenario also runs on a plain directory of the same
 // filesystem as SOURCE, and the two answers must be equal: errors pass through with the backing errno.
@@ -403,6 +403,32 @@ print(json.dumps({'shape': os.getxattr('f', 'user.shape').decode(), 'link': os.g
       const counts = await d.counts();
       assert.ok((counts['COPY_FILE_RANGE'] ?? 0) + (counts['COPY_FILE_RANGE_64'] ?? 0) > 0, `the daemon copied: ${JSON.stringify(counts)}`);
       assert.ok(readFileSync(join(d.source, 'out')).equals(expectedCopy(input)), 'out, byte for byte');
+    });
+  });
+});
+
+describe('passthrough times through utimensat (Node 26)', () => {
+  test('times to the nanosecond, UTIME_OMIT keeps the other exactly, a symlink\'s own times', { skip: skip26, timeout: 60_000 }, async () => {
+    const script = `
+UTIME_OMIT = (1 << 30) - 2
+class Timespec(ctypes.Structure):
+    _fields_ = [('sec', ctypes.c_int64), ('nsec', ctypes.c_long)]
+def utimens(path, a, m, flags=0):
+    t = (Timespec * 2)(Timespec(*a), Timespec(*m))
+    if libc.utimensat(-100, path.encode(), t, flags) != 0:
+        raise OSError(ctypes.get_errno(), 'utimensat')
+open('f', 'wb').close()
+os.symlink('f', 'l')
+os.utime('f', ns=(1_234_567_891_123_456_789, 1_700_000_000_987_654_321))
+utimens('f', (0, UTIME_OMIT), (1_800_000_000, 111_111_111))
+os.utime('l', ns=(5, 500_000_000_000_000_007), follow_symlinks=False)
+f, l = os.stat('f'), os.lstat('l')
+print(json.dumps([str(f.st_atime_ns), str(f.st_mtime_ns), str(l.st_mtime_ns)]))
+`;
+    const want = ['1234567891123456789', '1800000000111111111', '500000000000000007'];
+    await withDaemon(WITH_NODE26, tmpdir(), async (d) => {
+      assert.deepEqual(await scenario(script, d.mnt) as unknown, want, 'through the mount');
+      assert.deepEqual(await scenario('print(json.dumps([str(os.stat("f").st_atime_ns), str(os.stat("f").st_mtime_ns), str(os.lstat("l").st_mtime_ns)]))', d.source) as unknown, want, 'the backing files');
     });
   });
 });
