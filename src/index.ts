@@ -8,7 +8,8 @@
 export { FuseError, TsfuseError, Errno, errnoName, errnoOf, ERROR_CODES, type ErrorCode } from './errors.ts';
 // Mounting and serving
 export { mount, type FuseMount, type MountOptions } from './session/fuse-mount.ts';
-export { Session, type SessionOptions, type Notifier } from './session/session.ts';
+export { Session, type SessionOptions, type SessionPhase, type Notifier } from './session/session.ts';
+export type { StatsSnapshot, OpcodeStats, LatencySummary } from './session/stats.ts';
 export type { BackingFiles } from './session/backing.ts';
 export type { HandoffHooks, HandoffExportContext, HandoffImportContext, HandoffResult } from './handoff/types.ts';
 export type { HandoffOptions } from './handoff/predecessor.ts';
@@ -25,14 +26,18 @@ export {
 // Tracing: the diagnostics channels and the `-d` formatter
 export { startTrace, formatRequest, formatReply } from './session/trace.ts';
 export { REQUEST_CHANNEL, REPLY_CHANNEL, type RequestMessage, type ReplyMessage } from './session/core.ts';
+export type { InHeaderFields } from './protocol/header.ts';
 export { opcodeName } from './protocol/opcodes.ts';
 // The low-level filesystem interface
-export type { LowLevelOperations, RequestContext, InitInfo, ReadyInfo, MaybePromise, HandlerName } from './ops/lowlevel.ts';
+export type {
+  LowLevelOperations, RequestContext, InitInfo, ReadyInfo, MaybePromise, HandlerName, ReaddirResult, ReaddirplusResult,
+  UnnumberedDirEntry, UnnumberedDirEntryPlus,
+} from './ops/lowlevel.ts';
 // The path-based filesystem interface, served through the low-level one
 export { pathOperations } from './ops/path/layer.ts';
 export type {
   PathFilesystem, PathOperations, PathLayerOptions, PathStat, PathContext, PathDirEntry, PathListing, PathOpenResult,
-  PathStatfs, PathLock, PathNotifier, TimeLike, Timestamp, AnyStat,
+  PathStatfs, PathLock, PathNotifier, Timestamp, AnyStat,
 } from './ops/path/types.ts';
 // Filesystems that ship with tsfuse (and that `tsfuse memfs` / `tsfuse passthrough` serve)
 export { createMemfs, parseMemfsSize, Memfs, type MemfsOptions } from './memfs/index.ts';
@@ -59,7 +64,7 @@ export type { RequestExtensions, SecurityContext } from './protocol/header.ts';
 // What handlers return
 export type {
   Attr, EntryReply, AttrReply, OpenReply, CreateReply, StatfsReply, LockReply, IoctlReply, IoctlIovec, StatxReply,
-  StatxData, StatxTime, BytesLike,
+  StatxData, StatxTime, BytesLike, TimeLike,
 } from './protocol/replies.ts';
 export type { DirEntry, DirEntryPlus } from './protocol/dirent.ts';
 export { DirentWriter } from './protocol/dirent-writer.ts';

@@ -8,5 +8,9 @@
 export * from './protocol/index.ts';
 export {
   SessionCore, deriveCapabilities, REQUEST_CHANNEL, REPLY_CHANNEL,
-  type SessionCoreOptions, type CoreOutput, type RequestMessage, type ReplyMessage,
+  type SessionCoreOptions, type CoreOutput, type RequestMessage, type ReplyMessage, type SessionClock,
 } from './session/core.ts';
+export type { RequestSink } from './session/context.ts';
+// Explain mode's codec: a frame's every byte, named and annotated, and its text form.
+export { explainFrame, type ExplainedFrame, type ExplainedPart, type ExplainedField, type ExplainOptions } from './explain/explain.ts';
+export { formatExplained } from './explain/format.ts';

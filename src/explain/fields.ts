@@ -10,7 +10,7 @@ import { readI64, readU64 } from '../protocol/u64.ts';
 import {
   AttrFlags, FsyncFlags, GetattrFlags, INVALID_UIDGID, IoctlFlags, LockFlags, NotifyCode, OpenFlags, OpenInFlags, PollFlags,
   ReadFlags, ReleaseFlags, RenameFlags, ROOT_ID, SetattrValid, SetupmappingFlags, SetxattrFlags, UNIQUE_RESEND_BIT_HI,
-  WriteFlags, CuseInitFlags, InvalEntryFlags,
+  WriteFlags, CuseInitFlags, InvalEntryFlags, S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO,
 } from '../protocol/constants.ts';
 import { opcodeName } from '../protocol/opcodes.ts';
 import {
@@ -65,10 +65,9 @@ const epoch: Meaning = (v) => {
 
 /** File types of the S_IFMT bits (<linux/stat.h>). */
 const FILE_TYPES: ReadonlyMap<number, string> = new Map([
-  [0o140000, 'S_IFSOCK'], [0o120000, 'S_IFLNK'], [0o100000, 'S_IFREG'], [0o060000, 'S_IFBLK'], [0o040000, 'S_IFDIR'],
-  [0o020000, 'S_IFCHR'], [0o010000, 'S_IFIFO'],
+  [S_IFSOCK, 'S_IFSOCK'], [S_IFLNK, 'S_IFLNK'], [S_IFREG, 'S_IFREG'], [S_IFBLK, 'S_IFBLK'], [S_IFDIR, 'S_IFDIR'],
+  [S_IFCHR, 'S_IFCHR'], [S_IFIFO, 'S_IFIFO'],
 ]);
-const S_IFMT = 0o170000;
 /** `S_IFREG|0644`: the file type by name, then the permission bits in octal. */
 export function modeWords(mode: number): string {
   const type = mode & S_IFMT;

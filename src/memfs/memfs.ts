@@ -11,6 +11,7 @@
  */
 import { FuseError } from '../errors.ts';
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK } from '../ops/file-mode.ts';
+import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY } from '../protocol/open-flags.ts';
 import type {
   PathContext, PathDirEntry, PathFilesystem, PathLock, PathStat, PathStatfs, Timestamp,
 } from '../ops/path/types.ts';
@@ -30,14 +31,6 @@ export const NAME_MAX = 255;
 /** include/uapi/linux/limits.h PATH_MAX, which includes the NUL: the longest symlink target is one less. */
 const PATH_MAX = 4096;
 
-const O_ACCMODE = 0o3;
-const O_RDONLY = 0o0;
-const O_WRONLY = 0o1;
-const O_RDWR = 0o2;
-const O_EXCL = 0o200;
-const O_TRUNC = 0o1000;
-const O_APPEND = 0o2000;
-const O_DIRECTORY = 0o200000;
 
 const RENAME_NOREPLACE = 1;
 const RENAME_EXCHANGE = 2;

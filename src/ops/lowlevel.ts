@@ -31,6 +31,39 @@ import type { BackingFiles } from '../session/backing.ts';
 /** Sync or async. */
 export type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * An entry of a whole listing, which carries no `offset`: the session numbers the entries 1, 2, … and
+ * sends those after `req.offset`. A plain name stands for `{ name }`.
+ */
+export type UnnumberedDirEntry =
+  | P.BytesLike
+  | {
+    readonly name: P.BytesLike;
+    /** Absent: FUSE_UNKNOWN_INO (0xffffffff), as libfuse reports entries without an inode number. */
+    readonly ino?: P.U64;
+    /** DT_* type. Absent: derived from `mode`, else DT_UNKNOWN. */
+    readonly type?: number;
+    readonly mode?: number;
+    readonly offset?: undefined;
+  };
+
+/** A readdirplus entry of a whole listing: no `offset` (see {@link UnnumberedDirEntry}). */
+export interface UnnumberedDirEntryPlus {
+  readonly name: P.BytesLike;
+  readonly entry: P.EntryReply;
+  readonly type?: number;
+  readonly offset?: undefined;
+}
+
+/**
+ * What {@link LowLevelOperations.readdir} returns: the entries after `req.offset`, each with its offset;
+ * the whole listing without offsets; or the reply's records already packed. One form per result.
+ */
+export type ReaddirResult = readonly P.DirEntry[] | readonly UnnumberedDirEntry[] | Uint8Array;
+
+/** What {@link LowLevelOperations.readdirplus} returns: entries with offsets, or the whole listing without. */
+export type ReaddirplusResult = readonly P.DirEntryPlus[] | readonly UnnumberedDirEntryPlus[];
+
 /** Who is asking, and the means to stop early. */
 export interface RequestContext {
   /** Caller's fsuid/fsgid (FUSE_INVALID_UIDGID, 0xffffffff, on idmapped mounts without a mapping). */
@@ -161,9 +194,9 @@ export interface LowLevelOperations {
    * the kernel would (names 1..255 bytes without '/', whole records, no offset 0 or `req.offset`) and a
    * bad packing is answered EIO with a warning. Absent: ENOSYS.
    */
-  readdir?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<readonly P.DirEntry[] | Uint8Array>;
+  readdir?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<ReaddirResult>;
   /** Like readdir, each entry with its lookup answer. Implementing it turns on READDIRPLUS. Absent: ENOSYS. */
-  readdirplus?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<readonly P.DirEntryPlus[]>;
+  readdirplus?(req: P.ReadRequest, ctx: RequestContext): MaybePromise<ReaddirplusResult>;
   /** Absent: success. */
   releasedir?(req: P.ReleaseRequest, ctx: RequestContext): MaybePromise<void>;
   /** Absent: ENOSYS (remembered, then success). */

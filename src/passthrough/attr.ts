@@ -3,14 +3,14 @@
  */
 import type { BigIntStats } from 'node:fs';
 import type { Attr, Timespec, SetTime, U64 } from '../protocol/index.ts';
+import { toU64 } from '../protocol/u64.ts';
+import { DT_BLK, DT_CHR, DT_DIR, DT_FIFO, DT_LNK, DT_REG, DT_SOCK, DT_UNKNOWN } from '../protocol/constants.ts';
+import { attrFromStats } from '../ops/stats.ts';
 
 const NS = 1_000_000_000n;
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 /** A stat field as a U64: a number when exact, else the bigint (inode numbers of some filesystems). */
-export function u64(v: bigint): U64 {
-  return v <= MAX_SAFE ? Number(v) : v;
-}
+export const u64: (v: bigint) => U64 = toU64;
 
 function split(ns: bigint): [number, number] {
   let sec = ns / NS;
@@ -19,20 +19,11 @@ function split(ns: bigint): [number, number] {
   return [Number(sec), Number(nsec)];
 }
 
-/** struct fuse_attr from a backing stat: st_ino is the inode number users see, times to the nanosecond. */
-export function attrOf(st: BigIntStats): Attr {
-  const [atime, atimensec] = split(st.atimeNs);
-  const [mtime, mtimensec] = split(st.mtimeNs);
-  const [ctime, ctimensec] = split(st.ctimeNs);
-  return {
-    ino: u64(st.ino), size: u64(st.size), blocks: u64(st.blocks),
-    atime, atimensec, mtime, mtimensec, ctime, ctimensec,
-    mode: Number(st.mode), nlink: Number(st.nlink), uid: Number(st.uid), gid: Number(st.gid),
-    // fuse_attr.rdev is the kernel's new_encode_dev(); glibc's dev_t agrees with it in the low 32 bits for
-    // major < 4096 and minor < 2^20 (fs/fuse/inode.c fuse_change_attributes_common decodes it).
-    rdev: Number(st.rdev & 0xffff_ffffn), blksize: Number(st.blksize),
-  };
-}
+/**
+ * struct fuse_attr from a backing stat: st_ino is the inode number users see, times to the nanosecond.
+ * The public helper's bigint path (src/ops/stats.ts), under the name the passthrough uses.
+ */
+export const attrOf: (st: BigIntStats) => Attr = attrFromStats;
 
 /** mknod's rdev (new_encode_dev format, include/linux/kdev_t.h) as major and minor. */
 export function decodeRdev(rdev: number): { major: number; minor: number } {
@@ -63,16 +54,6 @@ export function timeToSet(t: SetTime | undefined, currentNs: bigint): number | s
   const [sec, nsec] = split(currentNs);
   return utimeArg({ sec, nsec });
 }
-
-// DT_* values (include/linux/fs_types.h): the S_IFMT bits shifted down by 12.
-const DT_FIFO = 1;
-const DT_CHR = 2;
-const DT_DIR = 4;
-const DT_BLK = 6;
-const DT_REG = 8;
-const DT_LNK = 10;
-const DT_SOCK = 12;
-const DT_UNKNOWN = 0;
 
 /** The type tests of a Node `Dirent`, whatever its name encoding. */
 interface DirentLike {

@@ -9,6 +9,7 @@ import { zeroed } from './zeroed.ts';
 import { Dirent, Direntplus } from './structs.ts';
 import { writeEntryOut, asBytes, type EntryReply, type BytesLike } from './replies.ts';
 import { NAME_MAX_BYTES } from './requests.ts';
+import { DT_UNKNOWN, dtFromMode } from './constants.ts';
 
 export interface DirEntry {
   readonly ino: U64;
@@ -38,16 +39,12 @@ export interface PackedDirents {
 
 /** FUSE_DIRENT_ALIGN: every record is padded to a multiple of 8 bytes. */
 const align8 = (n: number): number => (n + 7) & ~7;
-const DT_UNKNOWN = 0;
-/** DT_* is the S_IFMT nibble of the mode (<linux/fs_types.h> S_DT). */
-const S_DT_SHIFT = 12;
-const S_DT_MASK = 0o17;
 const SLASH = 0x2f;
 const DOT = 0x2e;
 
 function direntType(type: number | undefined, mode: number | undefined): number {
   if (type !== undefined) return type;
-  return mode === undefined ? DT_UNKNOWN : (mode >>> S_DT_SHIFT) & S_DT_MASK;
+  return mode === undefined ? DT_UNKNOWN : dtFromMode(mode);
 }
 
 function checkName(name: Uint8Array): void {

@@ -24,13 +24,12 @@ import type { Negotiated } from './negotiated.ts';
 import type { StructLayout } from './layout.ts';
 import type { U64 } from './u64.ts';
 import type { Ino } from './ids.ts';
-import { ROOT_ID, type InitFlagName } from './constants.ts';
+import { ROOT_ID, S_IFDIR, type InitFlagName } from './constants.ts';
 import type { HandlerName } from '../ops/lowlevel.ts';
 
 const ENOSYS = 38;
 const ERANGE = 34;
 const EIO = 5;
-const S_IFDIR = 0o040000;
 /** fs/fuse/dir.c fuse_readlink_folio reads at most PAGE_SIZE − 1 bytes; a longer reply fails with EIO. */
 const READLINK_MAX = D.PATH_MAX_BYTES - 1;
 /** fuse_write_out.size is a u32: COPY_FILE_RANGE (not _64) cannot report more. */

@@ -11,6 +11,7 @@ import {
   AttrFlags, CuseInitFlags, FsyncFlags, GetattrFlags, INIT_FLAGS, IoctlFlags, LockFlags, OpenFlags, OpenInFlags, PollFlags,
   ReadFlags, ReleaseFlags, RenameFlags, SetattrValid, SetupmappingFlags, SetxattrFlags, WriteFlags,
 } from '../protocol/constants.ts';
+import * as O from '../protocol/open-flags.ts';
 
 /** A flag table: name → bit (or bits). */
 export type FlagTable = Readonly<Record<string, number>>;
@@ -38,10 +39,6 @@ export function flagWords(table: FlagTable, value: number | bigint, prefix = '')
 const words = (table: FlagTable, prefix: string) => (v: unknown): string =>
   typeof v === 'number' || typeof v === 'bigint' ? flagWords(table, v, prefix) : String(v);
 
-/** open(2) flags that differ between architectures (arch/arm64/include/uapi/asm/fcntl.h vs asm-generic). */
-const ARCH_OPEN_FLAGS: FlagTable = process.arch === 'arm64' || process.arch === 'arm'
-  ? { O_DIRECTORY: 0o40000, O_NOFOLLOW: 0o100000, O_DIRECT: 0o200000, O_LARGEFILE: 0o400000 }
-  : { O_DIRECT: 0o40000, O_LARGEFILE: 0o100000, O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000 };
 
 /**
  * open(2) flags beyond the access mode, as the kernel passes them in fuse_open_in.flags (file->f_flags,
@@ -49,20 +46,21 @@ const ARCH_OPEN_FLAGS: FlagTable = process.arch === 'arm64' || process.arch === 
  * O_SYNC is two bits (__O_SYNC | O_DSYNC) and is listed first so that it is named as one.
  */
 export const OPEN_FLAGS: FlagTable = Object.freeze({
-  O_SYNC: 0o4010000,
-  O_CREAT: 0o100,
-  O_EXCL: 0o200,
-  O_NOCTTY: 0o400,
-  O_TRUNC: 0o1000,
-  O_APPEND: 0o2000,
-  O_NONBLOCK: 0o4000,
-  O_DSYNC: 0o10000,
-  FASYNC: 0o20000,
-  ...ARCH_OPEN_FLAGS,
-  O_NOATIME: 0o1000000,
-  O_CLOEXEC: 0o2000000,
-  O_PATH: 0o10000000,
-  __O_TMPFILE: 0o20000000,
+  O_SYNC: O.O_SYNC,
+  O_CREAT: O.O_CREAT,
+  O_EXCL: O.O_EXCL,
+  O_NOCTTY: O.O_NOCTTY,
+  O_TRUNC: O.O_TRUNC,
+  O_APPEND: O.O_APPEND,
+  O_NONBLOCK: O.O_NONBLOCK,
+  O_DSYNC: O.O_DSYNC,
+  FASYNC: O.FASYNC,
+  // In bit order, which differs on arm and arm64.
+  ...Object.fromEntries(Object.entries({ O_DIRECT: O.O_DIRECT, O_LARGEFILE: O.O_LARGEFILE, O_DIRECTORY: O.O_DIRECTORY, O_NOFOLLOW: O.O_NOFOLLOW }).sort((a, b) => a[1] - b[1])),
+  O_NOATIME: O.O_NOATIME,
+  O_CLOEXEC: O.O_CLOEXEC,
+  O_PATH: O.O_PATH,
+  __O_TMPFILE: O.__O_TMPFILE,
   /** Set by execve() (include/linux/fs.h __FMODE_EXEC). */
   FMODE_EXEC: 0o40,
 });

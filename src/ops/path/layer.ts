@@ -26,6 +26,7 @@ import type { DirEntry, DirEntryPlus } from '../../protocol/dirent.ts';
 import type { U64 } from '../../protocol/u64.ts';
 import type { InitFlagName } from '../../protocol/constants.ts';
 import { OpenFlags, PollFlags, RenameFlags } from '../../protocol/constants.ts';
+import { O_ACCMODE, O_CREAT, O_EXCL, O_NOCTTY, O_RDONLY, O_TRUNC } from '../../protocol/open-flags.ts';
 import { Errno, FuseError, TsfuseError, errnoOf } from '../../errors.ts';
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../file-mode.ts';
 import type {
@@ -38,13 +39,6 @@ import { childPath, nameCodec } from './names.ts';
 import { PathCtx, asError, guard } from './context.ts';
 import { TreeLock } from './tree-lock.ts';
 
-/** open(2) flags (include/uapi/asm-generic/fcntl.h). */
-const O_ACCMODE = 0o3;
-const O_RDONLY = 0;
-const O_CREAT = 0o100;
-const O_EXCL = 0o200;
-const O_NOCTTY = 0o400;
-const O_TRUNC = 0o1000;
 /** access(2) */
 const W_OK = 2;
 /** fcntl lock types and flock(2) operations. */

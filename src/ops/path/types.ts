@@ -28,10 +28,11 @@
  */
 import type { Stats, BigIntStats } from 'node:fs';
 import type { LowLevelOperations } from '../lowlevel.ts';
+import type { TimeLike } from '../../protocol/replies.ts';
 import type { HandoffExportContext, HandoffHooks, HandoffImportContext } from '../../handoff/types.ts';
 
-/** A point in time as users may return it: a `Date`, seconds since the epoch (may be fractional), bigint nanoseconds, or `{ sec, nsec }`. */
-export type TimeLike = Date | number | bigint | { readonly sec: number | bigint; readonly nsec: number };
+/** A point in time as users may return it: the low-level API's own (a `Date`, seconds, bigint nanoseconds, `{ sec, nsec }`). */
+export type { TimeLike };
 
 /** A point in time as the layer hands it to the filesystem: exact to the nanosecond. */
 export interface Timestamp {
