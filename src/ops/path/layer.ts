@@ -574,30 +574,19 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
       });
     });
   }
-  if (readOnly || fs.unlink) {
-    ops.unlink = guard(async (req, ctx) => {
-      const unlink = fs.unlink;
-      if (!unlink) throw refused();
-      const parent = nodeOf(req.parent);
-      const name = names.decode(req.name);
-      await holding(ctx, [parent], [table.child(parent, name)], async () => {
-        await unlink.call(fs, childPath(table.pathOf(parent), name), new PathCtx(ctx));
-        table.unlink(parent, name);
-      });
+  // UNLINK and RMDIR take the same steps; only the method differs.
+  const removal = (method: 'unlink' | 'rmdir'): LowLevelOperations['unlink'] => guard(async (req, ctx) => {
+    const remove = fs[method];
+    if (!remove) throw refused();
+    const parent = nodeOf(req.parent);
+    const name = names.decode(req.name);
+    await holding(ctx, [parent], [table.child(parent, name)], async () => {
+      await remove.call(fs, childPath(table.pathOf(parent), name), new PathCtx(ctx));
+      table.unlink(parent, name);
     });
-  }
-  if (readOnly || fs.rmdir) {
-    ops.rmdir = guard(async (req, ctx) => {
-      const rmdir = fs.rmdir;
-      if (!rmdir) throw refused();
-      const parent = nodeOf(req.parent);
-      const name = names.decode(req.name);
-      await holding(ctx, [parent], [table.child(parent, name)], async () => {
-        await rmdir.call(fs, childPath(table.pathOf(parent), name), new PathCtx(ctx));
-        table.unlink(parent, name);
-      });
-    });
-  }
+  });
+  if (readOnly || fs.unlink) ops.unlink = removal('unlink');
+  if (readOnly || fs.rmdir) ops.rmdir = removal('rmdir');
   if (readOnly || fs.rename) {
     ops.rename = guard(async (req, ctx) => {
       const rename = fs.rename;
