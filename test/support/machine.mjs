@@ -351,14 +351,27 @@ export function restoreMachine() {
   return done;
 }
 
-process.once('exit', () => {
+function putBack() {
   try {
     releaseAllDeviceHolds();
   } catch { /* the runner's sweep restores it */ }
   try {
     removeTestUser();
   } catch { /* the runner's sweep removes it */ }
-});
+}
+
+process.once('exit', putBack);
+// A signal's default action ends the process without 'exit' (node --test cancelling a file, `timeout`,
+// Ctrl-C on a single test file): put the device mode and the user back first, then die of the same
+// signal. Where the process has its own handler for the signal (mount()'s handleSignals), it decides.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, function onSignal() {
+    if (process.listenerCount(signal) > 1) return;
+    putBack();
+    process.off(signal, onSignal);
+    process.kill(process.pid, signal);
+  });
+}
 
 // ---- a Node >= 26 binary --------------------------------------------------------------------------------
 
