@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { median } from './lib/analysis.ts';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -91,7 +92,6 @@ for (let r = 0; r < rounds; r++) {
   for (const which of order) results[which].push(await measure(trees[which]));
 }
 load.push(readFileSync('/proc/loadavg', 'utf8').trim());
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 console.log(`trees: before ${trees.before}, after ${trees.after}; ${rounds} rounds × ${seconds} s; loadavg ${load.join(' → ')}`);
 for (const which of ['before', 'after'] as const) {
   const rates = results[which].map((x) => x.rate);
