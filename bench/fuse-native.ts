@@ -1,5 +1,6 @@
 // The fuse-native adapter against the path layer it is built on, and against fuse-native itself (the C
-// addon over libfuse 2) when it is installed: stat and sequential read, one daemon process per variant,
+// addon over libfuse 2) when it is installed: stat, readdir, sequential read and sequential write, one
+// daemon process per variant,
 // all mounted at once and driven in ONE interleaved run (round robin, so background load hits every
 // variant alike), with /proc/loadavg recorded before and after. Prints medians and ratios.
 //
@@ -16,13 +17,23 @@ import { fileURLToPath } from 'node:url';
 
 const FILE_SIZE = 64 * 1024 * 1024;
 const STATS = 20_000;
-/** attr/entry timeouts of 1 µs: every stat reaches the daemon (fuse-native's options ignore 0). */
-const TINY_TIMEOUT = 0.000001;
+const LISTINGS = 200;
+const DIR_ENTRIES = 1000;
+/**
+ * Cache timeouts of 0, so every stat reaches the daemon. fuse-native applies only truthy option values
+ * (`attrTimeout: 0` keeps libfuse's 1 s), so its users write the string '0'; the adapter reads it alike.
+ * (A 1 µs timeout is no substitute: the kernel rounds it up to a jiffy and answers most stats itself.)
+ */
+const ZERO = '0' as unknown as number;
 
 // ---- daemons ----------------------------------------------------------------------------------------
 
 const CONTENT = Buffer.alloc(FILE_SIZE, 'x');
 const ROOT = { mode: 0o040755, size: 4096, nlink: 2, mtime: new Date(0), atime: new Date(0), ctime: new Date(0) };
+const DIR = { ...ROOT };
+const NAMES = Array.from({ length: DIR_ENTRIES }, (_, i) => `entry-${i}`);
+/** The write target: reports a size of 0 and throws the data away after the handler saw it. */
+const SINK = { mode: 0o100644, size: 0, nlink: 1, mtime: new Date(0), atime: new Date(0), ctime: new Date(0) };
 const FILE = { mode: 0o100644, size: FILE_SIZE, nlink: 1, mtime: new Date(0), atime: new Date(0), ctime: new Date(0) };
 
 /** fuse-native-style operations (for the adapter and for fuse-native): answer at once, as a tuned fs would. */
@@ -30,12 +41,19 @@ const callbackOps = (ENOENT: number) => ({
   getattr(path: string, cb: (e: number, s?: object) => void) {
     if (path === '/') return cb(0, ROOT);
     if (path === '/f') return cb(0, FILE);
+    if (path === '/d') return cb(0, DIR);
+    if (path === '/w') return cb(0, SINK);
     return cb(ENOENT);
   },
-  readdir(_path: string, cb: (e: number, n?: string[]) => void) { cb(0, ['f']); },
+  readdir(path: string, cb: (e: number, n?: string[]) => void) { cb(0, path === '/d' ? NAMES : ['f', 'd', 'w']); },
   open(_path: string, _flags: number, cb: (e: number, fd?: number) => void) { cb(0, 1); },
+  truncate(_path: string, _size: number, cb: (e: number) => void) { cb(0); },
   read(_path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) {
     cb(CONTENT.copy(buf, 0, pos, Math.min(FILE_SIZE, pos + len)));
+  },
+  write(_path: string, _fd: number, buf: Buffer, len: number, _pos: number, cb: (n: number) => void) {
+    if (buf.length < len) return cb(-5);
+    cb(len);
   },
 });
 
@@ -47,20 +65,24 @@ async function serve(variant: string, mnt: string, fuseNativeDir: string): Promi
       getattr(path) {
         if (path === '/') return ROOT;
         if (path === '/f') return FILE;
+        if (path === '/d') return DIR;
+        if (path === '/w') return SINK;
         throw -2;
       },
-      readdir() { return ['f']; },
+      readdir(path) { return path === '/d' ? NAMES : ['f', 'd', 'w']; },
       open() { return 1; },
+      truncate() {},
       read(_path, _fh, length, position) { return CONTENT.subarray(position, Math.min(FILE_SIZE, position + length)); },
-    }, { useIno: false });
-    const m = await mount(mnt, ops, { options: `attr_timeout=${TINY_TIMEOUT},entry_timeout=${TINY_TIMEOUT}` });
+      write(_path, _fh, data) { return data.length; },
+    }, { useIno: false, attrTimeout: 0, entryTimeout: 0 });
+    const m = await mount(mnt, ops);
     process.once('SIGTERM', () => void m.close().then(() => process.exit(0)));
     return ready();
   }
   const Fuse = variant === 'adapter'
     ? (await import('../src/fuse-native/index.ts')).default
     : createRequire(import.meta.url)(fuseNativeDir) as typeof import('../src/fuse-native/index.ts').default;
-  const fuse = new Fuse(mnt, callbackOps(Fuse.ENOENT), { attrTimeout: TINY_TIMEOUT, entryTimeout: TINY_TIMEOUT });
+  const fuse = new Fuse(mnt, callbackOps(Fuse.ENOENT), { attrTimeout: ZERO, entryTimeout: ZERO });
   fuse.mount((err) => {
     if (err) throw err;
     ready();
@@ -79,6 +101,18 @@ if kind == "stat":
     t = time.perf_counter()
     for _ in range(n): os.stat(p)
     print(json.dumps(n / (time.perf_counter() - t)))
+elif kind == "readdir":
+    d = os.path.join(root, "d"); n = ${LISTINGS}
+    t = time.perf_counter()
+    for _ in range(n): assert len(os.listdir(d)) == ${DIR_ENTRIES}
+    print(json.dumps(n * ${DIR_ENTRIES} / (time.perf_counter() - t)))
+elif kind == "write":
+    chunk = b"y" * 131072
+    t = time.perf_counter()
+    fd = os.open(os.path.join(root, "w"), os.O_WRONLY)
+    for _ in range(${FILE_SIZE} // 131072): os.write(fd, chunk)
+    os.close(fd)
+    print(json.dumps(${FILE_SIZE} / (time.perf_counter() - t) / 1e6))
 else:
     t = time.perf_counter(); total = 0
     fd = os.open(p, os.O_RDONLY)
@@ -100,6 +134,8 @@ function runClient(mnt: string, kind: string): Promise<number> {
   });
 }
 
+const KINDS = ['stat', 'readdir', 'read', 'write'];
+const UNITS: Record<string, string> = { stat: 'stat/s', readdir: 'entries/s', read: 'read MB/s', write: 'write MB/s' };
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
 
@@ -123,10 +159,10 @@ async function main(): Promise<void> {
       });
     }
     const results: Record<string, Record<string, number[]>> = {};
-    for (const d of daemons) results[d.variant] = { stat: [], read: [] };
+    for (const d of daemons) results[d.variant] = Object.fromEntries(KINDS.map((k) => [k, []]));
     const loadBefore = loadavg();
     for (let r = 0; r < rounds; r++) {
-      for (const kind of ['stat', 'read']) {
+      for (const kind of KINDS) {
         // Rotate the order each round so no variant always runs first.
         for (let i = 0; i < daemons.length; i++) {
           const d = daemons[(i + r) % daemons.length]!;
@@ -136,11 +172,15 @@ async function main(): Promise<void> {
     }
     const loadAfter = loadavg();
     console.log(`node ${process.version}, ${rounds} interleaved rounds; loadavg before: ${loadBefore}; after: ${loadAfter}`);
-    console.log('variant      stat/s (median)   seq read MB/s (median)');
-    for (const v of variants) console.log(`${v.padEnd(12)} ${median(results[v]!['stat']!).toFixed(0).padStart(14)}   ${median(results[v]!['read']!).toFixed(0).padStart(10)}`);
-    const ratio = (a: string, b: string, k: string) => (median(results[a]![k]!) / median(results[b]![k]!)).toFixed(3);
-    console.log(`adapter / path layer: stat ${ratio('adapter', 'path', 'stat')}, read ${ratio('adapter', 'path', 'read')}`);
-    if (results['fuse-native']) console.log(`adapter / fuse-native: stat ${ratio('adapter', 'fuse-native', 'stat')}, read ${ratio('adapter', 'fuse-native', 'read')}`);
+    console.log(`variant      ${KINDS.map((k) => `${k} ${UNITS[k]}`.padStart(24)).join('')}   (median)`);
+    for (const v of variants) console.log(`${v.padEnd(12)} ${KINDS.map((k) => median(results[v]![k]!).toFixed(0).padStart(24)).join('')}`);
+    // Per round: the two variants ran back to back in that round, so their ratio shares its background.
+    const ratio = (a: string, b: string, k: string): string => {
+      const rs = results[a]![k]!.map((x, i) => x / results[b]![k]![i]!);
+      return `${k} ${median(rs).toFixed(3)} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
+    };
+    console.log(`adapter / path layer, per-round median (min–max): ${KINDS.map((k) => ratio('adapter', 'path', k)).join(', ')}`);
+    if (results['fuse-native']) console.log(`adapter / fuse-native, per-round median (min–max): ${KINDS.map((k) => ratio('adapter', 'fuse-native', k)).join(', ')}`);
     console.log(JSON.stringify(results));
   } finally {
     for (const d of daemons) {

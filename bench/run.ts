@@ -7,6 +7,8 @@
  *   npm run bench -- --quick           # 128 MiB, 2 rounds, 3·10^4 lookups (under 3 minutes)
  *   npm run bench -- --tiny            # smoke test: native and tsfuse only, seconds (test/bench)
  *   options: --rounds N --seconds S --subjects a,b,… --allow-noisy --no-drop-caches --no-memory --out FILE
+ *            --tsfuse-node PATH (the node binary for tsfuse's daemons, e.g. Node 26 for node:ffi's fast
+ *            paths: kernel passthrough, getdents; default: the node running this script)
  *
  * Method. Every daemon is a process of its own, every client too (the C load generator, fio). All
  * backing directories are one directory on one disk: each daemon mirrors it (scratch files are per
@@ -50,6 +52,7 @@ const { values: args } = parseArgs({
     'no-drop-caches': { type: 'boolean', default: false },
     'no-memory': { type: 'boolean', default: false },
     out: { type: 'string' },
+    'tsfuse-node': { type: 'string' },
   },
 });
 
@@ -270,7 +273,7 @@ async function main(): Promise<number> {
   let before = { bg: Number.NaN, loadavg: Number.NaN };
   try {
     log(`bench (${MODE}): building the daemons…`);
-    const tools = buildTools(join(base, 'tools'), wanted, log);
+    const tools = buildTools(join(base, 'tools'), wanted, log, args['tsfuse-node']);
     for (const [k, v] of tools.missing) if (wanted.has(k)) log(`  ${k}: ${v}`);
     if (tools.fuseNativeModules) names.set(tools.fuseNativeModules, 'TMP/fuse-native');
     for (const x of [tools.goLoopback, tools.passthroughLl, tools.nullLl]) if (x) names.set(x, x.slice(x.lastIndexOf('/') + 1));
@@ -279,7 +282,7 @@ async function main(): Promise<number> {
     log(`bench: populating ${source} (${sizes.bigMiB} MiB file, ${sizes.dirEntries} + ${sizes.lookupFiles} files)…`);
     await populate(source, lg);
 
-    machine = describeMachine(source);
+    machine = describeMachine(source, args['tsfuse-node']);
     before = { bg: preset.quietMs > 0 ? await waitForQuiet(QUIET_CORES, preset.quietMs, 500) : 0, loadavg: loadavg() };
     if (before.bg > QUIET_CORES && !args['allow-noisy']) {
       log(`bench: refused: other jobs use ${before.bg.toFixed(2)} cores of CPU (loadavg ${before.loadavg.toFixed(2)}) after waiting ${preset.quietMs / 1000} s; figures would be disturbed. Run again on a quiet machine, or pass --allow-noisy to run and flag it.`);

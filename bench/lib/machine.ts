@@ -3,6 +3,7 @@
  * of the report, /proc/stat and /proc/loadavg sampled through the run, and dropping the page cache for the
  * cold reads.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, release, totalmem } from 'node:os';
 import { parseLoadavg, parseProcStat } from './analysis.ts';
@@ -19,7 +20,7 @@ export function loadavg(): number {
   return parseLoadavg(readFileSync('/proc/loadavg', 'utf8'));
 }
 
-export function describeMachine(backingDir: string): string {
+export function describeMachine(backingDir: string, tsfuseNode = process.execPath): string {
   const fsLine = readFileSync('/proc/self/mountinfo', 'utf8').split('\n')
     .map((l) => l.split(' '))
     .filter((f) => f[4] !== undefined && (backingDir === f[4] || backingDir.startsWith(f[4] === '/' ? '/' : `${f[4]}/`)))
@@ -28,7 +29,7 @@ export function describeMachine(backingDir: string): string {
   const disk = fsLine && sep > 0 ? `${fsLine[sep + 1]} on ${fsLine[sep + 2]} (mounted at ${fsLine[4]})` : 'unknown';
   return [
     `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}`,
-    `Node ${process.version}; backing directory on ${disk}`,
+    `Node ${process.version}${tsfuseNode === process.execPath ? '' : ` (tsfuse's daemons: Node ${spawnSync(tsfuseNode, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '') || `? (${tsfuseNode})`})`}; backing directory on ${disk}`,
   ].join('; ');
 }
 

@@ -47,6 +47,8 @@ export interface Tools {
   readonly passthroughLl?: string;
   readonly nullLl?: string;
   readonly fuseNativeModules?: string;
+  /** The node binary that runs tsfuse's daemons: this process's own unless `--tsfuse-node` names another. */
+  readonly tsfuseNode: string;
   readonly missing: Map<string, string>;
 }
 
@@ -56,8 +58,9 @@ function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: N
 }
 
 /** Builds (or installs) what the wanted subjects need into `workdir`; never throws for a missing tool. */
-export function buildTools(workdir: string, wanted: ReadonlySet<string>, log: (s: string) => void): Tools {
+export function buildTools(workdir: string, wanted: ReadonlySet<string>, log: (s: string) => void, tsfuseNode = process.execPath): Tools {
   const missing = new Map<string, string>();
+  mkdirSync(workdir, { recursive: true }); // cc -o needs it; only the go-fuse build used to create it
   const tools: { goLoopback?: string; passthroughLl?: string; nullLl?: string; fuseNativeModules?: string } = {};
   const fuse3 = run('pkg-config', ['fuse3', '--cflags', '--libs']);
   const fuse3Flags = fuse3.ok ? fuse3.out.split(/\s+/) : undefined;
@@ -110,7 +113,7 @@ export function buildTools(workdir: string, wanted: ReadonlySet<string>, log: (s
     if (probe.ok) tools.fuseNativeModules = dir;
     else missing.set('fuse-native', `npm install or load failed: ${probe.out.slice(0, 300)}`);
   }
-  return { ...tools, missing };
+  return { ...tools, tsfuseNode, missing };
 }
 
 /** One daemon, started. */
@@ -191,7 +194,7 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
     case 'tsfuse':
     case 'tsfuse+auto_cache':
       return {
-        argv: [process.execPath, ...TSX, 'passthrough', source, mountpoint, String(t.entry), String(t.attr), ...(id === 'tsfuse+auto_cache' ? ['-o', 'auto_cache'] : [])],
+        argv: [tools.tsfuseNode, ...TSX, 'passthrough', source, mountpoint, String(t.entry), String(t.attr), ...(id === 'tsfuse+auto_cache' ? ['-o', 'auto_cache'] : [])],
         timeouts: `entry ${t.entry} s, attr ${t.attr} s (PassthroughOptions: in every reply); ENOENT not cached`,
       };
     case 'bindfs':
@@ -217,7 +220,7 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
         cwd: tools.fuseNativeModules!,
       };
     case 'tsfuse-null':
-      return { argv: [process.execPath, ...TSX, 'null', mountpoint], timeouts: 'entry 0 s, attr 0 s (in every reply)' };
+      return { argv: [tools.tsfuseNode, ...TSX, 'null', mountpoint], timeouts: 'entry 0 s, attr 0 s (in every reply)' };
     case 'libfuse-null':
       return { argv: [tools.nullLl!, '-f', '-s', mountpoint], timeouts: 'entry 0 s, attr 0 s (in every reply)' };
   }
