@@ -2,9 +2,15 @@
 // addon over libfuse 2) when it is installed: stat, readdir, sequential read and sequential write, one
 // daemon process per variant,
 // all mounted at once and driven in ONE interleaved run (round robin, so background load hits every
-// variant alike), with /proc/loadavg recorded before and after. Prints medians and ratios.
+// variant alike), with /proc/loadavg recorded before and after. Prints medians and ratios of throughput,
+// and of the daemon's CPU time per operation (user + system of the daemon process, from /proc/PID/stat:
+// far less sensitive to the machine's other load than throughput).
 //
-//   node --import tsx bench/fuse-native.ts [--rounds 5] [--fuse-native /path/to/node_modules/fuse-native]
+//   node --import tsx bench/fuse-native.ts [--rounds 5] [--fuse-native /path/to/node_modules/fuse-native] [--base DIR]
+//
+// --base DIR adds "path@base" and "adapter@base": the same daemons served from another copy of the tree
+// (DIR/bench/fuse-native.ts and the DIR/src it imports, e.g. the last commit's files), for a before/after
+// in the same interleaved run.
 //
 // fuse-native comes from `npm install fuse-native` (its prebuilt addon and bundled libfuse 2); without it
 // only the adapter and the path layer are compared.
@@ -17,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 const FILE_SIZE = 64 * 1024 * 1024;
 const STATS = 20_000;
-const LISTINGS = 200;
+const LISTINGS = 500;
 const DIR_ENTRIES = 1000;
 /**
  * Cache timeouts of 0, so every stat reaches the daemon. fuse-native applies only truthy option values
@@ -138,6 +144,17 @@ const KINDS = ['stat', 'readdir', 'read', 'write'];
 const UNITS: Record<string, string> = { stat: 'stat/s', readdir: 'entries/s', read: 'read MB/s', write: 'write MB/s' };
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
+/** The process's user + system CPU time so far, in clock ticks (all its threads: /proc/PID/stat utime, stime). */
+const cpuTicks = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+};
+/** USER_HZ, the unit of those times (100 on every Linux build of note). */
+const TICK_US = 1e6 / 100;
+/** What one run of each client does: its CPU is reported per stat, per listing, per MB. */
+const OPS: Record<string, number> = { stat: STATS, readdir: LISTINGS, read: FILE_SIZE / 1e6, write: FILE_SIZE / 1e6 };
+const CPU_UNITS: Record<string, string> = { stat: 'µs/stat', readdir: 'µs/listing', read: 'µs/MB read', write: 'µs/MB written' };
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -145,13 +162,17 @@ async function main(): Promise<void> {
   const rounds = Number(args[args.indexOf('--rounds') + 1] || 5) || 5;
   const fnArg = args.indexOf('--fuse-native');
   const fuseNativeDir = fnArg >= 0 ? args[fnArg + 1]! : ['/tmp/fnbench/node_modules/fuse-native', join(process.cwd(), 'node_modules/fuse-native')].find((d) => existsSync(d)) ?? '';
-  const variants = ['path', 'adapter', ...(fuseNativeDir !== '' ? ['fuse-native'] : [])];
+  const baseArg = args.indexOf('--base');
+  const baseDir = baseArg >= 0 ? args[baseArg + 1]! : '';
+  const variants = ['path', 'adapter', ...(fuseNativeDir !== '' ? ['fuse-native'] : []), ...(baseDir !== '' ? ['path@base', 'adapter@base'] : [])];
   const self = fileURLToPath(import.meta.url);
   const daemons: { variant: string; mnt: string; proc: ChildProcess }[] = [];
   try {
     for (const variant of variants) {
       const mnt = mkdtempSync(join(tmpdir(), `tsfuse-bench-fn-${variant}-`));
-      const proc = spawn(process.execPath, [...process.execArgv, self, 'serve', variant, mnt, fuseNativeDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const [served, where] = variant.split('@') as [string, string | undefined];
+      const script = where === undefined ? self : join(baseDir, 'bench/fuse-native.ts');
+      const proc = spawn(process.execPath, [...process.execArgv, script, 'serve', served, mnt, fuseNativeDir], { stdio: ['ignore', 'pipe', 'inherit'] });
       daemons.push({ variant, mnt, proc });
       await new Promise<void>((resolve, reject) => {
         proc.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('ready')) resolve(); });
@@ -159,29 +180,37 @@ async function main(): Promise<void> {
       });
     }
     const results: Record<string, Record<string, number[]>> = {};
+    const cpu: Record<string, Record<string, number[]>> = {};
     for (const d of daemons) results[d.variant] = Object.fromEntries(KINDS.map((k) => [k, []]));
+    for (const d of daemons) cpu[d.variant] = Object.fromEntries(KINDS.map((k) => [k, []]));
     const loadBefore = loadavg();
     for (let r = 0; r < rounds; r++) {
       for (const kind of KINDS) {
         // Rotate the order each round so no variant always runs first.
         for (let i = 0; i < daemons.length; i++) {
           const d = daemons[(i + r) % daemons.length]!;
+          const before = cpuTicks(d.proc.pid!);
           results[d.variant]![kind]!.push(await runClient(d.mnt, kind));
+          cpu[d.variant]![kind]!.push(((cpuTicks(d.proc.pid!) - before) * TICK_US) / OPS[kind]!);
         }
       }
     }
     const loadAfter = loadavg();
     console.log(`node ${process.version}, ${rounds} interleaved rounds; loadavg before: ${loadBefore}; after: ${loadAfter}`);
     console.log(`variant      ${KINDS.map((k) => `${k} ${UNITS[k]}`.padStart(24)).join('')}   (median)`);
-    for (const v of variants) console.log(`${v.padEnd(12)} ${KINDS.map((k) => median(results[v]![k]!).toFixed(0).padStart(24)).join('')}`);
+    for (const v of variants) console.log(`${v.padEnd(14)} ${KINDS.map((k) => median(results[v]![k]!).toFixed(0).padStart(24)).join('')}`);
+    console.log(`daemon CPU   ${KINDS.map((k) => CPU_UNITS[k]!.padStart(24)).join('')}   (median)`);
+    for (const v of variants) console.log(`${v.padEnd(14)} ${KINDS.map((k) => median(cpu[v]![k]!).toFixed(1).padStart(24)).join('')}`);
     // Per round: the two variants ran back to back in that round, so their ratio shares its background.
-    const ratio = (a: string, b: string, k: string): string => {
-      const rs = results[a]![k]!.map((x, i) => x / results[b]![k]![i]!);
+    const ratio = (of: Record<string, Record<string, number[]>>, a: string, b: string, k: string): string => {
+      const rs = of[a]![k]!.map((x, i) => x / of[b]![k]![i]!);
       return `${k} ${median(rs).toFixed(3)} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
     };
-    console.log(`adapter / path layer, per-round median (min–max): ${KINDS.map((k) => ratio('adapter', 'path', k)).join(', ')}`);
-    if (results['fuse-native']) console.log(`adapter / fuse-native, per-round median (min–max): ${KINDS.map((k) => ratio('adapter', 'fuse-native', k)).join(', ')}`);
-    console.log(JSON.stringify(results));
+    const pairs = [['adapter', 'path'], ['adapter', 'fuse-native'], ['path', 'fuse-native'], ['path', 'path@base'], ['adapter', 'adapter@base']]
+      .filter(([a, b]) => results[a!] && results[b!]);
+    for (const [a, b] of pairs) console.log(`throughput ${a} / ${b}, per-round median (min–max): ${KINDS.map((k) => ratio(results, a!, b!, k)).join(', ')}`);
+    for (const [a, b] of pairs) console.log(`daemon CPU ${a} / ${b}, per-round median (min–max): ${KINDS.map((k) => ratio(cpu, a!, b!, k)).join(', ')}`);
+    console.log(JSON.stringify({ throughput: results, cpuPerOp: cpu }));
   } finally {
     for (const d of daemons) {
       d.proc.kill('SIGTERM');

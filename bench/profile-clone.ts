@@ -1,4 +1,7 @@
 /**
+ * The experiment that led to clone queues (src/session/clone-queues.ts), kept for its figures in
+ * bench/RESULTS.md; the shipped code is measured by bench/clone-queues.ts.
+ *
  * Experiment: several /dev/fuse reader queues (FUSE_DEV_IOC_CLONE, libfuse's clone_fd) against the one
  * queue, with 4 parallel clients. Needs Node >= 26 (ioctl through node:ffi) and root.
  *

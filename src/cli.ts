@@ -19,7 +19,7 @@ import type { ParseArgsConfig } from 'node:util';
 import { TsfuseError } from './errors.ts';
 import { helloFilesystem } from './hello.ts';
 import { createMemfs, parseMemfsSize } from './memfs/index.ts';
-import { createPassthrough, PASSTHROUGH_MOUNT_OPTIONS } from './passthrough/index.ts';
+import { createPassthrough, passthroughMountOptions } from './passthrough/index.ts';
 import { pathOperations } from './ops/path/layer.ts';
 import { defaultEnvironment } from './mount/environment.ts';
 import { parseMountOptions } from './mount/options.ts';
@@ -95,6 +95,8 @@ export interface FilesystemCommand {
   create(args: { readonly sources: readonly string[]; readonly values: Values }): LowLevelOperations | Promise<LowLevelOperations>;
   /** `-o` options always given before the user's. Absent: none. */
   readonly defaultOptions?: readonly string[];
+  /** Completes the `-o` options given (after `defaultOptions`) with what this filesystem needs for them. Absent: as given. */
+  readonly completeOptions?: (given: readonly string[]) => readonly string[];
   /**
    * Whether the daemon runs supervised (restarted after a crash, src/handoff/supervisor.ts) unless
    * `--no-supervise` is given; only for a filesystem that can rebuild its state. Absent: false.
@@ -126,8 +128,9 @@ export const FILESYSTEMS: readonly FilesystemCommand[] = [
     name: 'passthrough',
     summary: 'SOURCE mirrored at MOUNTPOINT (like libfuse\'s passthrough_ll)',
     sources: ['SOURCE'],
-    // The daemon runs as root and opens files for every caller: the kernel must check permissions.
-    defaultOptions: [PASSTHROUGH_MOUNT_OPTIONS],
+    // The daemon runs as root and opens files for every caller: with allow_other or allow_root the kernel
+    // must check permissions (passthroughMountOptions adds default_permissions then).
+    completeOptions: (given) => passthroughMountOptions(given) as readonly string[],
     supervisedByDefault: true,
     create: ({ sources }) => createPassthrough(resolve(sources[0] as string)),
   },
@@ -204,7 +207,8 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
   // A successor (src/handoff: `tsfuse restart`) starts in `/`: its relative arguments are the predecessor's.
   const successor = isSuccessor();
   const sources = parsed.positionals.slice(0, -1).map((s) => resolve(handoffCwd() ?? process.cwd(), s));
-  const options = [...(fs.defaultOptions ?? []), ...((values['options'] as string[] | undefined) ?? [])];
+  const given = [...(fs.defaultOptions ?? []), ...((values['options'] as string[] | undefined) ?? [])];
+  let options: readonly string[] = given;
   const debug = values['debug'] === true;
   const explain = values['explain'] === true;
   const foreground = values['foreground'] === true || debug || explain;
@@ -214,7 +218,8 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
   const prefix = `tsfuse ${fs.name}: `;
 
   try {
-    parseMountOptions(options); // a bad -o is reported here, before anything starts
+    parseMountOptions(given); // a bad -o is reported here, before anything starts
+    options = fs.completeOptions?.(given) ?? given;
   } catch (e) {
     io.err(`${prefix}${cliMessage(e)}\n`);
     return 1;

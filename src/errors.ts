@@ -114,6 +114,7 @@ export const ERROR_CODES = Object.freeze({
   ERR_FUSE_NOTIFY: 'A notification could not be sent.',
   ERR_FUSE_HANDOFF: 'A mount could not be handed over to a successor process; it stays with the process that serves it.',
   ERR_FUSE_SUPERVISE: 'A mount cannot be supervised (restarted after a crash): the filesystem cannot rebuild its state, or the supervisor could not start.',
+  ERR_FUSE_URING_UNAVAILABLE: 'The io_uring transport was asked for, but it cannot run here: it needs Node >= 26 (node:ffi), Linux >= 6.14 with CONFIG_FUSE_IO_URING, and /sys/module/fuse/parameters/enable_uring set to Y.',
   ERR_INVALID_STATE: 'The object was used after it was closed.',
   ERR_INVALID_ARG_VALUE: 'An argument has a value the function cannot use.',
 } as const);

@@ -33,6 +33,7 @@ export type {
   LowLevelOperations, RequestContext, InitInfo, ReadyInfo, MaybePromise, HandlerName, ReaddirResult, ReaddirplusResult,
   UnnumberedDirEntry, UnnumberedDirEntryPlus,
 } from './ops/lowlevel.ts';
+export { HandleDescriptors, HANDLE_DESCRIPTORS_DEFAULTS, type HandleDescriptorsOptions } from './ops/handle-descriptors.ts';
 // The path-based filesystem interface, served through the low-level one
 export { pathOperations } from './ops/path/layer.ts';
 export type {
@@ -42,7 +43,7 @@ export type {
 // Filesystems that ship with tsfuse (and that `tsfuse memfs` / `tsfuse passthrough` serve)
 export { createMemfs, parseMemfsSize, Memfs, type MemfsOptions } from './memfs/index.ts';
 export {
-  createPassthrough, servePassthrough, PASSTHROUGH_MOUNT_OPTIONS, type PassthroughOptions, type PassthroughOperations,
+  createPassthrough, servePassthrough, passthroughMountOptions, PASSTHROUGH_MOUNT_OPTIONS, type PassthroughOptions, type PassthroughOperations,
 } from './passthrough/index.ts';
 // Helpers for handlers
 export { attrFromStats } from './ops/stats.ts';

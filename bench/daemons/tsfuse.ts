@@ -7,7 +7,8 @@
  *
  * `passthrough` is src/passthrough with its timeouts given as PassthroughOptions (the handlers put them
  * in their replies, as passthrough_ll does; the `-o attr_timeout=` wrapper of src/ops/fs-options.ts would
- * add a copy of every reply) and `default_permissions` plus OPTIONS as mount options. `null` is the
+ * add a copy of every reply) and OPTIONS as mount options, completed by servePassthrough (default_permissions
+ * only with allow_other/allow_root: mounted for root alone, like passthrough_ll, it needs none). `null` is the
  * do-nothing filesystem of bench/lib/filesystems.ts (statTree: /file, timeouts 0 in every reply).
  * Prints "ready" once mounted, unmounts on SIGTERM/SIGINT.
  */

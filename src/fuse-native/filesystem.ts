@@ -131,16 +131,25 @@ class ReadBuffers {
     return this.#free.get(length)?.pop() ?? Buffer.allocUnsafeSlow(length);
   }
 
+  /** Buffers answered since the last macrotask turn: free once it comes (one setImmediate for them all). */
+  #answered: Buffer[] = [];
+
   giveBack(buf: Buffer): void {
-    setImmediate(() => {
+    if (this.#answered.push(buf) === 1) setImmediate(this.#recycle);
+  }
+
+  readonly #recycle = (): void => {
+    const answered = this.#answered;
+    this.#answered = [];
+    for (const buf of answered) {
       let list = this.#free.get(buf.length);
       if (list === undefined) {
         list = [];
         this.#free.set(buf.length, list);
       }
       if (list.length < ReadBuffers.PER_LENGTH) list.push(buf);
-    });
-  }
+    }
+  };
 }
 
 /** Only functions count as operations (fuse-native's tests put `force: true` among them). */

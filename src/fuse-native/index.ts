@@ -13,6 +13,7 @@ import { mount as mountLowLevel, type FuseMount } from '../session/fuse-mount.ts
 import { pathOperations } from '../ops/path/layer.ts';
 import { unmount as unmountMountpoint } from '../mount/unmount.ts';
 import { cleanStaleMount } from '../mount/stale.ts';
+import { parseMountOptions } from '../mount/options.ts';
 import { TsfuseError } from '../errors.ts';
 import { ERRNO_CONSTANTS, type ErrnoConstants } from './errno.ts';
 import { adapterSettings, type FuseNativeOptions } from './options.ts';
@@ -32,6 +33,8 @@ const noop: DoneCallback = () => {};
 const MAX_TIMER_MS = 0x7fff_ffff;
 /** Time for the kernel's INIT beyond what the user's `init` may take. */
 const INIT_MARGIN_MS = 10_000;
+/** The `-o` items the path layer takes as its own options (see #mount). */
+const CACHE_TIMEOUT_OPTION = /^(?:entry|attr|negative)_timeout=/;
 
 /** A fuse-native filesystem, mounted by tsfuse. */
 class Fuse {
@@ -147,8 +150,13 @@ class Fuse {
       process.emitWarning(`fuse-native init failed (${String(err)}); serving anyway, as fuse-native does`, 'TsfuseWarning');
     });
     const initMs = settings.timeoutOf('init');
-    this.#mounted = await mountLowLevel(this.mnt, pathOperations(fs, { useIno: false }), {
-      options: [...settings.mountOptions],
+    // The cache timeouts go to the path layer itself rather than through `-o`: the layer then puts them
+    // in its replies as it builds them, where the mount option would wrap every entry and attribute
+    // reply in a copy with the timeout filled in (src/ops/fs-options.ts). Parsing checks them as `-o` would.
+    const { entryTimeout, attrTimeout, negativeTimeout } = parseMountOptions([...settings.mountOptions]).fs;
+    const layerOptions = { useIno: false, entryTimeout, attrTimeout, negativeTimeout };
+    this.#mounted = await mountLowLevel(this.mnt, pathOperations(fs, layerOptions), {
+      options: settings.mountOptions.filter((o) => !CACHE_TIMEOUT_OPTION.test(o)),
       debug: settings.debug,
       initTimeoutMs: initMs === 0 ? MAX_TIMER_MS : Math.min(MAX_TIMER_MS, initMs + INIT_MARGIN_MS),
     });

@@ -99,15 +99,22 @@ export interface FsOptions {
   /** Permission bits masked out of every reported mode. */
   readonly umask: number | undefined;
   /**
-   * libfuse's `max_threads`: at most this many requests in the filesystem's handlers at once; more wait
-   * their turn in arrival order (handlers run on the main thread, so this bounds the asynchronous work a
-   * filesystem has outstanding, not threads). Absent: no limit.
+   * libfuse's `max_threads`. With clone queues running (see {@link cloneFd}): how many worker queues.
+   * Otherwise: at most this many requests in the filesystem's handlers at once; more wait their turn in
+   * arrival order (handlers run on the main thread, so this bounds the asynchronous work a filesystem has
+   * outstanding, not threads). Absent: one worker queue per CPU with clone queues, else no limit.
    */
   readonly maxThreads: number | undefined;
   /**
-   * libfuse's `clone_fd` (a /dev/fuse queue per thread). Accepted for command-line compatibility and
-   * has no effect: bench/RESULTS.md ("Several reader queues") measured clone queues served from worker
-   * threads against the one queue. Defaults to false.
+   * libfuse's `clone_fd` (a /dev/fuse queue per thread), a performance hint: for a filesystem that
+   * declares `workerIo` (the passthrough does), on Node >= 26, `max_threads` (default: one per CPU) more
+   * /dev/fuse queues (FUSE_DEV_IOC_CLONE), each read by a worker thread that answers READ/WRITE of mapped
+   * handles itself with pread/pwrite and forwards every other request to the main thread
+   * (src/session/clone-queues.ts). Random reads gain, metadata requests read by a worker pay a thread hop
+   * (bench/RESULTS.md "Several reader queues"). Not with `debug`, `record`, `explain` or `supervise`,
+   * which need every request on the main queue. Otherwise (Node 20, a filesystem that does not opt in)
+   * accepted and without effect, no error or warning: `FuseMount.queues` says how many queues serve.
+   * Defaults to false.
    */
   readonly cloneFd: boolean;
 }

@@ -5,6 +5,9 @@
  * promise settles, and the limit bounds exactly that. Requests beyond it wait in arrival order (FIFO, so
  * a FORGET never overtakes the LOOKUP it follows). A handler that answers synchronously holds a slot only
  * while it runs. The wrapper is built only when the option is given: a mount without it pays nothing.
+ * With clone queues running (`-o clone_fd` for a filesystem that declares `workerIo`, Node >= 26),
+ * max_threads counts their worker threads instead, as in libfuse, and mount() builds no limit here
+ * (src/session/clone-queues.ts planCloneQueues).
  */
 import type { LowLevelOperations, RequestContext } from './lowlevel.ts';
 import { OPCODES } from '../protocol/opcodes.ts';

@@ -27,6 +27,7 @@ import type { Negotiated } from '../protocol/negotiated.ts';
 import type { InitWants } from '../protocol/init.ts';
 import type { Notifier } from '../session/session.ts';
 import type { BackingFiles } from '../session/backing.ts';
+import type { HandleDescriptors } from './handle-descriptors.ts';
 
 /** Sync or async. */
 export type MaybePromise<T> = T | Promise<T>;
@@ -123,6 +124,14 @@ export interface LowLevelOperations {
    * entry. Defaults to false.
    */
   readonly checksPermissions?: boolean;
+  /**
+   * Opt-in to clone queues: which open file handles are plain descriptors, so that with `-o clone_fd`
+   * (Node >= 26) worker threads answer READ (and WRITE, if the table says so) of those handles with
+   * pread(2)/pwrite(2) on their own /dev/fuse queues, without calling `read`/`write` (see
+   * {@link HandleDescriptors} for the contract). Only read at mount. Absent: `clone_fd` has no effect,
+   * and `max_threads` caps the requests in handlers at once.
+   */
+  readonly workerIo?: HandleDescriptors;
   /** Called with INIT; return adjusted wants (capabilities, maxWrite, …). Absent: the derived wants are used. */
   init?(info: InitInfo): MaybePromise<InitWants | void>;
   /** Called once after INIT is answered, with what was agreed and the notifier. Absent: nothing. */

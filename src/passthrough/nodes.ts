@@ -11,6 +11,7 @@
  */
 import { closeSync, openSync, fstatSync, type BigIntStats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
+import { toU64, type U64 } from '../protocol/u64.ts';
 
 /** O_PATH, absent from Node's fs.constants; 010000000 on every Linux architecture Node supports. */
 export const O_PATH = (fsConstants as Record<string, number | undefined>)['O_PATH'] ?? 0o10000000;
@@ -108,11 +109,22 @@ export function keyOf(st: BigIntStats): string {
   return `${st.dev}:${st.ino}`;
 }
 
+/**
+ * What the table needs of a stat: the key, st_dev and st_ino exact (canonical U64s, so `===` compares
+ * them), and st_mode. From a BigIntStats ({@link identityOf}) or from statx through node:ffi
+ * (./at-calls.ts StatResult), which need not allocate a BigInt.
+ */
+export interface InodeIdentity { readonly key: string; readonly dev: U64; readonly ino: U64; readonly mode: number }
+
+export function identityOf(st: BigIntStats): InodeIdentity {
+  return { key: keyOf(st), dev: toU64(st.dev), ino: toU64(st.ino), mode: Number(st.mode) };
+}
+
 export class NodeTable {
   readonly #byId = new Map<number, PassthroughNode>();
   readonly #byKey = new Map<string, PassthroughNode>();
   #nextId = COUNTED_IDS_FROM;
-  readonly #rootDev: bigint;
+  readonly #rootDev: U64;
   readonly #journaled = new Map<number, JournaledNode>();
   readonly #journaledByKey = new Map<string, JournaledNode>();
   /** Not readonly: a handoff (importNodes) brings its own. */
@@ -122,7 +134,7 @@ export class NodeTable {
 
   constructor(source: string) {
     const fd = openSync(source, O_PATH | fsConstants.O_DIRECTORY);
-    const st = fstatSync(fd, { bigint: true });
+    const st = identityOf(fstatSync(fd, { bigint: true }));
     this.#rootDev = st.dev;
     this.root = this.#add(1, fd, st);
     this.root.nlookup = 1;
@@ -158,8 +170,8 @@ export class NodeTable {
    * Counts one lookup of the inode behind `fd` (whose stat is `st`), found as `name` in `parent`: an
    * existing node takes the count and `fd` is closed; otherwise `fd` becomes a new node's.
    */
-  adopt(fd: number, st: BigIntStats, parent: PassthroughNode, name: Buffer): PassthroughNode {
-    const key = keyOf(st);
+  adopt(fd: number, st: InodeIdentity, parent: PassthroughNode, name: Buffer): PassthroughNode {
+    const key = st.key;
     const known = this.#byKey.get(key);
     if (known !== undefined) {
       closeSync(fd);
@@ -288,9 +300,9 @@ export class NodeTable {
   }
 
   /** A new node's id: see {@link DETERMINISTIC_IDS_BELOW}. */
-  #idFor(st: BigIntStats): number {
-    if (st.dev === this.#rootDev && st.ino > 0n && st.ino < BigInt(DETERMINISTIC_IDS_BELOW)) {
-      const id = Number(st.ino) + 1;
+  #idFor(st: InodeIdentity): number {
+    if (st.dev === this.#rootDev && typeof st.ino === 'number' && st.ino > 0 && st.ino < DETERMINISTIC_IDS_BELOW) {
+      const id = st.ino + 1;
       if (!this.#byId.has(id) && !this.#journaled.has(id)) return id;
     }
     // Another device (a filesystem mounted inside SOURCE): its inode numbers would collide with SOURCE's.
@@ -322,8 +334,8 @@ export class NodeTable {
     } catch {
       return undefined;
     }
-    const st = fstatSync(fd, { bigint: true });
-    if (keyOf(st) !== j.key || this.#byKey.has(j.key)) {
+    const st = identityOf(fstatSync(fd, { bigint: true }));
+    if (st.key !== j.key || this.#byKey.has(j.key)) {
       closeSync(fd);
       return undefined;
     }
@@ -341,10 +353,10 @@ export class NodeTable {
     if (this.#journaledByKey.get(j.key) === j) this.#journaledByKey.delete(j.key);
   }
 
-  #add(id: number, fd: number, st: BigIntStats): PassthroughNode {
+  #add(id: number, fd: number, st: InodeIdentity): PassthroughNode {
     const node: PassthroughNode = {
-      id, fd, prefix: Buffer.from(`/proc/self/fd/${fd}/`), self: `/proc/self/fd/${fd}`, key: keyOf(st),
-      type: Number(st.mode) & S_IFMT, nlookup: 0, parent: undefined, name: undefined, olderNames: undefined,
+      id, fd, prefix: Buffer.from(`/proc/self/fd/${fd}/`), self: `/proc/self/fd/${fd}`, key: st.key,
+      type: st.mode & S_IFMT, nlookup: 0, parent: undefined, name: undefined, olderNames: undefined,
     };
     this.#byId.set(id, node);
     this.#byKey.set(node.key, node);

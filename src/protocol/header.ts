@@ -5,6 +5,7 @@
 import type { FrameReader } from './reader.ts';
 import { InHeader, OutHeader, ExtHeader, SuppGroups, Secctx } from './structs.ts';
 import { readU64, u64FromHalves } from './u64.ts';
+import { readU16, readU32, write32 } from './le32.ts';
 import { EXT_GROUPS, MAX_NR_SECCTX, UNIQUE_RESEND_BIT_HI } from './constants.ts';
 import type { Ino, Unique } from './ids.ts';
 
@@ -63,16 +64,16 @@ export function decodeInHeader(r: FrameReader): InHeaderFields | undefined {
     r.error = { kind: 'short-header', got: frameLen };
     return undefined;
   }
-  const len = buf.readUInt32LE(start + H.len);
+  const len = readU32(buf, start + H.len);
   if (len !== frameLen) {
     r.error = { kind: 'length-mismatch', declared: len, got: frameLen };
     return undefined;
   }
-  const uniqueLo = buf.readUInt32LE(start + H.unique);
-  const uniqueHi = buf.readUInt32LE(start + H.unique + HI_HALF);
+  const uniqueLo = readU32(buf, start + H.unique);
+  const uniqueHi = readU32(buf, start + H.unique + HI_HALF);
   const hi = (uniqueHi & ~UNIQUE_RESEND_BIT_HI) >>> 0;
   const unique = u64FromHalves(uniqueLo, hi) as Unique;
-  const totalExtlen = buf.readUInt16LE(start + H.total_extlen);
+  const totalExtlen = readU16(buf, start + H.total_extlen);
   if (totalExtlen * 8 > len - IN_HEADER_SIZE) {
     r.error = { kind: 'bad-extension', reason: `total_extlen ${totalExtlen}×8 exceeds the ${len - IN_HEADER_SIZE}-byte body` };
     return undefined;
@@ -80,15 +81,15 @@ export function decodeInHeader(r: FrameReader): InHeaderFields | undefined {
   r.reset(buf, start + IN_HEADER_SIZE, start + len - totalExtlen * 8);
   return {
     len,
-    opcode: buf.readUInt32LE(start + H.opcode),
+    opcode: readU32(buf, start + H.opcode),
     unique,
     resend: (uniqueHi & UNIQUE_RESEND_BIT_HI) !== 0,
     uniqueLo,
     uniqueHi,
     nodeid: readU64(buf, start + H.nodeid) as Ino,
-    uid: buf.readUInt32LE(start + H.uid),
-    gid: buf.readUInt32LE(start + H.gid),
-    pid: buf.readUInt32LE(start + H.pid),
+    uid: readU32(buf, start + H.uid),
+    gid: readU32(buf, start + H.gid),
+    pid: readU32(buf, start + H.pid),
     totalExtlen,
   };
 }
@@ -156,15 +157,19 @@ function extError(r: FrameReader, reason: string): undefined {
  * `error` is a positive errno (0 for success); the header carries it negated.
  */
 export function frameReply(uniqueLo: number, uniqueHi: number, error: number, body: readonly Uint8Array[]): Uint8Array[] {
+  const parts = body.length;
   let len = OUT_HEADER_SIZE;
-  for (let i = 0; i < body.length; i++) len += body[i]!.byteLength;
+  for (let i = 0; i < parts; i++) len += body[i]!.byteLength;
   const header = Buffer.allocUnsafe(OUT_HEADER_SIZE);
-  header.writeUInt32LE(len, O.len);
-  header.writeInt32LE(error === 0 ? 0 : -error, O.error);
-  header.writeUInt32LE(uniqueLo, O.unique);
-  header.writeUInt32LE(uniqueHi, O.unique + HI_HALF);
+  write32(header, O.len, len);
+  write32(header, O.error, error === 0 ? 0 : -error);
+  write32(header, O.unique, uniqueLo);
+  write32(header, O.unique + HI_HALF, uniqueHi);
+  // Array literals for the common shapes: no growing of an array per reply.
+  if (parts === 0) return [header];
+  if (parts === 1) return [header, body[0]!];
   const out: Uint8Array[] = [header];
-  for (let i = 0; i < body.length; i++) out.push(body[i]!);
+  for (let i = 0; i < parts; i++) out.push(body[i]!);
   return out;
 }
 

@@ -18,6 +18,7 @@ import {
 } from './structs.ts';
 import { IOCTL_MAX_IOV } from './constants.ts';
 import { zeroed } from './zeroed.ts';
+import { write32 } from './le32.ts';
 
 /**
  * A point in time, as a filesystem may return it: seconds since the epoch as a number (fractions become
@@ -219,16 +220,17 @@ function fileMode(v: unknown, path: string): number {
  */
 function writeValid(b: Buffer, secOff: number, nsecOff: number, timeout: unknown, path: string, field: string): void {
   if (typeof timeout !== 'number') return bad(at(path, field), 'seconds (a number)', timeout);
-  if (!(timeout > 0)) { writeU64(b, secOff, 0); b.writeUInt32LE(0, nsecOff); return; }
+  if (!(timeout > 0)) { writeU64(b, secOff, 0); write32(b, nsecOff, 0); return; }
   const seconds = timeout >= 2 ** 53 ? 2 ** 53 - 1 : timeout;
   const whole = Math.floor(seconds);
   writeU64(b, secOff, whole);
-  b.writeUInt32LE(Math.min(NS - 1, Math.round((seconds - whole) * NS)), nsecOff);
+  write32(b, nsecOff, Math.min(NS - 1, Math.round((seconds - whole) * NS)));
 }
 
-function nsecField(v: unknown, path: string, field: string): number {
+/** `suffix` is appended to `field` only in the message: no string is built per reply. */
+function nsecField(v: unknown, path: string, field: string, suffix: string): number {
   if (typeof v === 'number' && v >>> 0 === v && v < NS) return v;
-  return bad(at(path, field), 'nanoseconds 0..999 999 999', v);
+  return bad(at(path, field + suffix), 'nanoseconds 0..999 999 999', v);
 }
 
 const TIME_EXPECTED = 'seconds since the epoch (number), a Date, bigint nanoseconds or { sec, nsec }';
@@ -244,7 +246,7 @@ function writeTime(b: Buffer, secOff: number, nsecOff: number, t: unknown, nsec:
     if (!Number.isFinite(t) || Math.abs(t) > Number.MAX_SAFE_INTEGER) bad(at(path, field), TIME_EXPECTED, t);
     if (nsec !== undefined) {
       sec = Math.trunc(t);
-      ns = nsecField(nsec, path, `${field}nsec`);
+      ns = nsecField(nsec, path, field, 'nsec');
     } else {
       sec = Math.floor(t);
       ns = Math.min(NS - 1, Math.round((t - sec) * NS));
@@ -266,13 +268,13 @@ function writeTime(b: Buffer, secOff: number, nsecOff: number, t: unknown, nsec:
       bad(at(path, `${field}.sec`), 'whole seconds (a safe integer or a bigint)', s);
     }
     sec = s as number | bigint;
-    ns = nsecField(t['nsec'] ?? 0, path, `${field}.nsec`);
+    ns = nsecField(t['nsec'] ?? 0, path, field, '.nsec');
   } else {
     return bad(at(path, field), TIME_EXPECTED, t);
   }
   if (typeof sec === 'bigint' && (sec < MIN_I64 || sec > MAX_I64)) bad(at(path, field), `${TIME_EXPECTED} within ±2^63 seconds`, t);
   writeI64(b, secOff, sec);
-  b.writeUInt32LE(ns, nsecOff);
+  write32(b, nsecOff, ns);
 }
 
 /**
@@ -301,13 +303,13 @@ export function writeAttr(b: Buffer, off: number, a: Attr, defaultIno: U64, path
   if (a.atime !== undefined) writeTime(b, off + o.atime, off + o.atimensec, a.atime, a.atimensec, path, 'atime');
   if (a.mtime !== undefined) writeTime(b, off + o.mtime, off + o.mtimensec, a.mtime, a.mtimensec, path, 'mtime');
   if (a.ctime !== undefined) writeTime(b, off + o.ctime, off + o.ctimensec, a.ctime, a.ctimensec, path, 'ctime');
-  b.writeUInt32LE(mode, off + o.mode);
-  b.writeUInt32LE(optU32(a.nlink, 1, path, 'nlink'), off + o.nlink);
-  b.writeUInt32LE(optU32(a.uid, 0, path, 'uid'), off + o.uid);
-  b.writeUInt32LE(optU32(a.gid, 0, path, 'gid'), off + o.gid);
-  b.writeUInt32LE(optU32(a.rdev, 0, path, 'rdev'), off + o.rdev);
-  b.writeUInt32LE(optU32(a.blksize, 0, path, 'blksize'), off + o.blksize);
-  b.writeUInt32LE(optU32(a.flags, 0, path, 'flags'), off + o.flags);
+  write32(b, off + o.mode, mode);
+  write32(b, off + o.nlink, optU32(a.nlink, 1, path, 'nlink'));
+  write32(b, off + o.uid, optU32(a.uid, 0, path, 'uid'));
+  write32(b, off + o.gid, optU32(a.gid, 0, path, 'gid'));
+  write32(b, off + o.rdev, optU32(a.rdev, 0, path, 'rdev'));
+  write32(b, off + o.blksize, optU32(a.blksize, 0, path, 'blksize'));
+  write32(b, off + o.flags, optU32(a.flags, 0, path, 'flags'));
 }
 
 /** Writes struct fuse_entry_out at `off` of a zeroed buffer. `path` names the entry in error messages. */
@@ -343,8 +345,8 @@ export function encodeOpenOut(r: OpenReply, path = ''): Buffer {
   if (!isObject(r)) bad(path === '' ? 'result' : path, 'an OpenReply object ({ fh?, flags? }) or nothing', r);
   const b = zeroed(OpenOut.size);
   writeU64(b, OpenOut.off.fh, optU64(r.fh, path, 'fh'));
-  b.writeUInt32LE(optU32(r.flags, 0, path, 'flags'), OpenOut.off.open_flags);
-  b.writeInt32LE(r.backingId === undefined ? 0 : i32(r.backingId, path, 'backingId'), OpenOut.off.backing_id);
+  write32(b, OpenOut.off.open_flags, optU32(r.flags, 0, path, 'flags'));
+  write32(b, OpenOut.off.backing_id, r.backingId === undefined ? 0 : i32(r.backingId, path, 'backingId'));
   return b;
 }
 
@@ -355,7 +357,7 @@ export function encodeCreateOut(r: CreateReply): Buffer[] {
 
 export function encodeWriteOut(size: number): Buffer {
   const b = zeroed(WriteOut.size);
-  b.writeUInt32LE(u32(size, '', 'result'), WriteOut.off.size);
+  write32(b, WriteOut.off.size, u32(size, '', 'result'));
   return b;
 }
 
@@ -369,15 +371,15 @@ export function encodeStatfsOut(s: StatfsReply): Buffer {
   writeU64(b, o.files, optU64(s.files, '', 'files'));
   writeU64(b, o.ffree, optU64(s.ffree, '', 'ffree'));
   const bsize = optU32(s.bsize, 512, '', 'bsize');
-  b.writeUInt32LE(bsize, o.bsize);
-  b.writeUInt32LE(optU32(s.namelen, 255, '', 'namelen'), o.namelen);
-  b.writeUInt32LE(optU32(s.frsize, bsize, '', 'frsize'), o.frsize);
+  write32(b, o.bsize, bsize);
+  write32(b, o.namelen, optU32(s.namelen, 255, '', 'namelen'));
+  write32(b, o.frsize, optU32(s.frsize, bsize, '', 'frsize'));
   return b;
 }
 
 export function encodeGetxattrOut(size: number): Buffer {
   const b = zeroed(GetxattrOut.size);
-  b.writeUInt32LE(u32(size, '', 'size'), GetxattrOut.off.size);
+  write32(b, GetxattrOut.off.size, u32(size, '', 'size'));
   return b;
 }
 
@@ -387,8 +389,8 @@ export function encodeLkOut(l: LockReply): Buffer {
   const o = LkOut.off.lk;
   writeU64(b, o + FileLockLayout.off.start, u64(l.start, '', 'start'));
   writeU64(b, o + FileLockLayout.off.end, u64(l.end, '', 'end'));
-  b.writeUInt32LE(u32(l.type, '', 'type'), o + FileLockLayout.off.type);
-  b.writeUInt32LE(u32(l.pid, '', 'pid'), o + FileLockLayout.off.pid);
+  write32(b, o + FileLockLayout.off.type, u32(l.type, '', 'type'));
+  write32(b, o + FileLockLayout.off.pid, u32(l.pid, '', 'pid'));
   return b;
 }
 
@@ -413,9 +415,9 @@ export function encodeIoctlOut(r: IoctlReply, outSize: number): Uint8Array[] {
     if (!isRecord(retry)) bad('retry', 'an object { in, out }', retry);
     const ins = iovecs(retry['in'], 'retry.in');
     const outs = iovecs(retry['out'], 'retry.out');
-    b.writeUInt32LE(1 << 2, IoctlOut.off.flags); // FUSE_IOCTL_RETRY
-    b.writeUInt32LE(ins.length, IoctlOut.off.in_iovs);
-    b.writeUInt32LE(outs.length, IoctlOut.off.out_iovs);
+    write32(b, IoctlOut.off.flags, 1 << 2); // FUSE_IOCTL_RETRY
+    write32(b, IoctlOut.off.in_iovs, ins.length);
+    write32(b, IoctlOut.off.out_iovs, outs.length);
     const iovs = zeroed((ins.length + outs.length) * IoctlIovecLayout.size);
     let pos = 0;
     for (const [name, list] of [['retry.in', ins], ['retry.out', outs]] as const) {
@@ -430,7 +432,7 @@ export function encodeIoctlOut(r: IoctlReply, outSize: number): Uint8Array[] {
     }
     return [b, iovs];
   }
-  b.writeInt32LE(i32(r.result, '', 'result'), IoctlOut.off.result);
+  write32(b, IoctlOut.off.result, i32(r.result, '', 'result'));
   if (r.data === undefined) return [b];
   const data = asBytes(r.data, 'data');
   if (data.byteLength === 0) return [b];
@@ -439,7 +441,7 @@ export function encodeIoctlOut(r: IoctlReply, outSize: number): Uint8Array[] {
 
 export function encodePollOut(revents: number): Buffer {
   const b = zeroed(PollOut.size);
-  b.writeUInt32LE(u32(revents, '', 'result'), PollOut.off.revents);
+  write32(b, PollOut.off.revents, u32(revents, '', 'result'));
   return b;
 }
 
@@ -467,16 +469,16 @@ export function encodeStatxOut(r: StatxReply, ino: U64): Buffer {
   if (!isRecord(s)) bad('statx', 'a StatxData object ({ mask, … })', s);
   const b = zeroed(StatxOut.size);
   writeValid(b, StatxOut.off.attr_valid, StatxOut.off.attr_valid_nsec, r.attrTimeout ?? r.timeout ?? 1, '', r.attrTimeout === undefined && r.timeout !== undefined ? 'timeout' : 'attrTimeout');
-  b.writeUInt32LE(optU32(r.flags, 0, '', 'flags'), StatxOut.off.flags);
+  write32(b, StatxOut.off.flags, optU32(r.flags, 0, '', 'flags'));
   const base = StatxOut.off.stat;
   const o = StatxLayout.off;
   const p = 'statx';
-  b.writeUInt32LE(u32(s['mask'], p, 'mask'), base + o.mask);
-  b.writeUInt32LE(optU32(s['blksize'], 0, p, 'blksize'), base + o.blksize);
+  write32(b, base + o.mask, u32(s['mask'], p, 'mask'));
+  write32(b, base + o.blksize, optU32(s['blksize'], 0, p, 'blksize'));
   writeU64(b, base + o.attributes, optU64(s['attributes'], p, 'attributes'));
-  b.writeUInt32LE(optU32(s['nlink'], 0, p, 'nlink'), base + o.nlink);
-  b.writeUInt32LE(optU32(s['uid'], 0, p, 'uid'), base + o.uid);
-  b.writeUInt32LE(optU32(s['gid'], 0, p, 'gid'), base + o.gid);
+  write32(b, base + o.nlink, optU32(s['nlink'], 0, p, 'nlink'));
+  write32(b, base + o.uid, optU32(s['uid'], 0, p, 'uid'));
+  write32(b, base + o.gid, optU32(s['gid'], 0, p, 'gid'));
   const mode = s['mode'];
   if (mode !== undefined && !(typeof mode === 'number' && mode >>> 0 === mode && mode <= 0xffff)) bad(at(p, 'mode'), 'a file mode 0..0xffff', mode);
   b.writeUInt16LE((mode as number | undefined) ?? 0, base + o.mode);
@@ -488,10 +490,10 @@ export function encodeStatxOut(r: StatxReply, ino: U64): Buffer {
   writeSxTime(b, base + o.btime, s['btime'], 'btime');
   writeSxTime(b, base + o.ctime, s['ctime'], 'ctime');
   writeSxTime(b, base + o.mtime, s['mtime'], 'mtime');
-  b.writeUInt32LE(optU32(s['rdevMajor'], 0, p, 'rdevMajor'), base + o.rdev_major);
-  b.writeUInt32LE(optU32(s['rdevMinor'], 0, p, 'rdevMinor'), base + o.rdev_minor);
-  b.writeUInt32LE(optU32(s['devMajor'], 0, p, 'devMajor'), base + o.dev_major);
-  b.writeUInt32LE(optU32(s['devMinor'], 0, p, 'devMinor'), base + o.dev_minor);
+  write32(b, base + o.rdev_major, optU32(s['rdevMajor'], 0, p, 'rdevMajor'));
+  write32(b, base + o.rdev_minor, optU32(s['rdevMinor'], 0, p, 'rdevMinor'));
+  write32(b, base + o.dev_major, optU32(s['devMajor'], 0, p, 'devMajor'));
+  write32(b, base + o.dev_minor, optU32(s['devMinor'], 0, p, 'devMinor'));
   return b;
 }
 

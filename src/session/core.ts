@@ -478,7 +478,8 @@ export class SessionCore {
     if (!req.settle()) return false;
     if (explainChannel.hasSubscribers) { const x = this.#explained.get(req.header); if (x !== undefined) x.settled = this.#clock.now(); }
     // A resent request reuses its unique: a late answer to the first delivery must not drop the second.
-    if (this.#inflight.get(req.header.unique) === req) this.#inflight.delete(req.header.unique);
+    // (Empty while every handler answers synchronously: no lookup then.)
+    if (this.#inflight.size !== 0 && this.#inflight.get(req.header.unique) === req) this.#inflight.delete(req.header.unique);
     return true;
   }
 

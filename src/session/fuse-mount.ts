@@ -7,6 +7,7 @@ import { Session, type SessionOptions, type Notifier } from './session.ts';
 import { startTrace } from './trace.ts';
 import { applyFsOptions, initWantsFrom } from '../ops/fs-options.ts';
 import { limitConcurrency } from '../ops/concurrency.ts';
+import { planCloneQueues } from './clone-queues.ts';
 import type { LowLevelOperations } from '../ops/lowlevel.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { CapabilityAudit } from '../protocol/init.ts';
@@ -100,8 +101,13 @@ export interface FuseMount {
    * (Node >= 26, root, PASSTHROUGH granted; `backing.unavailable` says why not). The same object as `ready()`'s.
    */
   readonly backing: BackingFiles;
-  /** `'epoll'` or `'worker'`. */
+  /** How /dev/fuse is read: `'epoll'`, `'worker'` or `'uring'` (see SessionOptions.transport). */
   readonly transport: string;
+  /**
+   * /dev/fuse queues served: 1, plus one per clone-queue worker (`-o clone_fd`, for a filesystem that
+   * declares `workerIo`, on Node >= 26; src/session/clone-queues.ts).
+   */
+  readonly queues: number;
   /** Resolves when the filesystem is unmounted (by us, by umount(8), or by the kernel). */
   readonly closed: Promise<void>;
   /** The statistics collected so far. Absent (undefined): mounted without {@link MountOptions.stats}. */
@@ -164,8 +170,6 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     if (options.onWarning) options.onWarning(policy.warning);
     else process.emitWarning(policy.warning, 'TsfuseWarning');
   }
-  // max_threads (src/ops/concurrency.ts) outermost: a request waiting for a slot has run none of the options' code.
-  const fsOps = limitConcurrency(applyFsOptions(ops, parsed.fs), parsed.fs.maxThreads);
   const wants = initWantsFrom(parsed.fs);
   const warn = options.onWarning ?? ((m: string) => process.emitWarning(m, 'TsfuseWarning'));
   const supervise = options.supervise === undefined || options.supervise === false ? undefined : options.supervise === true ? {} : options.supervise;
@@ -195,6 +199,15 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     ops.attachRecoveryJournal(recovery.link.journal, recovery.records);
     supervisor = recovery.link;
   }
+  // clone_fd (src/session/clone-queues.ts): max_threads then counts the queues' workers instead of capping handlers.
+  const mainThreadOnly = options.debug ? 'debug tracing sees requests on the main thread only'
+    : options.record !== undefined ? 'recording sees requests on the main thread only'
+    : options.explain ? 'explain mode sees requests on the main thread only'
+    : supervise !== undefined || supervisor !== undefined || recovery !== undefined ? 'a supervised mount keeps every request on the main queue (a crashed process\'s clones would end theirs with ECONNABORTED instead of leaving them for RESEND)'
+    : undefined;
+  const clones = planCloneQueues({ cloneFd: parsed.fs.cloneFd, maxThreads: parsed.fs.maxThreads, workerIo: ops.workerIo, mainThreadOnly });
+  // max_threads (src/ops/concurrency.ts) outermost: a request waiting for a slot has run none of the options' code.
+  const fsOps = limitConcurrency(applyFsOptions(ops, parsed.fs), clones.workers > 0 ? undefined : parsed.fs.maxThreads);
   const device = succession?.device ?? recovery?.device ?? await mountDevice(mountpoint, { options: parsed, method: options.method ?? 'auto', cleanStale: options.cleanStale ?? false, watchdog: options.watchdog ?? true });
   // A supervised mount journals from the first request on (the supervisor itself starts after INIT).
   let journal: RecoveryJournal | undefined;
@@ -218,6 +231,7 @@ export async function mount(mountpoint: string, ops: LowLevelOperations, options
     session = new Session(device.fd, fsOps, {
       ...options, wants, capabilities: [...(options.capabilities ?? []), ...wants.want],
       ...(parsed.mount.allowRoot && { ownerOnly: process.geteuid?.() ?? 0 }),
+      ...(clones.workerIo !== undefined && { cloneQueues: { workers: clones.workers, workerIo: clones.workerIo } }),
       ...(succession !== undefined && { adopted: { negotiated: succession.negotiated, audit: succession.audit } }),
       ...(recovery !== undefined && { adopted: { negotiated: recovery.negotiated, audit: recovery.audit } }),
     });
@@ -336,6 +350,7 @@ class MountHandle implements FuseMount {
   get notify(): Notifier { return this.#session.notify; }
   get backing(): BackingFiles { return this.#session.backing; }
   get transport(): string { return this.#session.transportKind; }
+  get queues(): number { return this.#session.queues; }
   statistics(): StatsSnapshot | undefined { return this.#stats?.collector.snapshot(); }
 
   unmount(options: { lazy?: boolean } = {}): Promise<void> {

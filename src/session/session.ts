@@ -9,6 +9,8 @@
 import { SessionCore, type SessionCoreOptions, type Notifier } from './core.ts';
 import { createBackingFiles, readyWithBacking, type BackingFiles } from './backing.ts';
 import { createTransport, type Transport, type TransportKind } from './transport.ts';
+import { CloneQueues } from './clone-queues.ts';
+import type { HandleDescriptors } from '../ops/handle-descriptors.ts';
 import type { LowLevelOperations } from '../ops/lowlevel.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { CapabilityAudit } from '../protocol/init.ts';
@@ -17,8 +19,19 @@ import { IN_HEADER_SIZE } from '../protocol/header.ts';
 import { MIN_READ_BUFFER } from '../protocol/constants.ts';
 
 export interface SessionOptions extends SessionCoreOptions {
-  /** How to read /dev/fuse: `'epoll'` (main thread, fastest) or `'worker'`. Defaults to epoll when available. */
+  /**
+   * How to read /dev/fuse: `'epoll'` (main thread, fastest) or `'worker'`; or `'uring'`, FUSE over io_uring after
+   * INIT (experimental, no faster so far: bench/RESULTS.md; Node >= 26, Linux >= 6.14, enable_uring = Y, else the
+   * mount fails with ERR_FUSE_URING_UNAVAILABLE). Defaults to epoll when available.
+   */
   readonly transport?: TransportKind;
+  /**
+   * Clone queues (src/session/clone-queues.ts, Node >= 26): once INIT is agreed, `workers` more /dev/fuse
+   * queues, each read by a worker thread that answers READ/WRITE of the handles in `workerIo` itself and
+   * forwards the rest here. `mount()` fills this in from `-o clone_fd,max_threads=N` for a filesystem that
+   * declares `workerIo`. If they cannot be started, a warning, and the one queue serves. Absent: one queue.
+   */
+  readonly cloneQueues?: { readonly workers: number; readonly workerIo: HandleDescriptors };
 }
 
 export type { Notifier };
@@ -41,6 +54,8 @@ export class Session {
   #detached = false;
   #closeError: Error | undefined;
   #phase: SessionPhase = 'init';
+  /** Running clone queues; undefined with one queue. */
+  #clones: CloneQueues | undefined;
 
   constructor(fd: number, ops: LowLevelOperations, options: SessionOptions = {}) {
     // Sized by what the options ask for until INIT is decided; `serve()` then sizes it by what INIT agreed
@@ -57,26 +72,34 @@ export class Session {
       writeAsync: (iov) => transport.writeAsync(iov),
       initDecided: (n) => {
         if (n !== undefined && this.#phase === 'init') this.#phase = 'serving';
-        transport.serve(n === undefined ? undefined : readBufferSize(n.maxWrite));
+        transport.serve(n === undefined ? undefined : readBufferSize(n.maxWrite), n);
+        if (n !== undefined) this.#startClones(fd, n, options);
       },
-    }, options);
+    }, transport.wants === undefined ? options : { ...options, capabilities: [...(options.capabilities ?? []), ...transport.wants] });
     const core = this.#core;
+    if (options.adopted !== undefined) this.#startClones(fd, options.adopted.negotiated, options);
     this.closed = new Promise<void>((resolve) => {
       transport.start(
-        (frame, sink) => core.handleFrame(frame, sink),
+        (frame, sink) => { if (this.#clones === undefined) core.handleFrame(frame, sink); else this.#clones.deliver(frame, sink); },
         (err) => {
           this.#phase = 'closed';
           // ENODEV: unmounted. ECONNABORTED: aborted through /sys/fs/fuse/connections. Both end the session normally.
           if (err && err.code !== 'ENODEV' && err.code !== 'ECONNABORTED' && err.code !== 'EBADF') this.#closeError = err;
-          if (this.#detached) resolve();
-          else void this.#core.shutdown().finally(resolve);
+          // Resolved once the clone queues' workers have exited and their descriptors are closed too.
+          const clones = this.#clones?.close();
+          if (this.#detached) void Promise.resolve(clones).finally(resolve);
+          else void Promise.all([this.#core.shutdown(), clones]).finally(resolve);
         },
       );
     });
   }
 
   /** Resolves once INIT has been answered. */
-  get initialized(): Promise<Negotiated> { return this.#core.initialized; }
+  get initialized(): Promise<Negotiated> {
+    // A transport that switches over after INIT (io_uring) is ready only once it has.
+    const ready = this.#transport.ready;
+    return ready === undefined ? this.#core.initialized : this.#core.initialized.then(async (n) => { await ready.call(this.#transport); return n; });
+  }
   get negotiated(): Negotiated { return this.#core.negotiated; }
   get audit(): readonly CapabilityAudit[] { return this.#core.audit; }
   get transportKind(): string { return this.#transport.kind; }
@@ -88,6 +111,8 @@ export class Session {
   /** Kernel passthrough backing files (src/session/backing.ts); also handed to the filesystem's `ready()`. */
   get backing(): BackingFiles { return this.#backing; }
   get phase(): SessionPhase { return this.#phase; }
+  /** /dev/fuse queues read: 1, plus the clone queues' workers (src/session/clone-queues.ts). */
+  get queues(): number { return 1 + (this.#clones?.workers ?? 0); }
 
   /**
    * Stops serving and closes the descriptor; resolves with {@link closed}, once the filesystem's destroy
@@ -98,12 +123,13 @@ export class Session {
     if (!this.#closing) {
       this.#closing = true;
       this.#transport.close();
+      void this.#clones?.close();
     }
     return this.closed;
   }
 
   /** Requests handed to the filesystem and not answered yet. */
-  get pending(): number { return this.#core.pending; }
+  get pending(): number { return this.#core.pending + (this.#clones?.pending ?? 0); }
 
   /**
    * Stops reading /dev/fuse, keeping the descriptor open for the replies still due (see
@@ -112,12 +138,15 @@ export class Session {
   pauseReading(): boolean {
     if (this.#closing || this.#transport.pause === undefined) return false;
     this.#transport.pause();
+    this.#clones?.pause();
     return true;
   }
 
   /** Reads again after {@link pauseReading} (a handoff that was abandoned). */
   resumeReading(): void {
-    if (!this.#closing) this.#transport.resume?.();
+    if (this.#closing) return;
+    this.#transport.resume?.();
+    this.#clones?.resume();
   }
 
   /**
@@ -128,6 +157,21 @@ export class Session {
   detach(): Promise<void> {
     this.#detached = true;
     return this.close();
+  }
+
+  /** Starts the clone queues asked for, once INIT is agreed; warns and serves on one queue if they cannot start. */
+  #startClones(fd: number, negotiated: Negotiated, options: SessionOptions): void {
+    const ask = options.cloneQueues;
+    if (ask === undefined || ask.workers < 1 || this.#clones !== undefined || this.#closing) return;
+    const warn = options.onWarning ?? ((m: string, cause?: unknown) => process.emitWarning(cause instanceof Error ? `${m}: ${cause.message}` : m, 'TsfuseWarning'));
+    try {
+      this.#clones = CloneQueues.start({
+        deviceFd: fd, workers: ask.workers, workerIo: ask.workerIo, negotiated, bufferSize: readBufferSize(negotiated.maxWrite),
+        deliver: (frame, sink) => this.#core.handleFrame(frame, sink), onWarning: warn,
+      });
+    } catch (e) {
+      warn('clone_fd: no clone queues started; serving on one queue', e);
+    }
   }
 
   /** Awaits {@link close}; for `await using`. */

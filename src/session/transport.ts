@@ -16,7 +16,11 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { Worker } from 'node:worker_threads';
+import { getSystemErrorName } from 'node:util';
 import type { RequestSink } from './context.ts';
+import type { Negotiated } from '../protocol/negotiated.ts';
+import type { InitFlagName } from '../protocol/constants.ts';
+import { createUringTransport } from './uring-transport.ts';
 
 export interface Transport {
   readonly kind: string;
@@ -32,8 +36,13 @@ export interface Transport {
    * needs; undefined keeps the current size). Called before the INIT reply is written, so no request
    * sized by the new maxWrite can meet a smaller buffer (fs/fuse/dev.c fuse_dev_do_read fails a request
    * that does not fit with EIO). Until then, a transport reads nothing after an INIT frame.
+   * `negotiated` is what INIT agreed (undefined when it failed).
    */
-  serve(bufferSize: number | undefined): void;
+  serve(bufferSize: number | undefined, negotiated?: Negotiated): void;
+  /** INIT capabilities this transport needs (io_uring: OVER_IO_URING). Absent: none. */
+  readonly wants?: readonly InitFlagName[];
+  /** Resolves once the transport serves what INIT agreed; rejects with why it cannot. Absent: ready once INIT is. */
+  ready?(): Promise<void>;
   /** Writes one reply or notification in one writev. Returns 0, or the errno name the kernel answered. */
   write(iov: readonly Uint8Array[]): string | 0;
   /** Like write, but off the main thread: for notifications that may block in the kernel. */
@@ -50,7 +59,8 @@ export interface Transport {
   resume?(): void;
 }
 
-export type TransportKind = 'epoll' | 'worker';
+/** `'uring'`: FUSE over io_uring after INIT (src/session/uring-transport.ts; Node >= 26, Linux >= 6.14, enable_uring). */
+export type TransportKind = 'epoll' | 'worker' | 'uring';
 export type FrameHandler = (frame: Buffer, sink: RequestSink) => void;
 
 /** The opcode of FUSE_INIT, after which a transport waits for `serve()` (see Transport.serve). */
@@ -68,6 +78,7 @@ const COPY_LIMIT = 16 * 1024;
 const MAX_SPARE_BUFFERS = 4;
 
 export function createTransport(fd: number, bufferSize: number, kind?: TransportKind): Transport {
+  if (kind === 'uring') return createUringTransport(fd, () => createTransport(fd, bufferSize));
   if (kind !== 'worker') {
     const t = EpollTransport.tryCreate(fd, bufferSize);
     if (t) return t;
@@ -122,8 +133,45 @@ interface PipeHandle {
   open(fd: number): number;
   /** StreamBase: read into this buffer from now on (what net.Socket's `onread` option uses). */
   useUserBuffer?(buf: Uint8Array): void;
+  /**
+   * StreamBase: write the chunks (all bytes) in one writev(2) when the fd takes them at once
+   * (uv_try_write), else queue an asynchronous write bound to `req`. Returns 0 or a negative errno.
+   */
+  writev?(req: object, chunks: readonly Uint8Array[], allBuffers: true): number;
 }
 type PipeCtor = new (type: number) => PipeHandle;
+
+/** Node's stream_wrap binding: the request object of a StreamBase write, and where it reports how a write went. */
+interface StreamWrapBinding {
+  WriteWrap: new () => { oncomplete?: (status: number) => void };
+  streamBaseState: Int32Array;
+  kLastWriteWasAsync: number;
+}
+
+/**
+ * Replies through the pipe handle's own writev rather than fs.writevSync: the same one writev(2), without
+ * fs's argument checks, its error-context object and, on Node 20, two trace-category lookups by name
+ * per call (node_file.cc FS_SYNC_TRACE_BEGIN/END). valgrind, do-nothing daemon, Node 20: the native
+ * side of a reply went from ~2 600 to ~1 800 instructions, ~770 of them the lookups (bench/RESULTS.md,
+ * "Per-request cost"); about 0.1 µs a reply writing to /dev/null. A write to
+ * /dev/fuse is taken whole or refused at once (fs/fuse/dev.c fuse_dev_do_write never blocks, never
+ * takes part of a reply), so libuv's uv_try_write answers every reply synchronously.
+ */
+interface DirectWriter {
+  readonly binding: StreamWrapBinding;
+  /** The request object handed to every write; replaced if a write was ever queued (never, for /dev/fuse). */
+  req: object;
+}
+
+/** libuv's EPIPE: what uv_try_write answers on a handle that is not writable. */
+const UV_EPIPE = -32;
+
+function newWriteReq(binding: StreamWrapBinding): object {
+  const req = new binding.WriteWrap();
+  // Called only for a queued write; its outcome has nobody to go to (the reply was counted as sent).
+  req.oncomplete = () => {};
+  return req;
+}
 
 class EpollTransport extends FdWriter implements Transport {
   readonly kind = 'epoll';
@@ -137,11 +185,15 @@ class EpollTransport extends FdWriter implements Transport {
   /** Lent buffers that came back, for the next large frames (only ones of the current size). */
   readonly #spare: Buffer[] = [];
 
+  /** Present when the handle can write itself (see DirectWriter); else replies go through fs.writevSync. */
+  #direct: DirectWriter | undefined;
+
   static tryCreate(fd: number, bufferSize: number): EpollTransport | undefined {
     let Pipe: PipeCtor;
     let SOCKET: number;
+    const bindings = process as unknown as { binding(name: string): unknown };
     try {
-      const binding = (process as unknown as { binding(name: string): { Pipe: PipeCtor; constants: { SOCKET: number } } }).binding('pipe_wrap');
+      const binding = bindings.binding('pipe_wrap') as { Pipe: PipeCtor; constants: { SOCKET: number } };
       Pipe = binding.Pipe;
       SOCKET = binding.constants.SOCKET;
     } catch {
@@ -149,12 +201,22 @@ class EpollTransport extends FdWriter implements Transport {
     }
     const handle = new Pipe(SOCKET);
     if (handle.open(fd) !== 0) return undefined;
-    return new EpollTransport(fd, handle, bufferSize);
+    let direct: DirectWriter | undefined;
+    try {
+      const binding = bindings.binding('stream_wrap') as StreamWrapBinding;
+      if (typeof handle.writev === 'function' && typeof binding.WriteWrap === 'function' && binding.streamBaseState instanceof Int32Array && typeof binding.kLastWriteWasAsync === 'number') {
+        direct = { binding, req: newWriteReq(binding) };
+      }
+    } catch {
+      // No stream_wrap binding: fs.writevSync it is.
+    }
+    return new EpollTransport(fd, handle, bufferSize, direct);
   }
 
-  private constructor(fd: number, handle: PipeHandle, bufferSize: number) {
+  private constructor(fd: number, handle: PipeHandle, bufferSize: number, direct: DirectWriter | undefined) {
     super(fd);
     this.#handle = handle;
+    this.#direct = direct;
     this.#bufferSize = bufferSize;
     this.#buffer = Buffer.allocUnsafeSlow(bufferSize);
     this.#reading = this.#buffer;
@@ -205,6 +267,27 @@ class EpollTransport extends FdWriter implements Transport {
     socket.on('error', (err: NodeJS.ErrnoException) => end(err));
     socket.on('end', () => end(undefined));
     socket.on('close', () => end(undefined));
+  }
+
+  override write(iov: readonly Uint8Array[]): string | 0 {
+    const direct = this.#direct;
+    if (direct === undefined || this.closed) return super.write(iov);
+    // The handle takes only bytes (a C++ CHECK, not an exception): anything else goes the checked way.
+    for (let i = 0; i < iov.length; i++) if (!(iov[i] instanceof Uint8Array)) return super.write(iov);
+    const err = this.#handle.writev!(direct.req, iov, true);
+    if (direct.binding.streamBaseState[direct.binding.kLastWriteWasAsync] !== 0) {
+      // Queued by libuv (the fd would have blocked; /dev/fuse never does): the request object belongs to
+      // that write until libuv finishes it, so later writes get a new one.
+      direct.req = newWriteReq(direct.binding);
+      return 0;
+    }
+    if (err === UV_EPIPE) {
+      // libuv's answer for a handle it opened read-only (uv_pipe_open looks at the fd's access mode),
+      // before any syscall: let the kernel say what is wrong, through fs, from now on.
+      this.#direct = undefined;
+      return super.write(iov);
+    }
+    return err === 0 ? 0 : getSystemErrorName(err);
   }
 
   // libuv stops reading between two read(2)s (uv_read_stop), so no frame is read and left undelivered.

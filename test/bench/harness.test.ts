@@ -101,7 +101,7 @@ test('smoke: `bench/run.ts --tiny` measures native and tsfuse and prints the tab
   clearTimeout(timer);
   assert.equal(code, 0, `exit ${code}\n${err}\n${out}`);
   assert.match(out, /- Load during the run: loadavg/);
-  assert.match(out, /\| tsfuse \(phase 1\) \| `node --import tsx .*bench\/daemons\/tsfuse\.ts passthrough SOURCE MOUNTPOINT 0 0` \|.*default_permissions/);
+  assert.match(out, /\| tsfuse \(phase 1\) \| `node --import tsx .*bench\/daemons\/tsfuse\.ts passthrough SOURCE MOUNTPOINT 0 0` \|.*\| fuse, rw,nosuid,nodev,relatime; rw,user_id=0,group_id=0 \|/);
   const row = out.split('\n').find((l) => l.startsWith('| stat, timeouts 0 (stats/s) |'));
   assert.ok(row, out);
   const cells = row.split('|').slice(2, -1).map((c) => c.trim());

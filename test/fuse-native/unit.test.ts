@@ -108,6 +108,27 @@ test('callback bridge: sync values, async promises, errors, late and second call
   late!(0);
 });
 
+test('callback bridge timeouts, many at once: those that call back succeed, the others fail with ETIMEDOUT, late calls are ignored', async () => {
+  const late: ((s?: unknown, v?: unknown) => void)[] = [];
+  const calls = Array.from({ length: 300 }, (_, i) => {
+    const timeoutMs = [15, 40, 0][i % 3]!;
+    const p = invoke(timeoutMs, (cb) => {
+      if (i % 2 === 0) setImmediate(cb, 0, i); // answers at once
+      else if (timeoutMs === 0) setTimeout(cb, 60, 0, i); // no timeout: answers whenever
+      else late.push(cb); // never answers in time
+    }, (status, v) => { statusOnly(status, v, undefined); return v; });
+    return Promise.resolve(p).then((v) => ({ i, v }), (e: unknown) => ({ i, e }));
+  });
+  for (const r of await Promise.all(calls)) {
+    const answered = r.i % 2 === 0 || r.i % 3 === 2;
+    if (answered) assert.deepEqual(r, { i: r.i, v: r.i });
+    else assert.deepEqual(r, { i: r.i, e: -110 });
+  }
+  for (const cb of late) cb(0, 'too late'); // does nothing, throws nothing
+  // The bridge is usable again after every wait ended (its check stops while nothing waits).
+  await assert.rejects(Promise.resolve(invoke(5, () => {}, statusOnly)), (e) => e === -110);
+});
+
 test('stat conversion: fuse-native defaults, Dates and millisecond numbers', () => {
   const d = new Date(1_600_000_000_123);
   const s = pathStatOf({ mode: 0o100644, size: 10, mtime: d, atime: 1_500_000_000_456, ctime: d, ino: 99, dev: 3 });

@@ -102,7 +102,7 @@ test('READDIRPLUS: attributes from the listing or from getattr, one lookup per e
   const fs = new ModelFs();
   fs.add('/d', S_IFDIR | 0o755);
   for (let i = 0; i < 200; i++) fs.add(`/d/file-with-a-longish-name-${i}`, S_IFREG | 0o644, 'x'.repeat(i));
-  const h = await Harness.start(fs);
+  const h = await Harness.start(fs, { statEntries: 'always' });
   const d = await h.lookup(1, 'd');
   const o = await h.open(d.nodeid, 0, 'OPENDIR');
   fs.calls.length = 0;
@@ -144,11 +144,133 @@ test('READDIRPLUS skips entries that vanished between the listing and their geta
     },
     readdir: () => ['a', 'gone', { name: 'b', stat: { mode: S_IFDIR | 0o711, ino: 42 } }],
   };
-  const h = await Harness.start(fs);
+  const h = await Harness.start(fs, { statEntries: 'always' });
   const o = await h.open(1, 0, 'OPENDIR');
   const page = await h.readdirplus(1, o.fh, 0);
   assert.deepEqual(page.entries.map((e) => [e.name, e.off]), [['.', 1], ['..', 2], ['a', 3], ['b', 5]]);
   const b = page.entries[3]!;
   assert.deepEqual([b.attr.mode, b.attr.ino, b.type], [S_IFDIR | 0o711, 42, 4]);
   assert.equal(h.nodes, 3);
+});
+
+/** A directory of `n` names (no stats in the listing), counting getattr calls. */
+function namesOnlyFs(n: number): PathFilesystem & { getattrs: number } {
+  const fs = {
+    getattrs: 0,
+    getattr(path: string) {
+      fs.getattrs++;
+      if (path === '/' || path === '/d') return { mode: S_IFDIR | 0o755 };
+      if (path.startsWith('/d/n')) return { mode: S_IFREG | 0o644, size: 7 };
+      throw new FuseError('ENOENT');
+    },
+    readdir: (path: string): PathDirEntry[] => (path === '/d' ? [...Array.from({ length: n }, (_, i) => `n${i}`), { name: 'given', stat: { mode: S_IFDIR | 0o700, size: 9 } }] : ['d']),
+  };
+  return fs;
+}
+
+test("READDIRPLUS with statEntries 'auto': names only (node id 0, no getattr) until the listed names are looked up, then attributes", async () => {
+  const fs = namesOnlyFs(10);
+  const h = await Harness.start(fs);
+  const d = await h.lookup(1, 'd');
+  const nodes = h.nodes;
+  const list = async (): Promise<Awaited<ReturnType<Harness['readdirplus']>>['entries']> => {
+    const o = await h.open(d.nodeid, 0, 'OPENDIR');
+    const page = await h.readdirplus(d.nodeid, o.fh, 0, 65536);
+    await h.release(d.nodeid, o.fh, 'RELEASEDIR');
+    return page.entries;
+  };
+  fs.getattrs = 0;
+  const bare = await list();
+  assert.equal(bare.length, 2 + 11);
+  assert.equal(fs.getattrs, 0, 'no getattr for a names-only page');
+  assert.equal(h.nodes, nodes + 1, 'and no node but the one listed with its stat: the kernel links nothing for node id 0');
+  const n0 = bare.find((e) => e.name === 'n0')!;
+  assert.deepEqual([n0.nodeid, n0.ino, n0.type], [0, 0xffff_ffff, 0], 'unknown inode, unknown type');
+  const given = bare.find((e) => e.name === 'given')!;
+  assert.ok(given.nodeid > 0, 'an entry listed with its stat carries it');
+  assert.deepEqual([given.attr.size, given.type], [9, 4]);
+  h.forget(given.nodeid, 1);
+  // One lookup (opening a file after `ls`) leaves the directory names-only …
+  const a = await h.lookup(d.nodeid, 'n1');
+  const mid = await list();
+  assert.equal(mid.find((e) => e.name === 'n2')!.nodeid, 0);
+  h.forget(mid.find((e) => e.name === 'given')!.nodeid, 1);
+  // … a second one (`ls -l` stats them all) turns attributes on for the directory.
+  const b = await h.lookup(d.nodeid, 'n2');
+  assert.equal((await h.lookup(d.nodeid, 'missing')).error, 2);
+  fs.getattrs = 0;
+  const full = await list();
+  assert.equal(fs.getattrs, 10, 'a getattr per entry listed without a stat');
+  for (const e of full.filter((x) => x.name.startsWith('n'))) assert.deepEqual([e.nodeid > 0, e.attr.size, e.type], [true, 7, 8], e.name);
+  assert.equal(full.find((e) => e.name === 'n1')!.nodeid, a.nodeid, 'a known name keeps its node');
+  // Every entry sent holds one lookup: hand them all back and only the root, d, n1 and n2 remain.
+  h.batchForget(full.filter((e) => e.nodeid > 0).map((e) => [e.nodeid, 1] as const));
+  assert.equal(h.nodes, nodes + 2);
+  h.forget(a.nodeid, 1);
+  h.forget(b.nodeid, 1);
+  assert.equal(h.nodes, nodes);
+});
+
+test("READDIRPLUS with statEntries 'never', or 'auto' with entryTimeout 0, stays names only; a known node gives d_ino and d_type", async () => {
+  for (const options of [{ statEntries: 'never' as const }, { entryTimeout: 0 }]) {
+    const fs = namesOnlyFs(5);
+    const h = await Harness.start(fs, { ...options, useIno: false });
+    const d = await h.lookup(1, 'd');
+    const known = await h.lookup(d.nodeid, 'n3');
+    await h.lookup(d.nodeid, 'n4');
+    for (let round = 0; round < 2; round++) {
+      const o = await h.open(d.nodeid, 0, 'OPENDIR');
+      fs.getattrs = 0;
+      const page = await h.readdirplus(d.nodeid, o.fh, 0, 65536);
+      await h.release(d.nodeid, o.fh, 'RELEASEDIR');
+      assert.equal(fs.getattrs, 0, JSON.stringify(options));
+      const n3 = page.entries.find((e) => e.name === 'n3')!;
+      assert.deepEqual([n3.nodeid, n3.ino, n3.type], [0, known.nodeid, 8]);
+      assert.equal(page.entries.find((e) => e.name === 'n0')!.nodeid, 0);
+    }
+  }
+});
+
+test('READDIR pages are packed by the layer: names in UTF-8 or latin1, d_ino and d_type from the listing or the table, paging exact', async () => {
+  const names = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? `é-${i}` : i % 3 === 1 ? `plain-${i}` : `a-much-longer-name-to-vary-record-sizes-${i}`));
+  const fs: PathFilesystem = {
+    getattr: (path) => (path === '/' ? { mode: S_IFDIR | 0o755 } : { mode: S_IFREG | 0o644, ino: 77 }),
+    readdir: () => names.map((n, i) => (i === 5 ? { name: n, stat: { mode: S_IFDIR | 0o755, ino: 5000 } } : n)),
+  };
+  for (const nameEncoding of ['utf8', 'latin1'] as const) {
+    const h = await Harness.start(fs, { nameEncoding });
+    const known = await h.lookup(1, Buffer.from(names[1]!, nameEncoding));
+    const o = await h.open(1, 0, 'OPENDIR');
+    const seen: { ino: number; off: number; type: number; name: string }[] = [];
+    for (let off = 0; ;) {
+      const page = await h.readdir(1, o.fh, off, 4096);
+      assert.equal(page.error, 0);
+      if (page.entries.length === 0) break;
+      seen.push(...page.entries);
+      off = page.entries.at(-1)!.off;
+    }
+    assert.deepEqual(seen.map((e) => e.off), Array.from({ length: 302 }, (_, i) => i + 1), 'offsets 1…n, each once');
+    const decoded = seen.slice(2).map((e) => (nameEncoding === 'latin1' ? Buffer.from(e.name, 'utf8').toString('latin1') : e.name));
+    if (nameEncoding === 'utf8') assert.deepEqual(decoded, names);
+    assert.deepEqual([seen[0]!.name, seen[1]!.name, seen[0]!.type], ['.', '..', 4]);
+    assert.deepEqual([seen[7]!.ino, seen[7]!.type], [5000, 4], 'from the stat given with the entry');
+    assert.deepEqual([seen[3]!.ino, seen[3]!.type], [77, 8], 'from the node the table has');
+    assert.deepEqual([seen[4]!.ino, seen[4]!.type], [0xffff_ffff, 0], 'unknown');
+    h.forget(known.nodeid, 1);
+    await h.release(1, o.fh, 'RELEASEDIR');
+  }
+});
+
+test('a names-only READDIRPLUS page stops after 16 names; READDIR pages carry the rest', async () => {
+  const fs = namesOnlyFs(100);
+  const h = await Harness.start(fs);
+  const d = await h.lookup(1, 'd');
+  const o = await h.open(d.nodeid, 0, 'OPENDIR');
+  const first = await h.readdirplus(d.nodeid, o.fh, 0, 65536);
+  assert.deepEqual(first.entries.map((e) => e.name), ['.', '..', ...Array.from({ length: 16 }, (_, i) => `n${i}`)]);
+  assert.equal(fs.getattrs, 1, 'only the lookup of d');
+  const rest = await h.readdir(d.nodeid, o.fh, first.entries.at(-1)!.off, 65536);
+  assert.deepEqual(rest.entries.map((e) => e.name), [...Array.from({ length: 84 }, (_, i) => `n${i + 16}`), 'given']);
+  assert.equal((await h.readdir(d.nodeid, o.fh, rest.entries.at(-1)!.off, 65536)).entries.length, 0);
+  await h.release(d.nodeid, o.fh, 'RELEASEDIR');
 });

@@ -96,6 +96,24 @@ describe('FrameReader', () => {
     assert.equal(empty.error, undefined);
   });
 
+  test('cstring(): names on either side of the 40 bytes scanned without Buffer#indexOf', () => {
+    for (const len of [39, 40, 41, 80, 255]) {
+      const name = Buffer.alloc(len, 0x61);
+      const b = Buffer.concat([Buffer.from([0x7a]), name, Buffer.from([0]), Buffer.from('more\0')]);
+      const r = new FrameReader().reset(b, 1);
+      assert.deepStrictEqual(r.cstring(), name, `length ${len}`);
+      assert.equal(r.position, len + 2, `length ${len}: the NUL is consumed`);
+      assert.deepStrictEqual(r.cstring(), Buffer.from('more'));
+      // The same name with its NUL one byte past the reader's end is unterminated, whichever search finds it.
+      const cut = new FrameReader().reset(b, 1, len + 1, 'Z');
+      assert.deepStrictEqual(cut.cstring(), Buffer.alloc(0));
+      assert.deepStrictEqual(cut.error, { kind: 'unterminated-name', what: 'Z' }, `length ${len}`);
+      const long = new FrameReader().reset(b, 1);
+      long.cstring(len - 1);
+      assert.deepStrictEqual(long.error, { kind: 'name-too-long', what: '', length: len, max: len - 1 });
+    }
+  });
+
   test('invalid() records a semantic error', () => {
     const r = new FrameReader().reset(buf, 0, buf.length, 'OP');
     r.invalid('bad value');

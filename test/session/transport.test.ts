@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, writeSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, closeSync, writeSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport, type TransportKind, type Transport } from '../../src/session/transport.ts';
@@ -79,4 +79,50 @@ test('worker: nothing is read after an INIT frame until serve(), then with the a
     await until(() => frames.length === 2, "the frame after serve()", () => frames.join(","));
     assert.deepEqual(frames, [100, 20_000]);
   });
+});
+
+test('epoll: a reply goes out as one write of all its parts; bad parts and a closed transport give errno names', { skip, timeout: 10_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsfuse-transport-'));
+  const path = join(dir, 'fifo');
+  execFileSync('mkfifo', [path]);
+  const tfd = openSync(path, 'r+');
+  const rfd = openSync(path, 'r+');
+  const t = createTransport(tfd, SMALL, 'epoll');
+  try {
+    // Not started: replies can be written before reading begins (and the handle is not yet a socket).
+    assert.equal(t.write([Buffer.from('ab'), new Uint8Array([0x63, 0x64]), Buffer.alloc(0), Buffer.from('e')]), 0);
+    const got = Buffer.alloc(16);
+    assert.equal(readSync(rfd, got, 0, got.length, null), 5);
+    assert.equal(got.subarray(0, 5).toString(), 'abcde');
+    t.start(() => {}, () => {});
+    assert.equal(t.write([Buffer.from('xyz')]), 0);
+    assert.equal(readSync(rfd, got, 0, got.length, null), 3);
+    assert.equal(got.subarray(0, 3).toString(), 'xyz');
+    // A part that is not bytes is refused with a code, never handed to the native writer.
+    const bad = t.write([Buffer.from('a'), 'b' as unknown as Uint8Array]);
+    assert.equal(typeof bad, 'string');
+    assert.notEqual(bad, 0);
+  } finally {
+    t.close();
+    assert.equal(t.write([Buffer.from('late')]), 'EBADF');
+    closeSync(rfd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('epoll: a write the fd refuses comes back as its errno name', { skip, timeout: 10_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsfuse-transport-'));
+  const path = join(dir, 'fifo');
+  execFileSync('mkfifo', [path]);
+  const wfd = openSync(path, 'r+');
+  // A read-only descriptor: writev(2) fails with EBADF from the kernel, not from the closed check.
+  const tfd = openSync(path, 'r');
+  const t = createTransport(tfd, SMALL, 'epoll');
+  try {
+    assert.equal(t.write([Buffer.from('x')]), 'EBADF');
+  } finally {
+    t.close();
+    closeSync(wfd);
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

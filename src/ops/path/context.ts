@@ -39,13 +39,36 @@ export function asError(e: unknown): unknown {
   }
 }
 
-/** Wraps a handler so that whatever it throws goes through {@link asError}. */
-export function guard<A, R>(f: (req: A, ctx: RequestContext) => Promise<R>): (req: A, ctx: RequestContext) => Promise<R> {
-  return async (req, ctx) => {
+/** A value now, or later. */
+export type Maybe<T> = T | Promise<T>;
+
+/** Whether `v` is a promise or another thenable (what `await` would wait for). */
+export function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<unknown>).then === 'function';
+}
+
+/**
+ * `f` of `v`: at once when `v` is a value, once it settles when it is a promise (or thenable). The path
+ * layer's steps are chained with it, so a filesystem that answers synchronously gets its reply out
+ * synchronously too: the session then writes it without a promise, a microtask hop or an in-flight entry
+ * per step (bench/fuse-native.ts, the stat workload).
+ */
+export function then<T, R>(v: T | PromiseLike<T>, f: (value: T) => Maybe<R>): Maybe<R> {
+  if (isThenable(v)) return Promise.resolve(v).then(f);
+  return f(v);
+}
+
+const rethrow = (e: unknown): never => { throw asError(e); };
+
+/** Wraps a handler so that whatever it throws (or rejects with) goes through {@link asError}; sync stays sync. */
+export function guard<A, R>(f: (req: A, ctx: RequestContext) => Maybe<R>): (req: A, ctx: RequestContext) => Maybe<R> {
+  return (req, ctx) => {
+    let r: Maybe<R>;
     try {
-      return await f(req, ctx);
+      r = f(req, ctx);
     } catch (e) {
       throw asError(e);
     }
+    return isThenable(r) ? Promise.resolve(r).then(undefined, rethrow) : r;
   };
 }

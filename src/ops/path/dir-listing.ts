@@ -63,17 +63,33 @@ export class DirListing {
    * `recordSize(name)`), or the listing ends. The estimate only bounds the work: the codec decides what
    * fits, and the kernel asks again from the first entry it did not receive.
    */
-  async fill(start: number, bytes: number, recordSize: (name: string) => number): Promise<void> {
+  fill(start: number, bytes: number, recordSize: (name: string) => number): void | Promise<void> {
+    if (this.#done) return; // a whole listing (the common case): nothing to read
     let have = 0;
     for (let i = start; i < this.entries.length && have < bytes; i++) have += recordSize(this.entries[i]!.name);
+    // A whole listing or a sync iterable is read synchronously; only an async iterable makes this async.
+    if (this.#async !== undefined) return this.#fillAsync(start, bytes, recordSize, have);
     while (!this.#done && (have < bytes || this.entries.length <= start)) {
-      const next = this.#sync !== undefined ? this.#sync.next() : await this.#async!.next();
+      const next = this.#sync!.next();
       if (next.done === true) { this.#done = true; break; }
-      const entry = entryOf(next.value);
-      if (entry === undefined) continue;
-      this.entries.push(entry);
-      if (this.entries.length > start) have += recordSize(entry.name);
+      have += this.#push(next.value, start, recordSize);
     }
+  }
+
+  async #fillAsync(start: number, bytes: number, recordSize: (name: string) => number, have: number): Promise<void> {
+    while (!this.#done && (have < bytes || this.entries.length <= start)) {
+      const next = await this.#async!.next();
+      if (next.done === true) { this.#done = true; break; }
+      have += this.#push(next.value, start, recordSize);
+    }
+  }
+
+  /** Appends one entry the filesystem gave; returns the bytes it adds to a page starting at `start`. */
+  #push(e: PathDirEntry, start: number, recordSize: (name: string) => number): number {
+    const entry = entryOf(e);
+    if (entry === undefined) return 0;
+    this.entries.push(entry);
+    return this.entries.length > start ? recordSize(entry.name) : 0;
   }
 
   /** The handle closed or was rewound: let an unfinished generator clean up. */

@@ -51,6 +51,15 @@ export class PathNode {
   writer = false;
   /** … and such requests waiting for the readers to finish. */
   writersWaiting = 0;
+  /**
+   * Directories: whether READDIRPLUS pages carry attributes for entries listed without them (the path
+   * layer's `statEntries`): set once names from a names-only page were then looked up, as `ls -l` does.
+   */
+  statsEntries = false;
+  /** Directories: a names-only READDIRPLUS page went out, and LOOKUPs of new names since are counted … */
+  bareListing = false;
+  /** … here. */
+  lookupsAfterListing = 0;
 
   constructor(id: number, type: number, fsIno: U64 | undefined) {
     this.id = id;

@@ -32,7 +32,8 @@ interface Waiter extends Held {
   readonly grant: () => void;
 }
 
-const NOTHING: Held = Object.freeze({ read: [], write: [] });
+const NO_NODES: readonly PathNode[] = Object.freeze([]);
+const NOTHING: Held = Object.freeze({ read: NO_NODES, write: NO_NODES });
 
 export class TreeLock {
   readonly #queue: Waiter[] = [];
@@ -40,27 +41,30 @@ export class TreeLock {
   /**
    * Holds the paths of `readNodes` (each node and all above it, the root excepted) for reading and
    * `writeNodes` (undefined entries ignored) for writing, now or once possible. Waiting ends with EINTR
-   * when `signal()` aborts (it is asked for only when the request has to wait).
+   * when `request.signal` aborts (it is read only when the request has to wait: signals are made on
+   * first use). Allocates nothing for a request about the root or a name in it.
    */
-  acquire(readNodes: readonly (PathNode | undefined)[], writeNodes: readonly (PathNode | undefined)[], signal: () => AbortSignal): Held | Promise<Held> {
-    const read: PathNode[] = [];
+  acquire(readNodes: readonly (PathNode | undefined)[], writeNodes: readonly (PathNode | undefined)[], request: { readonly signal: AbortSignal }): Held | Promise<Held> {
+    let read: PathNode[] | undefined;
     for (const start of readNodes) {
       let depth = 0;
       for (let n = start; n !== undefined && n.parent !== undefined; n = n.parent) {
         if (++depth > MAX_DEPTH) throw new FuseError('ELOOP', `node ${n.id}: the parent chain has a cycle`);
-        read.push(n);
+        if (read === undefined) read = [n];
+        else read.push(n);
       }
     }
     // A node both read and written (an ancestor renamed over its descendant: the kernel refuses that
     // before asking) is only read, so a request never waits for itself.
-    const write = writeNodes.filter((n): n is PathNode => n !== undefined && n.parent !== undefined && !read.includes(n));
-    if (read.length === 0 && write.length === 0) return NOTHING;
-    const held: Held = { read, write };
+    const write = writeNodes.length === 0 ? NO_NODES
+      : writeNodes.filter((n): n is PathNode => n !== undefined && n.parent !== undefined && !(read?.includes(n) ?? false));
+    if (read === undefined && write.length === 0) return NOTHING;
+    const held: Held = { read: read ?? NO_NODES, write };
     if (isFree(held, true)) {
       take(held);
       return held;
     }
-    return this.#wait(held, signal());
+    return this.#wait(held, request.signal);
   }
 
   release(held: Held): void {

@@ -327,6 +327,19 @@ export interface PathLayerOptions {
   readonly useIno?: boolean;
   /** The filesystem checks permissions itself (see `checkAccess`): passed on as `LowLevelOperations.checksPermissions`. Defaults to false. */
   readonly checksPermissions?: boolean;
+  /**
+   * Whether READDIRPLUS answers (the kernel's first page of every listing, and later pages while the
+   * reader looks entries up) carry attributes for entries the listing gave without a `stat`, by calling
+   * `getattr` for each. Entries given with a `stat` always carry it.
+   * - `'auto'`: names only, until the kernel looks up names of a directory after such a listing of it
+   *   (`ls -l`, a stat of each entry): from then on, attributes for that directory. A plain `ls` or
+   *   `readdir` so costs no `getattr`, and an `ls -l` saves a LOOKUP round trip per entry from its second
+   *   run on. With `entryTimeout: 0` names only: the kernel would look every entry up again anyway.
+   * - `'always'`: attributes for every entry listed.
+   * - `'never'`: names only (libfuse's high-level readdir without `FUSE_FILL_DIR_PLUS`).
+   * Defaults to `'auto'`.
+   */
+  readonly statEntries?: 'auto' | 'always' | 'never';
 }
 
 /** Stats as Node returns them, accepted wherever a PathStat is. */

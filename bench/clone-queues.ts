@@ -1,0 +1,106 @@
+/**
+ * One queue against clone queues (`-o clone_fd`, src/session/clone-queues.ts) on the shipped passthrough,
+ * with 4 parallel clients. Needs Node >= 26 (node:ffi) and root.
+ *
+ *   node26 --import tsx bench/clone-queues.ts [--workers N] [--seconds 2] [--rounds 5]
+ *
+ * Serves the passthrough (kernel passthrough off, so READs reach the daemon) from this process twice,
+ * through mount(): A with no options (one queue, the epoll transport), B with `clone_fd` (and
+ * `max_threads=N` when --workers is given; else one worker per CPU). Workloads, 4 clients each: stat
+ * loops, sequential 128 KiB reads (fio, 4 jobs), random 4 KiB reads (fio, 4 jobs, page cache bypassed by
+ * direct_io on both mounts so that every read reaches the daemon). Rounds interleave A and B with the
+ * order rotated; prints medians of throughput and of this process's CPU per unit (user+sys, all threads),
+ * the per-round B/A ratios, and /proc/loadavg before and after.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { servePassthrough } from '../src/passthrough/index.ts';
+import type { FuseMount } from '../src/index.ts';
+import { buildLoadGen, runProcess } from './lib/loadgen.ts';
+import { parseFio } from './lib/workloads.ts';
+import { median } from './lib/analysis.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    workers: { type: 'string' },
+    seconds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '5' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const ROUNDS = Number(args.rounds);
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').trim();
+
+const base = mkdtempSync(join(tmpdir(), 'tsfuse-clone-'));
+const source = join(base, 'source');
+mkdirSync(source);
+writeFileSync(join(source, 'file'), Buffer.alloc(4096, 1));
+const lg = buildLoadGen();
+await lg.run(['exec', 'dd', 'if=/dev/urandom', `of=${join(source, 'big')}`, 'bs=1M', 'count=256', 'status=none'], 120_000);
+mkdirSync(join(base, 'a'));
+mkdirSync(join(base, 'b'));
+const passthrough = { entryTimeout: 0, attrTimeout: 0, kernelPassthrough: false } as const;
+const cloneOptions = args.workers === undefined ? 'clone_fd' : `clone_fd,max_threads=${args.workers}`;
+const mounts: FuseMount[] = [
+  await servePassthrough(source, join(base, 'a'), { passthrough, mount: { method: 'mount', watchdog: false, options: 'direct_io' } }),
+  await servePassthrough(source, join(base, 'b'), { passthrough, mount: { method: 'mount', watchdog: false, options: `direct_io,${cloneOptions}` } }),
+];
+const names = [`1 queue`, `${mounts[1]!.queues} queues (${cloneOptions})`];
+if (mounts[1]!.queues === 1) process.stderr.write('mount B has one queue: clone queues need Node >= 26 (node:ffi)\n');
+type Workload = 'stat4' | 'seq4' | 'rand4';
+const WORKLOADS: readonly Workload[] = ['stat4', 'seq4', 'rand4'];
+const results = new Map<string, { rate: number[]; cpu: number[] }>();
+
+async function work(w: Workload, dir: string): Promise<number> {
+  const t = SECONDS * 1000 + 60_000;
+  const common = ['--ioengine=psync', '--output-format=json', '--group_reporting', `--filename=${join(dir, 'big')}`];
+  if (w === 'stat4') {
+    const rs = await Promise.all([0, 1, 2, 3].map(() => lg.run(['stat', join(dir, 'file'), SECONDS, 0.1], t)));
+    return rs.reduce((s, r) => s + r.values[0]!, 0);
+  }
+  if (w === 'seq4') {
+    const r = await lg.run(['exec', 'fio', '--name=s', '--rw=read', '--bs=128k', '--size=64m', '--numjobs=4', '--offset_increment=64m', ...common], t);
+    return parseFio(r.stderr).ioBytes / (1 << 20);
+  }
+  const r = await lg.run(['exec', 'fio', '--name=r', '--rw=randread', '--bs=4k', '--size=256m', '--numjobs=4', '--time_based', `--runtime=${SECONDS * 1000}ms`, '--norandommap', ...common], t);
+  return parseFio(r.stderr).totalIos;
+}
+
+const loadBefore = loadavg();
+try {
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const w of WORKLOADS) {
+      for (let i = 0; i < mounts.length; i++) {
+        const k = (i + round) % mounts.length;
+        const c0 = process.cpuUsage();
+        const t0 = process.hrtime.bigint();
+        const units = await work(w, mounts[k]!.mountpoint);
+        const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+        const c = process.cpuUsage(c0);
+        const e = results.get(`${w}/${k}`) ?? { rate: [], cpu: [] };
+        e.rate.push(units / wall);
+        e.cpu.push((c.user + c.system) / units);
+        results.set(`${w}/${k}`, e);
+      }
+    }
+  }
+  const unit: Record<Workload, string> = { stat4: 'stat/s', seq4: 'MiB/s', rand4: 'IOPS' };
+  const lines = [
+    `| 4 clients | ${names[0]}: rate, µs CPU/unit | ${names[1]}: rate, µs CPU/unit | ratio (median of per-round B/A) | per-round ratios | CPU/unit B/A |`,
+    '| --- | ---: | ---: | ---: | --- | ---: |',
+  ];
+  for (const w of WORKLOADS) {
+    const a = results.get(`${w}/0`)!;
+    const b = results.get(`${w}/1`)!;
+    const ratios = b.rate.map((x, i) => x / a.rate[i]!);
+    lines.push(`| ${w} (${unit[w]}) | ${Math.round(median(a.rate))}, ${median(a.cpu).toFixed(1)} | ${Math.round(median(b.rate))}, ${median(b.cpu).toFixed(1)} | ${median(ratios).toFixed(2)}× | ${ratios.map((r) => r.toFixed(2)).join(' ')} | ${(median(b.cpu) / median(a.cpu)).toFixed(2)} |`);
+  }
+  process.stdout.write(`${process.version}, ${ROUNDS} rounds of ${SECONDS} s; loadavg before ${loadBefore}, after ${loadavg()}\n${lines.join('\n')}\n`);
+} finally {
+  for (const m of mounts) await m.close().catch(() => {});
+  lg.dispose();
+  await runProcess('rm', ['-rf', base], 60_000).catch(() => {});
+  process.exit(0);
+}
