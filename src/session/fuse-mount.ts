@@ -3,7 +3,7 @@
  */
 import { mountDevice, type MountedDevice, type MountDeviceOptions } from '../mount/mount.ts';
 import { parseMountOptions, type MountOptionsInput, type ParsedMountOptions } from '../mount/options.ts';
-import { Session, type SessionOptions, type Notifier } from './session.ts';
+import { Session, checkBusyPoll, type SessionOptions, type Notifier } from './session.ts';
 import { startTrace } from './trace.ts';
 import { applyFsOptions, initWantsFrom } from '../ops/fs-options.ts';
 import { limitConcurrency } from '../ops/concurrency.ts';
@@ -164,6 +164,7 @@ export function permissionPolicy(parsed: ParsedMountOptions, checksPermissions: 
 }
 
 export async function mount(mountpoint: string, ops: LowLevelOperations, options: MountOptions = {}): Promise<FuseMount> {
+  checkBusyPoll(options.busyPoll); // before anything is mounted
   const policy = permissionPolicy(parseMountOptions(options.options ?? []), ops.checksPermissions === true);
   const parsed = policy.options;
   if (policy.warning !== undefined) {

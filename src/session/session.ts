@@ -17,6 +17,7 @@ import type { CapabilityAudit } from '../protocol/init.ts';
 import { INIT_DEFAULTS } from '../protocol/init.ts';
 import { IN_HEADER_SIZE } from '../protocol/header.ts';
 import { MIN_READ_BUFFER } from '../protocol/constants.ts';
+import { TsfuseError } from '../errors.ts';
 
 export interface SessionOptions extends SessionCoreOptions {
   /**
@@ -25,6 +26,13 @@ export interface SessionOptions extends SessionCoreOptions {
    * mount fails with ERR_FUSE_URING_UNAVAILABLE). Defaults to epoll when available.
    */
   readonly transport?: TransportKind;
+  /**
+   * Busy polling (epoll transport): after answering a request, keep reading /dev/fuse for up to this many
+   * microseconds before sleeping in epoll again, so that the next request of a client waiting for each reply
+   * is taken without a wake-up. Costs up to that much CPU after the last request of a burst; 0 turns it off.
+   * bench/RESULTS.md ("Busy polling") has the figures. Defaults to 50.
+   */
+  readonly busyPoll?: number;
   /**
    * Clone queues (src/session/clone-queues.ts, Node >= 26): once INIT is agreed, `workers` more /dev/fuse
    * queues, each read by a worker thread that answers READ/WRITE of the handles in `workerIo` itself and
@@ -35,6 +43,15 @@ export interface SessionOptions extends SessionCoreOptions {
 }
 
 export type { Notifier };
+
+/** The longest busy poll a session takes (µs): beyond, sleeping in epoll costs less than the CPU burnt. */
+const MAX_BUSY_POLL_US = 10_000;
+
+/** SessionOptions.busyPoll, checked: ERR_INVALID_ARG_VALUE unless absent or 0 to MAX_BUSY_POLL_US µs. */
+export function checkBusyPoll(value: unknown): number | undefined {
+  if (value === undefined || (typeof value === 'number' && value >= 0 && value <= MAX_BUSY_POLL_US)) return value;
+  throw new TsfuseError('ERR_INVALID_ARG_VALUE', `busyPoll must be a number of microseconds from 0 to ${MAX_BUSY_POLL_US}, not ${String(value)}`);
+}
 
 /** Where a session is: waiting for INIT, serving, or closed. */
 export type SessionPhase = 'init' | 'serving' | 'closed';
@@ -62,7 +79,7 @@ export class Session {
     // (the filesystem's init() may raise maxWrite, the kernel may lower it).
     // A session taken over from another process (options.adopted) is serving from the start: INIT came before.
     const maxWrite = options.adopted?.negotiated.maxWrite ?? options.wants?.maxWrite ?? INIT_DEFAULTS.maxWrite;
-    this.#transport = createTransport(fd, readBufferSize(maxWrite), options.transport);
+    this.#transport = createTransport(fd, readBufferSize(maxWrite), options.transport, checkBusyPoll(options.busyPoll));
     if (options.adopted !== undefined) this.#phase = 'serving';
     const transport = this.#transport;
     // Read at each call: undefined once closing, when the descriptor number may soon name another file.
@@ -77,6 +94,7 @@ export class Session {
       },
     }, transport.wants === undefined ? options : { ...options, capabilities: [...(options.capabilities ?? []), ...transport.wants] });
     const core = this.#core;
+    transport.watchIdle?.(() => core.pending === 0);
     if (options.adopted !== undefined) this.#startClones(fd, options.adopted.negotiated, options);
     this.closed = new Promise<void>((resolve) => {
       transport.start(
