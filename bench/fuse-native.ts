@@ -1,6 +1,7 @@
 // The fuse-native adapter against the path layer it is built on, and against fuse-native itself (the C
 // addon over libfuse 2) when it is installed: stat, readdir, sequential read and sequential write, one
-// daemon process per variant,
+// daemon process per variant ("path-copy" is the path layer with a read that copies into a buffer, as
+// every fuse-native read must; "path" answers reads with views of the content),
 // all mounted at once and driven in ONE interleaved run (round robin, so background load hits every
 // variant alike), with /proc/loadavg recorded before and after. Prints medians and ratios of throughput,
 // and of the daemon's CPU time per operation (user + system of the daemon process, from /proc/PID/stat:
@@ -65,8 +66,21 @@ const callbackOps = (ENOENT: number) => ({
 
 async function serve(variant: string, mnt: string, fuseNativeDir: string): Promise<void> {
   const ready = (): void => { process.stdout.write('ready\n'); };
-  if (variant === 'path') {
+  if (variant === 'path' || variant === 'path-copy') {
     const { mount, pathOperations } = await import('../src/index.ts');
+    // path-copy: the read copies into a reused buffer, as a fuse-native read must (its API hands the
+    // filesystem a buffer to fill), so adapter ÷ path-copy shows what the adapter costs beyond that copy.
+    // One buffer per length is enough: a synchronous read's reply is written before the next READ comes.
+    const copies = new Map<number, Buffer>();
+    const copied = (position: number, length: number): Buffer => {
+      let buf = copies.get(length);
+      if (buf === undefined) {
+        buf = Buffer.allocUnsafeSlow(length);
+        copies.set(length, buf);
+      }
+      return buf.subarray(0, CONTENT.copy(buf, 0, position, Math.min(FILE_SIZE, position + length)));
+    };
+    const copying = variant === 'path-copy';
     const ops = pathOperations({
       getattr(path) {
         if (path === '/') return ROOT;
@@ -78,7 +92,9 @@ async function serve(variant: string, mnt: string, fuseNativeDir: string): Promi
       readdir(path) { return path === '/d' ? NAMES : ['f', 'd', 'w']; },
       open() { return 1; },
       truncate() {},
-      read(_path, _fh, length, position) { return CONTENT.subarray(position, Math.min(FILE_SIZE, position + length)); },
+      read(_path, _fh, length, position) {
+        return copying ? copied(position, length) : CONTENT.subarray(position, Math.min(FILE_SIZE, position + length));
+      },
       write(_path, _fh, data) { return data.length; },
     }, { useIno: false, attrTimeout: 0, entryTimeout: 0 });
     const m = await mount(mnt, ops);
@@ -164,7 +180,7 @@ async function main(): Promise<void> {
   const fuseNativeDir = fnArg >= 0 ? args[fnArg + 1]! : ['/tmp/fnbench/node_modules/fuse-native', join(process.cwd(), 'node_modules/fuse-native')].find((d) => existsSync(d)) ?? '';
   const baseArg = args.indexOf('--base');
   const baseDir = baseArg >= 0 ? args[baseArg + 1]! : '';
-  const variants = ['path', 'adapter', ...(fuseNativeDir !== '' ? ['fuse-native'] : []), ...(baseDir !== '' ? ['path@base', 'adapter@base'] : [])];
+  const variants = ['path', 'path-copy', 'adapter', ...(fuseNativeDir !== '' ? ['fuse-native'] : []), ...(baseDir !== '' ? ['path@base', 'adapter@base'] : [])];
   const self = fileURLToPath(import.meta.url);
   const daemons: { variant: string; mnt: string; proc: ChildProcess }[] = [];
   try {
@@ -206,7 +222,7 @@ async function main(): Promise<void> {
       const rs = of[a]![k]!.map((x, i) => x / of[b]![k]![i]!);
       return `${k} ${median(rs).toFixed(3)} (${Math.min(...rs).toFixed(2)}–${Math.max(...rs).toFixed(2)})`;
     };
-    const pairs = [['adapter', 'path'], ['adapter', 'fuse-native'], ['path', 'fuse-native'], ['path', 'path@base'], ['adapter', 'adapter@base']]
+    const pairs = [['adapter', 'path'], ['adapter', 'path-copy'], ['path-copy', 'path'], ['adapter', 'fuse-native'], ['path', 'fuse-native'], ['path', 'path@base'], ['adapter', 'adapter@base']]
       .filter(([a, b]) => results[a!] && results[b!]);
     for (const [a, b] of pairs) console.log(`throughput ${a} / ${b}, per-round median (min–max): ${KINDS.map((k) => ratio(results, a!, b!, k)).join(', ')}`);
     for (const [a, b] of pairs) console.log(`daemon CPU ${a} / ${b}, per-round median (min–max): ${KINDS.map((k) => ratio(cpu, a!, b!, k)).join(', ')}`);

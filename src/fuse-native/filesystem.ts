@@ -117,9 +117,17 @@ const xattrListResult: Finish<string[]> = (status, list) => {
  * serves allocations from 128 KiB up with mmap): 88 µs per READ against 7 µs for a view, measured on this
  * 2-core machine, which made the adapter's sequential read 4× slower than the path layer's
  * (bench/fuse-native.ts). A buffer goes back only once the user called back (fuse-native detaches it
- * then, so no user may keep it; one whose read timed out is never reused), and only after a macrotask
- * turn: the session writes the reply that views it synchronously (src/session/transport.ts `write`,
- * writevSync) in the microtasks that follow the handler, so by then the bytes are in the kernel.
+ * then, so no user may keep it; one whose read timed out is never reused), and only once its reply is
+ * written:
+ *  - answered before the operation returned ({@link reuse}): at once. The session writes a synchronous
+ *    handler's reply before the handler's caller returns (src/session/core.ts #dispatch → #finish → the
+ *    sink's reply, which writes or copies the bytes), and the next {@link take} is in a later request's
+ *    handler. This is what keeps busy polling cheap: the transport then reads and serves frames for up
+ *    to 2 ms without a macrotask turn (src/session/transport.ts EpollTransport #poll), and a buffer
+ *    waiting for one made a third of the READs of a sequential read allocate afresh (bench/fuse-native.ts,
+ *    2 rounds: 338 of 1024).
+ *  - answered later ({@link giveBack}): after a macrotask turn, since the session writes the reply in
+ *    the microtasks that follow the callback.
  */
 class ReadBuffers {
   /** Free buffers by exact length (the kernel asks for few distinct sizes: pages up to max_read). */
@@ -129,6 +137,16 @@ class ReadBuffers {
 
   take(length: number): Buffer {
     return this.#free.get(length)?.pop() ?? Buffer.allocUnsafeSlow(length);
+  }
+
+  /** A buffer whose reply is written by the time anyone can {@link take} again (see the class comment). */
+  reuse(buf: Buffer): void {
+    let list = this.#free.get(buf.length);
+    if (list === undefined) {
+      list = [];
+      this.#free.set(buf.length, list);
+    }
+    if (list.length < ReadBuffers.PER_LENGTH) list.push(buf);
   }
 
   /** Buffers answered since the last macrotask turn: free once it comes (one setImmediate for them all). */
@@ -141,14 +159,7 @@ class ReadBuffers {
   readonly #recycle = (): void => {
     const answered = this.#answered;
     this.#answered = [];
-    for (const buf of answered) {
-      let list = this.#free.get(buf.length);
-      if (list === undefined) {
-        list = [];
-        this.#free.set(buf.length, list);
-      }
-      if (list.length < ReadBuffers.PER_LENGTH) list.push(buf);
-    }
+    for (const buf of answered) this.reuse(buf);
   };
 }
 
@@ -311,11 +322,16 @@ export function fuseNativeFilesystem(
     fs.read = (path, fh, length, position) => {
       // One buffer, filled by the user; the reply is a view of what it reported (no second copy).
       const buf = buffers.take(length);
-      return invoke(tm, (cb) => o.read!(path, fh, buf, length, position, cb), (status) => {
-        buffers.giveBack(buf);
+      let later = false;
+      const r = invoke(tm, (cb) => o.read!(path, fh, buf, length, position, cb), (status) => {
+        if (later) buffers.giveBack(buf);
         const n = byteCount(status, length, 'read');
         return n === length ? buf : buf.subarray(0, n);
       });
+      // A failure thrown here leaves the buffer to the collector (the user may have kept it, if it threw).
+      if (r instanceof Promise) later = true;
+      else buffers.reuse(buf);
+      return r;
     };
   }
   if (isFn(o.write)) {

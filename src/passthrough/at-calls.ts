@@ -55,6 +55,8 @@ export interface AtCalls {
 
 /** include/uapi/linux/fcntl.h. */
 export const AT_REMOVEDIR = 0x200;
+/** openat's "relative to the working directory": for absolute paths (the magic links of /proc/self/fd). */
+export const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_EMPTY_PATH = 0x1000;
 const O_CLOEXEC = 0o2000000;
@@ -125,7 +127,11 @@ function bind(): AtCalls | null {
     const { statx, openat, unlinkat, mkdirat, symlinkat, __errno_location: errnoLocation } = f;
     if (statx === undefined || openat === undefined || unlinkat === undefined || mkdirat === undefined ||
         symlinkat === undefined || errnoLocation === undefined) return null;
-    const errno = (): number => -ffi.getInt32(errnoLocation() as bigint);
+    // errno's address is the calling thread's, and this module instance (with everything it binds) lives
+    // on one thread, main or worker: asked once, so a failed call costs one read, not a second call and a
+    // BigInt.
+    const errnoAddress = errnoLocation() as bigint;
+    const errno = (): number => -ffi.getInt32(errnoAddress);
     const sx = Buffer.alloc(STATX_SIZE);
     // Word views of it (its own ArrayBuffer, so aligned; little-endian hosts only: ARCHES).
     const w = new Uint32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);

@@ -75,6 +75,7 @@ interface FfiSignature { arguments: string[]; return: string; parameters: string
 const LP64_ARCHES: readonly string[] = ['x64', 'arm64', 'riscv64', 'ppc64', 'loong64', 's390x'];
 /** include/uapi/linux/limits.h XATTR_SIZE_MAX and XATTR_LIST_MAX: the VFS answers no longer value or list. */
 const XATTR_MAX = 65536;
+const XATTR_MAX_BIG = BigInt(XATTR_MAX);
 /** MAX_RW_COUNT (INT_MAX rounded down to a page): the most one read, write or copy moves (fs/read_write.c). */
 const MAX_RW_COUNT = 0x7fff_f000n;
 const S_ISGID = 0o2000;
@@ -82,6 +83,14 @@ const NUL = Buffer.alloc(1);
 const TRUSTED = Buffer.from('trusted.');
 const OFF_T_MAX = 2n ** 63n - 1n;
 const LITTLE_ENDIAN = endianness() === 'LE';
+const ENODATA = 61;
+/**
+ * getxattr's "no such attribute", one shared frozen error: the kernel asks for security.capability
+ * before the first write to each file (fs/backing-file.c backing_file_write_iter and fs/fuse/file.c
+ * fuse_cache_write_iter call file_remove_privs), so every create + write meets it, and an Error with its
+ * stack trace per answer cost more than the getxattr.
+ */
+const NO_DATA = Object.freeze(new FuseError(ENODATA));
 
 /** An offset or length as the off_t libc takes; EINVAL beyond it (a crafted frame: the kernel sends none). */
 function offT(v: P.U64): bigint {
@@ -131,7 +140,8 @@ function bind(): Libc | null {
       lseek: (fd, offset, whence) => big(lseek!(fd, offset, whence)),
       copy_file_range: (fdIn, offIn, fdOut, offOut, len, flags) => big(copyFileRange!(fdIn, offIn, fdOut, offOut, len, flags)),
       utimensat: (dirfd, path, times, flags) => Number(utimensat!(dirfd, path, times, flags)),
-      errno: () => ffi.getInt32(errnoLocation!() as bigint),
+      // The calling thread's errno: this module instance lives on one thread (as ./at-calls.ts).
+      errno: ((address) => () => ffi.getInt32(address))(errnoLocation!() as bigint),
     };
   } catch {
     // ERR_ACCESS_DENIED under --permission without --allow-ffi, or a node:ffi whose API moved on.
@@ -206,8 +216,11 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
 
   return {
     getxattr(req) {
-      const n = c.getxattr(pathOf(req.ino), cName(req.name), xattrBuffer, BigInt(XATTR_MAX));
-      if (n < 0n) fail('getxattr');
+      const n = c.getxattr(pathOf(req.ino), cName(req.name), xattrBuffer, XATTR_MAX_BIG);
+      if (n < 0n) {
+        if (c.errno() === ENODATA) throw NO_DATA;
+        fail('getxattr');
+      }
       return Buffer.from(xattrBuffer.subarray(0, Number(n)));
     },
 

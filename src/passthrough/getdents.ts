@@ -32,9 +32,9 @@ type Getdents = (fd: number, buf: Buffer) => number;
 
 // struct linux_dirent64 (include/linux/dirent.h): d_ino u64 0, d_off s64 8, d_reclen u16 16, d_type u8 18,
 // d_name 19 (NUL-terminated, the record padded to 8 bytes).
-const D_RECLEN = 16;
-const D_TYPE = 18;
-const D_NAME = 19;
+export const D_RECLEN = 16;
+export const D_TYPE = 18;
+export const D_NAME = 19;
 /** Bytes per getdents64 call: glibc's readdir uses 32 KiB; a larger buffer means fewer calls for big directories. */
 const CHUNK = 64 * 1024;
 const TWO_32 = 2 ** 32;
@@ -78,35 +78,49 @@ export function canListWithInodes(): boolean {
 }
 
 /**
- * Every entry of the directory at `path` but `.` and `..`, in the kernel's order, with inode numbers; undefined when getdents64 is not reachable (Node < 26, node:ffi off). Throws the errno of a
- * failed open or getdents64 as a Node-style error.
+ * Runs getdents64 over the directory at `path` until its end, handing each filled buffer to `each`
+ * (`length` bytes of struct linux_dirent64 records, "." and ".." included, in the kernel's order);
+ * `buffer()` gives the buffer for each call (a fresh one to keep views of it, or one reused). False when
+ * getdents64 is not reachable (Node < 26, node:ffi off). Throws the errno of a failed open or getdents64
+ * as a Node-style error.
  */
-export function listDirectory(path: string): ListedEntry[] | undefined {
+export function readDirectory(path: string | Buffer, buffer: () => Buffer, each: (records: Buffer, length: number) => void): boolean {
   getdents ??= bind();
-  if (getdents === null) return undefined;
+  if (getdents === null) return false;
   const fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
-    const out: ListedEntry[] = [];
     for (;;) {
-      // A fresh buffer per call: the names stay views of it.
-      const buf = Buffer.allocUnsafe(CHUNK);
+      const buf = buffer();
       const n = getdents(fd, buf);
-      if (n === 0) return out;
+      if (n === 0) return true;
       if (n < 0) throw Object.assign(new Error(`getdents64 failed: errno ${-n}`), { errno: -n, code: getSystemErrorName(n), syscall: 'getdents64' });
-      for (let at = 0; at < n;) {
-        const reclen = buf.readUInt16LE(at + D_RECLEN);
-        const lo = buf.readUInt32LE(at);
-        const hi = buf.readUInt32LE(at + 4);
-        // Exact as a number below 2^53; above it a bigint (ext4 and xfs inode numbers fit in 32 or 53 bits).
-        const ino: U64 = hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
-        const nul = buf.indexOf(0, at + D_NAME);
-        const name = buf.subarray(at + D_NAME, nul < 0 || nul > at + reclen ? at + reclen : nul);
-        at += reclen;
-        if (name[0] === DOT && (name.length === 1 || (name.length === 2 && name[1] === DOT))) continue;
-        out.push({ name, type: buf[at - reclen + D_TYPE]!, ino });
-      }
+      each(buf, n);
     }
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/**
+ * Every entry of the directory at `path` but `.` and `..`, in the kernel's order, with inode numbers; undefined when getdents64 is not reachable (Node < 26, node:ffi off). Throws the errno of a
+ * failed open or getdents64 as a Node-style error.
+ */
+export function listDirectory(path: string): ListedEntry[] | undefined {
+  const out: ListedEntry[] = [];
+  // A fresh buffer per call: the names stay views of it.
+  const listed = readDirectory(path, () => Buffer.allocUnsafe(CHUNK), (buf, n) => {
+    for (let at = 0; at < n;) {
+      const reclen = buf.readUInt16LE(at + D_RECLEN);
+      const lo = buf.readUInt32LE(at);
+      const hi = buf.readUInt32LE(at + 4);
+      // Exact as a number below 2^53; above it a bigint (ext4 and xfs inode numbers fit in 32 or 53 bits).
+      const ino: U64 = hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
+      const nul = buf.indexOf(0, at + D_NAME);
+      const name = buf.subarray(at + D_NAME, nul < 0 || nul > at + reclen ? at + reclen : nul);
+      at += reclen;
+      if (name[0] === DOT && (name.length === 1 || (name.length === 2 && name[1] === DOT))) continue;
+      out.push({ name, type: buf[at - reclen + D_TYPE]!, ino });
+    }
+  });
+  return listed ? out : undefined;
 }

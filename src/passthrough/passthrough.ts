@@ -8,7 +8,8 @@
  *    ".." and names with '/' are refused, the last component is never followed (lstat, O_NOFOLLOW), and a
  *    rename's two directories are both nodes of ours.
  *  - File handles are real descriptors of the backing files (fh = the fd); directory handles hold a
- *    snapshot of the listing, taken at offset 0, so telldir/seekdir offsets stay valid.
+ *    snapshot of the listing, taken at offset 0, so telldir/seekdir offsets stay valid; a directory
+ *    unchanged since its last snapshot is not listed again (./listing.ts ListingCache).
  *  - Errors are the backing system calls' own (Node's SystemError carries the errno).
  *  - As root, what a caller creates is owned by the caller (chown after create, as passthrough_ll does
  *    with setfsuid); as an ordinary user, files are created as that user.
@@ -49,14 +50,13 @@ import { hasFlag } from '../protocol/negotiated.ts';
 import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type ExportedNodes, type PassthroughNode } from './nodes.ts';
 import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
-import { atCalls, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
+import { atCalls, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
 import { byDescriptor } from './by-descriptor.ts';
 import { ffiOperations, ffiSetTimes } from './ffi-ops.ts';
 import { BackingReader } from './reads.ts';
 import { WorkerReadableFiles } from './worker-reads.ts';
-import { DirentWriter } from '../protocol/dirent-writer.ts';
-import { listDirectory } from './getdents.ts';
+import { ListingCache, takeListing, namedListing, exportListing, namesOnlyPage, type Listing, type ListingSource } from './listing.ts';
 import type { RecoveryJournal } from '../handoff/supervisor-journal.ts';
 import { HANDLE_DIR, HANDLE_FILE, forgotRecord, nodeRecord, openRecord, recordOfNode, releaseRecord, replayJournal, type JournaledHandle } from './recovery.ts';
 
@@ -77,6 +77,12 @@ const SYNC_WRITE_MAX = 64 * 1024;
 /** Open flags whose writes wait for the disk (O_SYNC includes O_DSYNC's bit). */
 const SYNCED_WRITES = C.O_DSYNC | C.O_SYNC;
 const BIG = { bigint: true } as const;
+/**
+ * Names-only READDIRPLUS entries a page carries at most (entryTimeout 0): the kernel asks for the rest
+ * with READDIR, whose records are 6× smaller and cut from the packed snapshot (the path layer measured
+ * the same trade: src/ops/path/layer.ts BARE_PAGE_LIMIT).
+ */
+const NAMES_ONLY_PAGE_LIMIT = 16;
 
 export interface PassthroughOptions {
   /** Seconds the kernel may cache names. Absent: the mount's `entry_timeout`, else 1. */
@@ -88,7 +94,11 @@ export interface PassthroughOptions {
    * Defaults to true when the daemon runs as root, else false.
    */
   readonly preserveOwnership?: boolean;
-  /** Implement READDIRPLUS (listings carry attributes; the kernel then chooses per directory). Defaults to true. */
+  /**
+   * Implement READDIRPLUS (listings carry attributes; the kernel then chooses per directory). With
+   * `entryTimeout` 0 its pages carry names only (node id 0: no lookup, no node), as the entries could not
+   * be cached anyway. Defaults to true.
+   */
   readonly readdirplus?: boolean;
   /**
    * Let the kernel read and write the backing files itself (FUSE passthrough; see the top of this file).
@@ -99,6 +109,14 @@ export interface PassthroughOptions {
    * (ELOOP: the backing file is on a stacked filesystem). `false`: never. Defaults to `'auto'`.
    */
   readonly kernelPassthrough?: 'auto' | boolean;
+  /**
+   * Keep the listing of a directory that has not changed since (same ctime, mtime, inode and size, and
+   * last changed over 2 s before it was listed) and serve the next listing from it without reading the
+   * directory again (./listing.ts ListingCache; Node >= 26). Turn it off when SOURCE's timestamps cannot
+   * be trusted to move on every change (a network filesystem caching attributes, a clock set back).
+   * Defaults to true.
+   */
+  readonly cacheListings?: boolean;
 }
 
 /** The passthrough's operations, plus `close()` to release every backing descriptor. */
@@ -136,9 +154,8 @@ interface ExportedPassthrough {
 interface FileHandle { readonly fd: number; readonly node: PassthroughNode; readonly passthrough: boolean }
 /** A node's kernel-passthrough state: its backing id while open in passthrough, and its opens of each kind. */
 interface NodeOpens { backingId: number; passthrough: number; daemon: number }
-/** One entry of a directory snapshot; `ino` when the listing reported it (getdents64, src/passthrough/getdents.ts). */
-interface DirEntryRecord { readonly name: Buffer; readonly type: number; readonly ino?: P.U64 }
-interface DirHandle { readonly node: PassthroughNode; entries: DirEntryRecord[] | undefined }
+/** A directory handle: its listing, taken at offset 0 (./listing.ts). */
+interface DirHandle { readonly node: PassthroughNode; listing: Listing | undefined }
 
 /**
  * File handles: `fd + 2^24 × (flags + 2^21 × generation)`, exact as a Number. The descriptor makes a
@@ -289,6 +306,13 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     if (fd < 0) throw errnoError(fd);
     return fd;
   };
+  /** An O_PATH descriptor of the inode the open file `fd` holds (its magic link, followed to the inode). */
+  const reopenPath = (fd: number): number => {
+    if (atc === undefined) return fs.openSync(`/proc/self/fd/${fd}`, O_PATH);
+    const r = atc.openAt(AT_FDCWD, Buffer.from(`/proc/self/fd/${fd}`), O_PATH, 0);
+    if (r < 0) throw errnoError(r);
+    return r;
+  };
   /**
    * Runs `use` with a name of `node`, for the calls Node only offers by path (readlink, link) when
    * node:ffi is missing (./by-descriptor.ts). Any name the node was seen under may be gone or name
@@ -353,7 +377,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
    */
   const finishCreate = (parent: PassthroughNode, name: Buffer, mode: number | undefined, owner: RequestContext | undefined, openFd?: number): P.EntryReply => {
     // By name, the last component is not followed; through an open descriptor's magic link, the link is.
-    const fd = openFd === undefined ? openAt(parent, name, O_PATH | C.O_NOFOLLOW) : fs.openSync(`/proc/self/fd/${openFd}`, O_PATH);
+    const fd = openFd === undefined ? openAt(parent, name, O_PATH | C.O_NOFOLLOW) : reopenPath(openFd);
     try {
       const self = `/proc/self/fd/${fd}`;
       let st = statFd(fd);
@@ -383,26 +407,28 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     }
   };
 
-  const loadDir = (h: DirHandle): DirEntryRecord[] => {
-    const entries: DirEntryRecord[] = [{ name: DOT, type: DT_DIR }, { name: DOTDOT, type: DT_DIR }];
-    // With inode numbers when getdents64 is reachable (Node >= 26): READDIR then needs no lstat per entry.
-    const listed = listDirectory(h.node.self);
-    if (listed !== undefined) {
-      for (const d of listed) entries.push(d);
-      h.entries = entries;
-      return entries;
-    }
-    const list = fs.readdirSync(h.node.self, { withFileTypes: true, encoding: 'buffer' });
-    for (const d of list) entries.push({ name: d.name, type: direntType(d) });
-    h.entries = entries;
-    return entries;
-  };
-  const dirHandle = (fh: P.U64, offset: P.U64): { h: DirHandle; entries: DirEntryRecord[]; start: number } => {
+  /** Snapshots of directories unchanged since they were listed (./listing.ts). */
+  const listings = options.cacheListings === false ? undefined : new ListingCache();
+  /**
+   * Where a directory's listing comes from (./listing.ts): "." and ".." by stat, other entries' inode
+   * numbers by lstat when Node's readdir is the lister (it drops d_ino); getdents64 gives them itself.
+   */
+  const listingSource = (node: PassthroughNode): ListingSource => ({
+    path: node.self,
+    inoOf: (i, name) => {
+      if (i < 2) return dotIno(node, name);
+      const st = fs.lstatSync(at(node, name), { throwIfNoEntry: false });
+      if (st === undefined) return undefined;
+      return st.ino > Number.MAX_SAFE_INTEGER ? u64(fs.lstatSync(at(node, name), BIG).ino) : st.ino;
+    },
+    readdir: () => fs.readdirSync(node.self, { withFileTypes: true, encoding: 'buffer' }).map((d) => ({ name: d.name, type: direntType(d) })),
+  });
+  const dirHandle = (fh: P.U64, offset: P.U64): { h: DirHandle; listing: Listing; start: number } => {
     const h = typeof fh === 'number' ? dirs.get(fh) : undefined;
     if (h === undefined) throw new FuseError('EBADF');
     // Offset 0 is a fresh start (opendir or rewinddir): POSIX wants entries added since to show up.
-    const entries = offset === 0 || h.entries === undefined ? loadDir(h) : h.entries;
-    return { h, entries, start: Number(offset) };
+    if (offset === 0 || h.listing === undefined) h.listing = listings === undefined ? takeListing(listingSource(h.node)) : listings.take(h.node.key, listingSource(h.node));
+    return { h, listing: h.listing, start: Number(offset) };
   };
   /** st_ino of "." and ".." (".." of SOURCE is SOURCE itself: nothing above it is shown). */
   const dotIno = (node: PassthroughNode, name: Buffer): P.U64 => {
@@ -502,7 +528,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   const recoverHandle = (h: JournaledHandle): void => {
     const node = h.node === 0 ? undefined : nodes.get(h.node);
     if (h.kind === HANDLE_DIR) {
-      if (node?.type === S_IFDIR) dirs.set(h.fh, { node, entries: undefined });
+      if (node?.type === S_IFDIR) dirs.set(h.fh, { node, listing: undefined });
       nextDirHandle = Math.max(nextDirHandle, h.fh + 1);
       return;
     }
@@ -563,7 +589,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         version: 1,
         nodes: nodes.exportNodes(pass),
         files: [...files].map(([fh, h]) => [fh, pass(h.fd), h.node.id, h.passthrough] as const),
-        dirs: [...dirs].map(([fh, h]) => [fh, h.node.id, h.entries?.map((e) => [e.name, e.type] as const)] as const),
+        dirs: [...dirs].map(([fh, h]) => [fh, h.node.id, h.listing === undefined ? undefined : exportListing(h.listing)] as const),
         nextDirHandle,
         // Backing ids belong to the connection, which stays: the successor closes them as the files close.
         opens: [...opens].map(([node, o]) => [node.id, o.backingId, o.passthrough, o.daemon] as const),
@@ -581,7 +607,10 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         return n;
       };
       for (const [fh, token, id, passthrough] of state.files) files.set(fh, { fd: ctx.fd(token), node: node(id), passthrough });
-      for (const [fh, id, entries] of state.dirs) dirs.set(fh, { node: node(id), entries: entries?.map(([name, type]) => ({ name, type })) });
+      for (const [fh, id, entries] of state.dirs) {
+        const dir = node(id);
+        dirs.set(fh, { node: dir, listing: entries === undefined ? undefined : namedListing(entries, listingSource(dir)) });
+      }
       nextDirHandle = state.nextDirHandle;
       for (const [id, backingId, passthrough, daemon] of state.opens) opens.set(node(id), { backingId, passthrough, daemon });
     },
@@ -888,30 +917,15 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     opendir(req) {
       const node = dirOf(req.ino);
       const fh = nextDirHandle++;
-      dirs.set(fh, { node, entries: undefined });
+      dirs.set(fh, { node, listing: undefined });
       if (journal !== undefined) journalAppend(openRecord(HANDLE_DIR, fh, node.id, 0));
       return { fh };
     },
 
     readdir(req) {
-      const { h, entries, start } = dirHandle(req.fh, req.offset);
-      // Packed as they are found: no object per entry (src/protocol/dirent-writer.ts).
-      const out = new DirentWriter(req.size);
-      for (let i = start; i < entries.length; i++) {
-        const e = entries[i]!;
-        if (!out.fits(e.name.byteLength)) break;
-        let ino: P.U64;
-        if (i < 2) ino = dotIno(h.node, e.name);
-        else if (e.ino !== undefined) ino = e.ino;
-        else {
-          // Node's readdir drops d_ino; lstat gives it (and skips a name removed since the snapshot).
-          const st = fs.lstatSync(at(h.node, e.name), { throwIfNoEntry: false });
-          if (st === undefined) continue;
-          ino = st.ino > Number.MAX_SAFE_INTEGER ? u64(fs.lstatSync(at(h.node, e.name), BIG).ino) : st.ino;
-        }
-        out.add(ino, e.name, i + 1, e.type);
-      }
-      return out.bytes;
+      // Packed records, cut from the snapshot (./listing.ts).
+      const { listing, start } = dirHandle(req.fh, req.offset);
+      return listing.page(start, req.size);
     },
 
     releasedir(req) {
@@ -940,29 +954,32 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
 
   if (options.readdirplus ?? true) {
     ops.readdirplus = (req) => {
-      const { h, entries, start } = dirHandle(req.fh, req.offset);
+      const { h, listing, start } = dirHandle(req.fh, req.offset);
+      // With entryTimeout 0 the dentries a lookup here would make die at once, and a later stat looks
+      // the name up again anyway: names only (node id 0), no lstat and no node per entry.
+      if (entryTimeout === 0) return namesOnlyPage(listing, start, req.size, NAMES_ONLY_PAGE_LIMIT);
       const out: P.DirEntryPlus[] = [];
       let used = 0;
-      for (let i = start; i < entries.length; i++) {
-        const e = entries[i]!;
-        used += align8(DIRENTPLUS_SIZE + e.name.byteLength);
+      for (let i = start; i < listing.length; i++) {
+        const name = listing.name(i);
+        used += align8(DIRENTPLUS_SIZE + name.byteLength);
         // Stop at what fits: a lookup made for an entry that is not sent would only be forgotten again.
         if (used > req.size) break;
         if (i < 2) {
           // "." and "..": no lookup (the kernel takes no reference for them), node id 0, d_ino only.
-          out.push({ name: e.name, offset: i + 1, type: DT_DIR, entry: { ino: 0, attr: { ino: dotIno(h.node, e.name), mode: S_IFDIR } } });
+          out.push({ name, offset: i + 1, type: DT_DIR, entry: { ino: 0, attr: { ino: dotIno(h.node, name), mode: S_IFDIR } } });
           continue;
         }
         let ent: P.EntryReply;
         try {
-          ent = lookupEntry(h.node, e.name);
+          ent = lookupEntry(h.node, name);
         } catch (err) {
           if (errCode(err) === 'ENOENT') continue; // removed since the snapshot
           // Entries already counted must reach the kernel: send them, the error comes with the next call.
           if (out.some((o) => o.entry.ino !== 0)) break;
           throw err;
         }
-        out.push({ name: e.name, offset: i + 1, type: e.type, entry: ent });
+        out.push({ name, offset: i + 1, type: listing.type(i), entry: ent });
       }
       return out;
     };

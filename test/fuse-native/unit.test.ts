@@ -163,3 +163,58 @@ test('unmount before mount: closed, and mounting afterwards fails', async () => 
   const err = await new Promise((resolve) => fuse.mount(resolve));
   assert.match(String(err), /Resource is closed/);
 });
+
+test('read buffers: answered at once, reused by the next read; answered later, not handed out again before a macrotask turn; timed out, never', async () => {
+  const { fuseNativeFilesystem } = await import('../../src/fuse-native/filesystem.ts');
+  const content = Buffer.from('abcdefghijklmnopqrstuvwxyz');
+  let late: ((n: number) => void)[] = [];
+  let mode: 'sync' | 'later' = 'sync';
+  let handed: Buffer | undefined;
+  const fs = fuseNativeFilesystem({
+    read(_path, _fd, buf, len, pos, cb) {
+      handed = buf;
+      const n = content.copy(buf, 0, pos, pos + len);
+      if (mode === 'sync') cb(n);
+      else late.push(() => cb(n));
+    },
+  }, (op) => (op === 'read' ? 50 : 0), () => {});
+  const ctx = {} as never;
+  const read = (pos: number): Uint8Array | Promise<Uint8Array> => fs.read!('/f', 1, 4, pos, ctx) as Uint8Array | Promise<Uint8Array>;
+
+  // Synchronous answers: the reply (written before the handler's caller returns) is done with the buffer.
+  const a = read(0) as Uint8Array;
+  assert.equal(Buffer.from(a).toString(), 'abcd');
+  const b = read(4) as Uint8Array;
+  assert.equal(Buffer.from(b).toString(), 'efgh');
+  assert.equal(a.buffer, b.buffer, 'the next read fills the same buffer');
+
+  // Answered later: the session writes that reply in the microtasks after the callback, so the buffer
+  // must not be taken by a read that starts before a macrotask turn.
+  mode = 'later';
+  const pending = read(8);
+  assert.ok(pending instanceof Promise);
+  late.shift()!(4);
+  mode = 'sync';
+  const c = read(12) as Uint8Array;
+  const settled = await pending;
+  assert.equal(Buffer.from(settled).toString(), 'ijkl', 'not overwritten by the next read');
+  assert.equal(Buffer.from(c).toString(), 'mnop');
+  assert.notEqual(settled.buffer, c.buffer);
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal((read(16) as Uint8Array).buffer, settled.buffer, 'back in the pool after a macrotask turn');
+
+  // Timed out: the user may still write into it, so it never goes back.
+  mode = 'later';
+  const timedOut = read(20);
+  await assert.rejects(Promise.resolve(timedOut), (e: unknown) => e === -constants.errno.ETIMEDOUT);
+  const keptByUser = handed!;
+  late.shift()!(4);
+  late = [];
+  await new Promise((resolve) => setImmediate(resolve));
+  mode = 'sync';
+  for (let i = 0; i < 20; i++) {
+    const r = read(0) as Uint8Array;
+    assert.equal(Buffer.from(r).toString(), 'abcd');
+    assert.notEqual(r.buffer, keptByUser.buffer);
+  }
+});

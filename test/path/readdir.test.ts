@@ -211,23 +211,43 @@ test("READDIRPLUS with statEntries 'auto': names only (node id 0, no getattr) un
   assert.equal(h.nodes, nodes);
 });
 
-test("READDIRPLUS with statEntries 'never', or 'auto' with entryTimeout 0, stays names only; a known node gives d_ino and d_type", async () => {
-  for (const options of [{ statEntries: 'never' as const }, { entryTimeout: 0 }]) {
+test("READDIRPLUS with statEntries 'never' stays names only; a known node gives d_ino and d_type", async () => {
+  const fs = namesOnlyFs(5);
+  const h = await Harness.start(fs, { statEntries: 'never', useIno: false });
+  const d = await h.lookup(1, 'd');
+  const known = await h.lookup(d.nodeid, 'n3');
+  await h.lookup(d.nodeid, 'n4');
+  for (let round = 0; round < 2; round++) {
+    const o = await h.open(d.nodeid, 0, 'OPENDIR');
+    fs.getattrs = 0;
+    const page = await h.readdirplus(d.nodeid, o.fh, 0, 65536);
+    await h.release(d.nodeid, o.fh, 'RELEASEDIR');
+    assert.equal(fs.getattrs, 0);
+    const n3 = page.entries.find((e) => e.name === 'n3')!;
+    assert.deepEqual([n3.nodeid, n3.ino, n3.type], [0, known.nodeid, 8]);
+    assert.equal(page.entries.find((e) => e.name === 'n0')!.nodeid, 0);
+  }
+});
+
+test("entryTimeout 0: no READDIRPLUS (unless statEntries is 'always'), READDIR pages give a known node's d_ino and d_type", async () => {
+  for (const statEntries of ['auto', 'never', 'always'] as const) {
     const fs = namesOnlyFs(5);
-    const h = await Harness.start(fs, { ...options, useIno: false });
+    const h = await Harness.start(fs, { entryTimeout: 0, statEntries, useIno: false });
+    assert.equal(typeof h.ops.readdirplus, statEntries === 'always' ? 'function' : 'undefined', statEntries);
+    if (statEntries === 'always') continue;
+    // Without the operation the kernel is never offered READDIRPLUS, and the core answers a stray one ENOSYS.
     const d = await h.lookup(1, 'd');
     const known = await h.lookup(d.nodeid, 'n3');
-    await h.lookup(d.nodeid, 'n4');
-    for (let round = 0; round < 2; round++) {
-      const o = await h.open(d.nodeid, 0, 'OPENDIR');
-      fs.getattrs = 0;
-      const page = await h.readdirplus(d.nodeid, o.fh, 0, 65536);
-      await h.release(d.nodeid, o.fh, 'RELEASEDIR');
-      assert.equal(fs.getattrs, 0, JSON.stringify(options));
-      const n3 = page.entries.find((e) => e.name === 'n3')!;
-      assert.deepEqual([n3.nodeid, n3.ino, n3.type], [0, known.nodeid, 8]);
-      assert.equal(page.entries.find((e) => e.name === 'n0')!.nodeid, 0);
-    }
+    const o = await h.open(d.nodeid, 0, 'OPENDIR');
+    assert.equal((await h.readdirplus(d.nodeid, o.fh, 0, 65536)).error, 38, "ENOSYS");
+    fs.getattrs = 0;
+    const page = await h.readdir(d.nodeid, o.fh, 0, 65536);
+    await h.release(d.nodeid, o.fh, 'RELEASEDIR');
+    assert.equal(fs.getattrs, 0, statEntries);
+    assert.deepEqual(page.entries.map((e) => e.name), ['.', '..', 'n0', 'n1', 'n2', 'n3', 'n4', 'given']);
+    const n3 = page.entries.find((e) => e.name === 'n3')!;
+    assert.deepEqual([n3.ino, n3.type], [known.nodeid, 8]);
+    assert.deepEqual([page.entries[2]!.ino, page.entries[2]!.type], [0xffff_ffff, 0], 'unknown');
   }
 });
 
@@ -273,4 +293,34 @@ test('a names-only READDIRPLUS page stops after 16 names; READDIR pages carry th
   assert.deepEqual(rest.entries.map((e) => e.name), [...Array.from({ length: 84 }, (_, i) => `n${i + 16}`), 'given']);
   assert.equal((await h.readdir(d.nodeid, o.fh, rest.entries.at(-1)!.off, 65536)).entries.length, 0);
   await h.release(d.nodeid, o.fh, 'RELEASEDIR');
+});
+
+test('READDIR of a listing packed once: names of 3-byte characters (more than the packing first allows for), pages of any size, seeks back and past the end', async () => {
+  const names = Array.from({ length: 200 }, (_, i) => `${'目录'.repeat(20)}-${i}`);
+  const fs: PathFilesystem = {
+    getattr: (path) => (path === '/' ? { mode: S_IFDIR | 0o755 } : { mode: S_IFREG | 0o644 }),
+    readdir: () => names,
+  };
+  const h = await Harness.start(fs);
+  const o = await h.open(1, 0, 'OPENDIR');
+  for (const size of [4096, 200, 65536]) {
+    const seen: { off: number; name: string }[] = [];
+    for (let off = 0; ;) {
+      const page = await h.readdir(1, o.fh, off, size);
+      assert.equal(page.error, 0);
+      if (page.entries.length === 0) break;
+      seen.push(...page.entries);
+      off = page.entries.at(-1)!.off;
+    }
+    assert.deepEqual(seen.map((e) => e.off), Array.from({ length: 202 }, (_, i) => i + 1), `offsets 1…n, each once (size ${size})`);
+    assert.deepEqual(seen.slice(2).map((e) => e.name), names);
+  }
+  // A seek back (telldir/seekdir) to the middle, and offsets at and past the end.
+  const middle = await h.readdir(1, o.fh, 100, 4096);
+  assert.equal(middle.entries[0]!.name, names[98]);
+  assert.equal((await h.readdir(1, o.fh, 202, 4096)).entries.length, 0);
+  assert.equal((await h.readdir(1, o.fh, 5000, 4096)).entries.length, 0);
+  // A buffer too small for the next record: nothing, rather than a cut record.
+  assert.equal((await h.readdir(1, o.fh, 2, 64)).entries.length, 0);
+  await h.release(1, o.fh, 'RELEASEDIR');
 });

@@ -32,12 +32,22 @@ function entryOf(e: PathDirEntry): ListedEntry | undefined {
   return { name, stat };
 }
 
+/** A whole listing's READDIR records, packed once by the layer: a page is a view of them. */
+export interface PackedListing {
+  /** The fuse_dirent records of every entry, "." and ".." first. */
+  readonly records: Buffer;
+  /** Where each entry's record ends in `records` (entry i's begins where entry i − 1's ends). */
+  readonly ends: Uint32Array;
+}
+
 export class DirListing {
   /** What has been read so far: ".", "..", then the filesystem's entries in its order. */
   readonly entries: ListedEntry[] = [DOT, DOTDOT];
   #sync: Iterator<PathDirEntry> | undefined;
   #async: AsyncIterator<PathDirEntry> | undefined;
   #done = false;
+  /** The records of the complete listing, once a READDIR asked for them (the layer packs them). */
+  packed: PackedListing | undefined;
 
   constructor(listing: PathListing) {
     if (Array.isArray(listing)) {

@@ -334,9 +334,11 @@ export interface PathLayerOptions {
    * - `'auto'`: names only, until the kernel looks up names of a directory after such a listing of it
    *   (`ls -l`, a stat of each entry): from then on, attributes for that directory. A plain `ls` or
    *   `readdir` so costs no `getattr`, and an `ls -l` saves a LOOKUP round trip per entry from its second
-   *   run on. With `entryTimeout: 0` names only: the kernel would look every entry up again anyway.
+   *   run on. With `entryTimeout: 0` no READDIRPLUS at all (plain READDIR pages, one request fewer
+   *   per listing): the kernel would look every entry up again anyway.
    * - `'always'`: attributes for every entry listed.
-   * - `'never'`: names only (libfuse's high-level readdir without `FUSE_FILL_DIR_PLUS`).
+   * - `'never'`: names only (libfuse's high-level readdir without `FUSE_FILL_DIR_PLUS`); with
+   *   `entryTimeout: 0`, no READDIRPLUS at all, as for `'auto'`.
    * Defaults to `'auto'`.
    */
   readonly statEntries?: 'auto' | 'always' | 'never';
