@@ -338,6 +338,8 @@ export function buildLoadGen(): LoadGen {
   };
 }
 
+const OUTPUT_LIMIT = 1 << 20;
+
 /**
  * Runs a command asynchronously (the daemon's event loop must stay free to answer it) and returns its
  * output. Killed with SIGKILL after `timeoutMs`.
@@ -347,8 +349,10 @@ export function runProcess(command: string, args: readonly string[], timeoutMs: 
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env && { env }) });
     let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
+    // Kept to their first MiB: a client that floods its output (a full-mode run once died of a string
+    // over V8's 512 MiB limit here, its mounts left behind) cannot bring the bench down.
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { if (out.length < OUTPUT_LIMIT) out += s; });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { if (err.length < OUTPUT_LIMIT) err += s; });
     const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
     child.on('error', (e) => { clearTimeout(timer); reject(e); });
     child.on('close', (code, signal) => {

@@ -464,6 +464,9 @@ export class CloneQueues {
       Atomics.store(this.#control, 0, State.Stop);
       Atomics.notify(this.#control, 0);
       this.#kick();
+      // Until they have exited, the workers keep the process alive: the main transport has closed, and a
+      // program whose last step is `await mount.close()` would otherwise end with that promise unsettled.
+      for (const q of this.#queues) q.worker.ref();
       await Promise.all(this.#queues.map((q) => q.exited));
       try { fs.closeSync(this.#wake); } catch { /* closed */ }
     })();
