@@ -22,6 +22,7 @@
  */
 import type { Attr } from '../protocol/replies.ts';
 import { u64FromHalves, type U64 } from '../protocol/u64.ts';
+import { type FfiModule, signature as sig } from '../ffi.ts';
 
 /** The identity and attributes of an inode, from {@link AtCalls.statAt} / {@link AtCalls.statFd}. */
 export interface StatResult {
@@ -89,15 +90,6 @@ class Statx implements StatResult {
   get key(): string { return `${this.dev}:${this.ino}`; }
 }
 
-/** The part of `node:ffi` used here, typed locally: @types/node 20 lacks it. */
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
-    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  };
-  getInt32(pointer: bigint): number;
-}
-interface FfiSignature { arguments: string[]; return: string; parameters: string[]; result: string }
-
 /** LP64 little-endian targets: the statx decoding below reads little-endian fields. */
 const ARCHES: readonly string[] = ['x64', 'arm64', 'riscv64', 'loong64'];
 
@@ -115,7 +107,6 @@ function bind(): AtCalls | null {
     // Synchronous, and undefined (not a throw) for a module this Node does not have.
     const ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
     if (ffi === undefined) return null;
-    const sig = (args: string[], ret: string): FfiSignature => ({ arguments: args, return: ret, parameters: args, result: ret });
     const { functions: f } = ffi.dlopen(null, {
       statx: sig(['int32', 'buffer', 'int32', 'uint32', 'buffer'], 'int32'),
       openat: sig(['int32', 'buffer', 'int32', 'uint32'], 'int32'),

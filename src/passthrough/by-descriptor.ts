@@ -16,6 +16,7 @@
  * and the passthrough works by the names it tracks for each node (src/passthrough/nodes.ts).
  */
 import { FuseError } from '../errors.ts';
+import { type FfiModule, signature } from '../ffi.ts';
 
 export interface ByDescriptor {
   /** Gives the inode of `fd` the new name `to` (bytes, no NUL). Throws the errno as a FuseError. */
@@ -23,15 +24,6 @@ export interface ByDescriptor {
   /** The target of the symlink open as `fd` (O_PATH | O_NOFOLLOW). Throws the errno as a FuseError. */
   readlink(fd: number): Buffer;
 }
-
-/** The part of `node:ffi` used here, typed locally: @types/node 20 lacks it. */
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
-    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  };
-  getInt32(pointer: bigint): number;
-}
-interface FfiSignature { arguments: string[]; return: string; parameters: string[]; result: string }
 
 /** include/uapi/linux/fcntl.h; the same on every architecture Linux has. */
 const AT_FDCWD = -100;
@@ -56,7 +48,6 @@ function bind(): ByDescriptor | null {
     // Synchronous, and undefined (not a throw) for a module this Node does not have.
     const ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
     if (ffi === undefined) return null;
-    const signature = (args: string[], ret: string): FfiSignature => ({ arguments: args, return: ret, parameters: args, result: ret });
     const { functions: libc } = ffi.dlopen(null, {
       linkat: signature(['int32', 'buffer', 'int32', 'buffer', 'int32'], 'int32'),
       readlinkat: signature(['int32', 'buffer', 'buffer', 'uint64'], 'int64'),

@@ -37,6 +37,7 @@ import { FuseError } from '../errors.ts';
 import { SetxattrFlags } from '../protocol/constants.ts';
 import type { PassthroughNode } from './nodes.ts';
 import { u64 } from './attr.ts';
+import { type FfiModule, signature as sig } from '../ffi.ts';
 
 /** What the operations need from the passthrough: its nodes and open files. */
 export interface FfiOpsContext {
@@ -61,15 +62,6 @@ interface Libc {
   utimensat(dirfd: number, path: Buffer, times: Buffer, flags: number): number;
   errno(): number;
 }
-
-/** The part of `node:ffi` used here, typed locally: @types/node 20 lacks it. */
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
-    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  };
-  getInt32(pointer: bigint): number;
-}
-interface FfiSignature { arguments: string[]; return: string; parameters: string[]; result: string }
 
 /** LP64 targets, where size_t, ssize_t and off_t are 64 bits (the signatures below). */
 const LP64_ARCHES: readonly string[] = ['x64', 'arm64', 'riscv64', 'ppc64', 'loong64', 's390x'];
@@ -113,7 +105,6 @@ function bind(): Libc | null {
     // Synchronous, and undefined (not a throw) for a module this Node does not have.
     const ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
     if (ffi === undefined) return null;
-    const sig = (args: string[], ret: string): FfiSignature => ({ arguments: args, return: ret, parameters: args, result: ret });
     const { functions: f } = ffi.dlopen(null, {
       getxattr: sig(['buffer', 'buffer', 'buffer', 'uint64'], 'int64'),
       setxattr: sig(['buffer', 'buffer', 'buffer', 'uint64', 'int32'], 'int32'),

@@ -10,6 +10,7 @@ import * as fs from 'node:fs';
 import { endianness } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import type { U64 } from '../protocol/u64.ts';
+import { type FfiModule, signature } from '../ffi.ts';
 
 /** One entry as getdents64 reports it (struct linux_dirent64). */
 export interface ListedEntry {
@@ -18,14 +19,6 @@ export interface ListedEntry {
   readonly type: number;
   readonly ino: U64;
 }
-
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
-    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  };
-  getInt32(pointer: bigint): number;
-}
-interface FfiSignature { arguments: string[]; return: string; parameters: string[]; result: string }
 
 /** getdents64(fd, buf, size): bytes filled, 0 at the end, or minus the errno. */
 type Getdents = (fd: number, buf: Buffer) => number;
@@ -53,7 +46,6 @@ function bind(): Getdents | null {
   }
   if (ffi === undefined) return null;
   try {
-    const signature = (args: string[], ret: string): FfiSignature => ({ arguments: args, return: ret, parameters: args, result: ret });
     const { functions: libc } = ffi.dlopen(null, {
       getdents64: signature(['int32', 'buffer', 'uint64'], 'int64'),
       __errno_location: signature([], 'pointer'),

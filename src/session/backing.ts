@@ -27,6 +27,7 @@ import { hasFlag, type Negotiated } from '../protocol/negotiated.ts';
 import { DevIoctl } from '../protocol/constants.ts';
 import { OPCODES } from '../protocol/opcodes.ts';
 import type { LowLevelOperations, ReadyInfo } from '../ops/lowlevel.ts';
+import { type FfiModule, signature } from '../ffi.ts';
 
 /** Registering and releasing passthrough backing files, as handed to `ready()` and on `FuseMount`. */
 export interface BackingFiles {
@@ -67,15 +68,6 @@ export function readyWithBacking(ops: LowLevelOperations, backing: BackingFiles)
   if (ops.checksPermissions !== undefined) wrapped['checksPermissions'] = ops.checksPermissions;
   return wrapped as LowLevelOperations;
 }
-
-/** The part of `node:ffi` used here (see src/mount/ffi.ts), typed locally: @types/node 20 lacks it. */
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
-    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  };
-  getInt32(pointer: bigint): number;
-}
-interface FfiSignature { arguments: string[]; return: string; parameters: string[]; result: string }
 
 /** The ioctl(2) call, bound once per process. */
 interface Ioctl {
@@ -128,7 +120,6 @@ function bindIoctl(): Ioctl | string {
       : `kernel passthrough needs node:ffi (Node >= 26) to call ioctl(2) on /dev/fuse; this is Node ${process.version}`;
   }
   try {
-    const signature = (args: string[], ret: string): FfiSignature => ({ arguments: args, return: ret, parameters: args, result: ret });
     const { functions: libc } = ffi.dlopen(null, {
       ioctl: signature(['int32', 'uint64', 'buffer'], 'int32'),
       __errno_location: signature([], 'pointer'),

@@ -30,6 +30,7 @@ import { DevIoctl } from '../protocol/constants.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import { HASH_MULTIPLIER, PROBE_WINDOW, SLOT_INTS, TABLE_HEADER, type HandleDescriptors } from '../ops/handle-descriptors.ts';
 import type { RequestSink } from './context.ts';
+import { type FfiModule, signature as sig } from '../ffi.ts';
 
 /** What clone queues deliver to the main thread: the session core's frame handler. */
 export type CloneFrameHandler = (frame: Buffer, sink: RequestSink) => void;
@@ -51,14 +52,6 @@ const State = { Run: 0, Pause: 1, Stop: 2 } as const;
  * INTERRUPT for a request it does not know. A request already answered or interrupted ignores the copy.
  */
 const INTERRUPT_REDELIVERY_MS = [0, 10, 100] as const;
-
-/** The part of `node:ffi` used here (see src/mount/ffi.ts for the facts), typed locally: @types/node 20 lacks it. */
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, { arguments: string[]; return: string; parameters: string[]; result: string }>): {
-    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  };
-  getInt32(pointer: bigint): number;
-}
 
 interface Libc {
   /** ioctl(fd, request, arg): the result, or minus the errno. */
@@ -85,7 +78,6 @@ function bindLibc(): Libc | string {
   }
   if (ffi === undefined) return `clone queues need node:ffi (Node >= 26) for FUSE_DEV_IOC_CLONE; this is Node ${process.version}`;
   try {
-    const sig = (args: string[], ret: string) => ({ arguments: args, return: ret, parameters: args, result: ret });
     const { functions: f } = ffi.dlopen(null, {
       ioctl: sig(['int32', 'uint64', 'buffer'], 'int32'),
       eventfd: sig(['uint32', 'int32'], 'int32'),

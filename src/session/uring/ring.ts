@@ -20,17 +20,7 @@ import {
   CqOffsets, Cqe, IORING_FEAT_SINGLE_MMAP, IORING_OFF_SQES, IORING_OFF_SQ_RING, IORING_REGISTER_EVENTFD,
   IORING_SETUP_SQE128, Params, SYS_IO_URING_ENTER, SYS_IO_URING_REGISTER, SYS_IO_URING_SETUP, Sqe, SqOffsets, URING_ARCHES,
 } from './abi.ts';
-
-/** The part of `node:ffi` used here, typed locally because @types/node 20 does not describe it. */
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
-    functions: Record<string, ((...args: unknown[]) => unknown) | undefined>;
-  };
-  getInt32(pointer: bigint): number;
-  getRawPointer(view: ArrayBufferView): bigint;
-  toArrayBuffer(pointer: bigint, length: number, copy: boolean): ArrayBuffer;
-}
-interface FfiSignature { arguments: string[]; return: string; parameters: string[]; result: string }
+import { type FfiModule, signature } from '../../ffi.ts';
 
 /** libc through node:ffi: what the ring needs. Calls return -errno on failure. */
 export interface Libc {
@@ -76,7 +66,6 @@ function bindLibc(): Libc | string {
   }
   const f = ffi;
   try {
-    const signature = (args: string[], ret: string): FfiSignature => ({ arguments: args, return: ret, parameters: args, result: ret });
     const { functions: c } = f.dlopen(null, {
       // The result fits in 32 bits for every call made here (fds, counts, -1).
       syscall: signature(['int64', 'int64', 'int64', 'int64', 'int64', 'int64'], 'int32'),
