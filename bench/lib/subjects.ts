@@ -146,9 +146,31 @@ export function processMemory(pid: number): { rss: number; peak: number } {
 
 const mountinfo = (): string => readFileSync('/proc/self/mountinfo', 'utf8');
 
+/**
+ * Every daemon runs with the system's largest open-file limit when we may raise it (CAP_SYS_RESOURCE;
+ * util-linux prlimit execs the daemon, so its pid stays the daemon's): passthrough_ll and tsfuse's
+ * passthrough hold one O_PATH descriptor per inode the kernel knows. The same for every subject. Where
+ * the limit cannot be raised (containers without CAP_SYS_RESOURCE), {@link openFileLimit} tells the
+ * lookup workload how many files fit.
+ */
+export const FD_LIMIT: readonly string[] = (() => {
+  let max = 1 << 20;
+  try { max = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8').trim()) || max; } catch { /* keep the default */ }
+  const prefix = ['prlimit', `--nofile=${max}:${max}`, '--'];
+  return spawnSync(prefix[0]!, [...prefix.slice(1), 'true']).status === 0 ? prefix : [];
+})();
+
+/** The open files each daemon may hold: its hard limit as {@link FD_LIMIT} leaves it. */
+export function openFileLimit(): number {
+  if (FD_LIMIT.length > 0) return Number(FD_LIMIT[1]!.split(':')[1]);
+  const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+  return hard === undefined || hard === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(hard);
+}
+
 /** Spawns a daemon and resolves once `mountpoint` is a FUSE mount; rejects if it exits or takes > 30 s. */
 export async function startDaemon(argv: readonly string[], mountpoint: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Running> {
-  const child: ChildProcess = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd ?? REPO, ...(opts.env && { env: opts.env }) });
+  const [cmd, ...args] = [...FD_LIMIT, ...argv];
+  const child: ChildProcess = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd ?? REPO, ...(opts.env && { env: opts.env }) });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (s: string) => { if (err.length < 4000) err += s; });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
