@@ -112,6 +112,9 @@ function record(w: WorkloadId, subject: string, s: Sample): void {
 /** Runs one workload on one subject and records the sample. */
 async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number, source: string, state: Map<string, number>): Promise<void> {
   if (w === 'seqReadCold') await dropCaches();
+  // No dirty pages left from the subject before (each writes its own file): its writeback would
+  // otherwise run during this write, which made native writes swing 0.6–6.7× between rounds.
+  if (w === 'seqWrite') await runProcess('sync', [], 120_000);
   // On a machine that was quiet at the start, let a passing job finish first (at most 1 s); on one
   // that was busy (--allow-noisy) waiting would only stretch the run.
   if (startedQuiet) await waitForQuiet(QUIET_CORES, 1000, 100);
