@@ -2,7 +2,7 @@
  * One queue against clone queues (`-o clone_fd`, src/session/clone-queues.ts) on the shipped passthrough,
  * with 4 parallel clients. Needs Node >= 26 (node:ffi) and root.
  *
- *   node26 --import tsx bench/clone-queues.ts [--workers N] [--seconds 2] [--rounds 5]
+ *   node26 --import tsx bench/clone-queues.ts [--workers N] [--seconds 2] [--rounds 5] [--busy-poll µs]
  *
  * Serves the passthrough (kernel passthrough off, so READs reach the daemon) from this process twice,
  * through mount(): A with no options (one queue, the epoll transport), B with `clone_fd` (and
@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     seconds: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
+    'busy-poll': { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -42,10 +43,12 @@ await lg.run(['exec', 'dd', 'if=/dev/urandom', `of=${join(source, 'big')}`, 'bs=
 mkdirSync(join(base, 'a'));
 mkdirSync(join(base, 'b'));
 const passthrough = { entryTimeout: 0, attrTimeout: 0, kernelPassthrough: false } as const;
+/** --busy-poll µs: the main thread's busy polling on both mounts (default: the library's). */
+const busyPoll = args['busy-poll'] === undefined ? {} : { busyPoll: Number(args['busy-poll']) };
 const cloneOptions = args.workers === undefined ? 'clone_fd' : `clone_fd,max_threads=${args.workers}`;
 const mounts: FuseMount[] = [
-  await servePassthrough(source, join(base, 'a'), { passthrough, mount: { method: 'mount', watchdog: false, options: 'direct_io' } }),
-  await servePassthrough(source, join(base, 'b'), { passthrough, mount: { method: 'mount', watchdog: false, options: `direct_io,${cloneOptions}` } }),
+  await servePassthrough(source, join(base, 'a'), { passthrough, mount: { method: 'mount', watchdog: false, options: 'direct_io', ...busyPoll } }),
+  await servePassthrough(source, join(base, 'b'), { passthrough, mount: { method: 'mount', watchdog: false, options: `direct_io,${cloneOptions}`, ...busyPoll } }),
 ];
 const names = [`1 queue`, `${mounts[1]!.queues} queues (${cloneOptions})`];
 if (mounts[1]!.queues === 1) process.stderr.write('mount B has one queue: clone queues need Node >= 26 (node:ffi)\n');
