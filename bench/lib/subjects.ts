@@ -7,7 +7,8 @@
  *  - bindfs          Debian's bindfs (C, high-level libfuse 2), `-o big_writes`
  *  - go-fuse         go-fuse's fs.NewLoopbackRoot (bench/go-loopback/main.go), built here against Debian's
  *                    golang-github-hanwen-go-fuse-dev in GOPATH mode, offline
- *  - passthrough_ll  libfuse 3's example, compiled here from /usr/share/doc/libfuse3-dev/examples/
+ *  - passthrough_ll  libfuse 3's example, compiled here from /usr/share/doc/libfuse3-dev/examples/, with
+ *                    `-o xattr` (extended attributes served, as by tsfuse, bindfs and go-fuse)
  *  - fuse-native     npm's fuse-native (prebuilt addon over its own libfuse 2), installed into a temp dir,
  *                    serving bench/anchors/fuse-native-loopback.cjs
  *  - tsfuse-null / libfuse-null  the do-nothing pair: bench/lib/filesystems.ts statTree and bench/c/null_ll.c
@@ -230,9 +231,12 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
         timeouts: `entry ${t.entry} s, attr ${t.attr} s, negative 0 s (fs.Options)`,
       };
     case 'passthrough_ll':
-      // passthrough_ll has one timeout for names and attributes (lo_data.timeout).
+      // passthrough_ll has one timeout for names and attributes (lo_data.timeout). `xattr`: it serves
+      // extended attributes, as tsfuse, bindfs and go-fuse do. Without it (its default) its first
+      // ENOSYS stops the kernel asking for security.capability before each write (file_remove_privs),
+      // and it skips a round trip per created-and-written file the others make.
       return {
-        argv: [tools.passthroughLl!, '-f', '-o', `source=${source},timeout=${t.attr},cache=auto`, mountpoint],
+        argv: [tools.passthroughLl!, '-f', '-o', `source=${source},timeout=${t.attr},cache=auto,xattr`, mountpoint],
         timeouts: `entry = attr = ${t.attr} s (its one \`timeout\`); ENOENT not cached`,
       };
     case 'fuse-native':

@@ -117,6 +117,14 @@ export interface PassthroughOptions {
    * Defaults to true.
    */
   readonly cacheListings?: boolean;
+  /**
+   * Serve extended attributes (getxattr, setxattr, listxattr, removexattr; Node >= 26). `false` leaves
+   * them unimplemented, as libfuse's passthrough_ll does without `-o xattr`: users get EOPNOTSUPP, and the
+   * kernel, after its first ENOSYS, stops asking for `security.capability` before every write(2) to a
+   * file whose attributes it has refreshed (fs/backing-file.c and fs/fuse/file.c call file_remove_privs,
+   * which reads it: one GETXATTR round trip per created-and-written file). Defaults to true.
+   */
+  readonly xattrs?: boolean;
 }
 
 /** The passthrough's operations, plus `close()` to release every backing descriptor. */
@@ -986,6 +994,10 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   }
   // xattrs, fallocate, lseek, copy_file_range through libc (Node >= 26); absent without node:ffi, so the
   // kernel's defaults apply (./ffi-ops.ts).
-  Object.assign(ops, ffiOperations({ node: nodeOf, fileFd: (fh) => fileOf(fh).fd }));
+  const viaLibc = ffiOperations({ node: nodeOf, fileFd: (fh) => fileOf(fh).fd });
+  if (viaLibc !== undefined && options.xattrs === false) {
+    const { getxattr: _g, setxattr: _s, listxattr: _l, removexattr: _r, ...rest } = viaLibc;
+    Object.assign(ops, rest);
+  } else Object.assign(ops, viaLibc);
   return ops;
 }

@@ -49,11 +49,11 @@ function openDir(base: string, prefix: string): string {
 }
 
 /** Runs `fn` with a passthrough daemon (command line `node`) serving a fresh SOURCE in `base`; always cleans up. */
-async function withDaemon(node: readonly string[], base: string, fn: (d: Daemon) => Promise<void>): Promise<void> {
+async function withDaemon(node: readonly string[], base: string, fn: (d: Daemon) => Promise<void>, options: { xattrs?: boolean } = {}): Promise<void> {
   const source = openDir(base, 'tsfuse-ffi-src-');
   const mnt = freshMountpoint();
   const [command, ...args] = node;
-  const child: ChildProcess = spawn(command ?? '', [...args, JSON.stringify({ source, mountpoint: mnt })], {
+  const child: ChildProcess = spawn(command ?? '', [...args, JSON.stringify({ source, mountpoint: mnt, ...options })], {
     cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
   let output = '';
@@ -348,6 +348,43 @@ describe('passthrough node:ffi operations: defined only with node:ffi', () => {
     } finally {
       rmSync(source, { recursive: true, force: true });
     }
+  });
+});
+
+describe('passthrough option xattrs: false', () => {
+  test('this Node: the four xattr methods are gone, the other node:ffi methods stay', () => {
+    const source = mkdtempSync(join(tmpdir(), 'tsfuse-ffi-'));
+    try {
+      const ops = createPassthrough(source, { kernelPassthrough: false, xattrs: false });
+      const present = FFI_METHODS.filter((m) => typeof (ops as unknown as Record<string, unknown>)[m] === 'function');
+      assert.deepEqual(present, MAJOR >= 26 ? ['fallocate', 'lseek', 'copyFileRange'] : [], `Node ${process.version}`);
+      ops.close();
+    } finally {
+      rmSync(source, { recursive: true, force: true });
+    }
+  });
+
+  // Each write(2) reads security.capability first (file_remove_privs). A daemon that serves xattrs answers
+  // a GETXATTR for it per written file; one without them is asked once, then never (fc->no_getxattr).
+  const WRITES = `
+for i in range(20):
+    with open('w%d' % i, 'wb') as f: f.write(b'x' * 4096)
+os.stat('w0')
+print(json.dumps({'get': err(lambda: os.getxattr('w0', 'user.a')), 'set': err(lambda: os.setxattr('w0', 'user.a', b'1'))}))
+`;
+  test('Node 26: xattrs answer EOPNOTSUPP and writes stop costing a GETXATTR each; with xattrs, one per written file', { skip: skip26, timeout: 90_000 }, async () => {
+    await withDaemon(WITH_NODE26, tmpdir(), async (d) => {
+      assert.deepEqual(d.ready['methods'], ['fallocate', 'lseek', 'copyFileRange']);
+      assert.deepEqual(await scenario(WRITES, d.mnt), { get: 'EOPNOTSUPP', set: 'EOPNOTSUPP' });
+      const counts = await d.counts();
+      assert.ok((counts['GETXATTR'] ?? 0) <= 1, `at most the first GETXATTR: ${JSON.stringify(counts)}`);
+      assert.ok((counts['CREATE'] ?? 0) >= 20, `the files were created through the mount: ${JSON.stringify(counts)}`);
+    }, { xattrs: false });
+    await withDaemon(WITH_NODE26, tmpdir(), async (d) => {
+      assert.deepEqual(await scenario(WRITES, d.mnt), { get: 'ENODATA', set: 'ok' });
+      const counts = await d.counts();
+      assert.ok((counts['GETXATTR'] ?? 0) >= 20, `a GETXATTR (security.capability) per written file: ${JSON.stringify(counts)}`);
+    });
   });
 });
 
