@@ -84,6 +84,9 @@ function fitLookups<S extends Sizes>(s: S): S {
   return { ...s, lookupFiles: fit, lookupPasses: Math.ceil(lookups / fit) };
 }
 
+/** tsfuse with one setting changed, each shown against the default per round (not in the memory workload). */
+const TSFUSE_VARIANTS: readonly (readonly [SubjectId, string])[] = [['tsfuse+auto_cache', 'auto_cache ÷ default'], ['tsfuse-noxattr', 'no xattrs ÷ default']];
+
 const log = (s: string): void => { process.stderr.write(`${s}\n`); };
 
 const PHASE1: Timeouts = { entry: 0, attr: 0 };
@@ -237,12 +240,22 @@ function report(machine: string, sampler: LoadSampler, started: number, loadBefo
   const ours = (w: WorkloadId) => samples.get(w)?.get('tsfuse') ?? [];
   p('### tsfuse ÷ each anchor, per round: median (min–max); above 1 means tsfuse is faster');
   p();
-  p(table(['workload', ...anchors.map((a) => `÷ ${a}`), ...(cols.includes('tsfuse+auto_cache') ? ['auto_cache ÷ default'] : [])], phaseWorkloads.map((w) => [
+  const variants = TSFUSE_VARIANTS.filter(([id]) => cols.includes(id));
+  p(table(['workload', ...anchors.map((a) => `÷ ${a}`), ...variants.map(([, label]) => label)], phaseWorkloads.map((w) => [
     info[w].label,
     ...anchors.map((a) => ratioCell(roundRatios(ours(w), samples.get(w)?.get(a) ?? []))),
-    ...(cols.includes('tsfuse+auto_cache') ? [ratioCell(roundRatios(samples.get(w)?.get('tsfuse+auto_cache') ?? [], ours(w)))] : []),
+    ...variants.map(([id]) => ratioCell(roundRatios(samples.get(w)?.get(id) ?? [], ours(w)))),
   ])));
   p();
+  if (cols.includes('tsfuse-noxattr')) {
+    const noXattrs = (w: WorkloadId) => samples.get(w)?.get('tsfuse-noxattr') ?? [];
+    p('### tsfuse without xattrs (`xattrs: false`, as passthrough_ll by default) ÷ each anchor, per round');
+    p();
+    p(table(['workload', ...anchors.map((a) => `÷ ${a}`)], phaseWorkloads.map((w) => [
+      info[w].label, ...anchors.map((a) => ratioCell(roundRatios(noXattrs(w), samples.get(w)?.get(a) ?? []))),
+    ])));
+    p();
+  }
   const daemonCols = cols.filter((c) => c !== 'native');
   p('### Daemon CPU per unit of work (µs; median over rounds): user + system time of the daemon process, all threads');
   p();
@@ -356,7 +369,7 @@ async function main(): Promise<number> {
     const phase2 = await mountAll(ALL_SUBJECTS, tools, source, base, PHASE2, '2', names);
     if (memoryWanted) {
       for (const s of phase2) {
-        if (!s.daemon || s.id === 'tsfuse+auto_cache') continue;
+        if (!s.daemon || TSFUSE_VARIANTS.some(([id]) => id === s.id)) continue;
         log(`  memory: ${s.id}`);
         await memoryWorkload(lg, s);
       }

@@ -2,7 +2,7 @@
  * tsfuse's daemons for bench/run.ts, each in a process of its own (like every other daemon in the run, so
  * its CPU time and RSS are its own):
  *
- *   node --import tsx bench/daemons/tsfuse.ts passthrough SOURCE MOUNTPOINT ENTRY_TIMEOUT ATTR_TIMEOUT [-o OPTIONS]
+ *   node --import tsx bench/daemons/tsfuse.ts passthrough SOURCE MOUNTPOINT ENTRY_TIMEOUT ATTR_TIMEOUT [-o OPTIONS] [--no-xattrs]
  *   node --import tsx bench/daemons/tsfuse.ts null MOUNTPOINT
  *
  * `passthrough` is src/passthrough with its timeouts given as PassthroughOptions (the handlers put them
@@ -19,13 +19,15 @@ import { statTree } from '../lib/filesystems.ts';
 const [kind, ...rest] = process.argv.slice(2);
 let m: FuseMount;
 if (kind === 'passthrough') {
-  const [source, mountpoint, entry, attr, flag, options] = rest;
+  // --no-xattrs: PassthroughOptions.xattrs false (the bench's tsfuse-noxattr subject).
+  const xattrs = !rest.includes('--no-xattrs');
+  const [source, mountpoint, entry, attr, flag, options] = rest.filter((a) => a !== '--no-xattrs');
   if (source === undefined || mountpoint === undefined || entry === undefined || attr === undefined || (flag !== undefined && flag !== '-o')) {
     process.stderr.write('usage: tsfuse.ts passthrough SOURCE MOUNTPOINT ENTRY_TIMEOUT ATTR_TIMEOUT [-o OPTIONS]\n');
     process.exit(2);
   }
   m = await servePassthrough(source, mountpoint, {
-    passthrough: { entryTimeout: Number(entry), attrTimeout: Number(attr) },
+    passthrough: { entryTimeout: Number(entry), attrTimeout: Number(attr), xattrs },
     mount: { handleSignals: true, ...(options !== undefined && { options }) },
   });
 } else if (kind === 'null' && rest.length === 1) {

@@ -4,11 +4,13 @@
  *  - native          the backing directory itself (the limit)
  *  - tsfuse          src/passthrough (bench/daemons/tsfuse.ts)
  *  - tsfuse+auto_cache  the same with `-o auto_cache` (asks for AUTO_INVAL_DATA): one capability's effect
+ *  - tsfuse-noxattr  the same without extended attributes (`xattrs: false`, passthrough_ll's default): the
+ *                    kernel then stops asking for security.capability before each write(2)
  *  - bindfs          Debian's bindfs (C, high-level libfuse 2), `-o big_writes`
  *  - go-fuse         go-fuse's fs.NewLoopbackRoot (bench/go-loopback/main.go), built here against Debian's
  *                    golang-github-hanwen-go-fuse-dev in GOPATH mode, offline
- *  - passthrough_ll  libfuse 3's example, compiled here from /usr/share/doc/libfuse3-dev/examples/, with
- *                    `-o xattr` (extended attributes served, as by tsfuse, bindfs and go-fuse)
+ *  - passthrough_ll  libfuse 3's example, compiled here from /usr/share/doc/libfuse3-dev/examples/ (no
+ *                    extended attributes: its default, which tsfuse-noxattr matches)
  *  - fuse-native     npm's fuse-native (prebuilt addon over its own libfuse 2), installed into a temp dir,
  *                    serving bench/anchors/fuse-native-loopback.cjs
  *  - tsfuse-null / libfuse-null  the do-nothing pair: bench/lib/filesystems.ts statTree and bench/c/null_ll.c
@@ -28,7 +30,7 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BENCH = join(REPO, 'bench');
 
 export const ALL_SUBJECTS = [
-  'native', 'tsfuse', 'tsfuse+auto_cache', 'bindfs', 'go-fuse', 'passthrough_ll', 'fuse-native',
+  'native', 'tsfuse', 'tsfuse+auto_cache', 'tsfuse-noxattr', 'bindfs', 'go-fuse', 'passthrough_ll', 'fuse-native',
 ] as const;
 export type SubjectId = (typeof ALL_SUBJECTS)[number];
 export const NULL_SUBJECTS = ['tsfuse-null', 'libfuse-null'] as const;
@@ -216,8 +218,12 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
     case 'native': return 'not a daemon';
     case 'tsfuse':
     case 'tsfuse+auto_cache':
+    case 'tsfuse-noxattr':
       return {
-        argv: [tools.tsfuseNode, ...TSX, 'passthrough', source, mountpoint, String(t.entry), String(t.attr), ...(id === 'tsfuse+auto_cache' ? ['-o', 'auto_cache'] : [])],
+        argv: [
+          tools.tsfuseNode, ...TSX, 'passthrough', source, mountpoint, String(t.entry), String(t.attr),
+          ...(id === 'tsfuse+auto_cache' ? ['-o', 'auto_cache'] : []), ...(id === 'tsfuse-noxattr' ? ['--no-xattrs'] : []),
+        ],
         timeouts: `entry ${t.entry} s, attr ${t.attr} s (PassthroughOptions: in every reply); ENOENT not cached`,
       };
     case 'bindfs':
@@ -231,12 +237,12 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
         timeouts: `entry ${t.entry} s, attr ${t.attr} s, negative 0 s (fs.Options)`,
       };
     case 'passthrough_ll':
-      // passthrough_ll has one timeout for names and attributes (lo_data.timeout). `xattr`: it serves
-      // extended attributes, as tsfuse, bindfs and go-fuse do. Without it (its default) its first
-      // ENOSYS stops the kernel asking for security.capability before each write (file_remove_privs),
-      // and it skips a round trip per created-and-written file the others make.
+      // passthrough_ll has one timeout for names and attributes (lo_data.timeout). It serves no extended
+      // attributes by default (`-o xattr` turns them on): its first ENOSYS stops the kernel asking for
+      // security.capability before each write (file_remove_privs), a round trip per write(2) that
+      // tsfuse, bindfs and go-fuse answer. tsfuse-noxattr is tsfuse configured the same way.
       return {
-        argv: [tools.passthroughLl!, '-f', '-o', `source=${source},timeout=${t.attr},cache=auto,xattr`, mountpoint],
+        argv: [tools.passthroughLl!, '-f', '-o', `source=${source},timeout=${t.attr},cache=auto`, mountpoint],
         timeouts: `entry = attr = ${t.attr} s (its one \`timeout\`); ENOENT not cached`,
       };
     case 'fuse-native':
