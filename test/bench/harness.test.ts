@@ -1,6 +1,6 @@
 // The bench harness (bench/run.ts): its pure parts on fixed inputs (statistics, per-round ratios, the
-// noisy-run verdict, option recording, fio parsing), and a smoke run of `--tiny` (native and tsfuse only,
-// no cache dropping, no timing assertions).
+// noisy-run verdict, option recording, fio parsing), and a smoke run of `--tiny` (native, tsfuse and
+// tsfuse-noxattr; no cache dropping, no timing assertions).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -90,8 +90,8 @@ const smokeSkip = process.getuid?.() !== 0 ? 'needs root (mount(2))'
   : spawnSync('cc', ['--version']).status !== 0 ? 'needs a C compiler for the load generator (apt-get install -y gcc)'
   : false;
 
-test('smoke: `bench/run.ts --tiny` measures native and tsfuse and prints the tables', { skip: smokeSkip, timeout: 120_000 }, async () => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--allow-noisy', '--no-memory'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+test('smoke: `bench/run.ts --tiny` measures native, tsfuse and a tsfuse variant and prints the tables', { skip: smokeSkip, timeout: 120_000 }, async () => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/run.ts', '--tiny', '--allow-noisy', '--no-memory', '--subjects', 'native,tsfuse,tsfuse-noxattr'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (x: string) => { out += x; });
@@ -105,8 +105,14 @@ test('smoke: `bench/run.ts --tiny` measures native and tsfuse and prints the tab
   const row = out.split('\n').find((l) => l.startsWith('| stat, timeouts 0 (stats/s) |'));
   assert.ok(row, out);
   const cells = row.split('|').slice(2, -1).map((c) => c.trim());
-  assert.equal(cells.length, 2, row);
+  assert.equal(cells.length, 3, row);
   for (const c of cells) assert.match(c, /^\d+(\.\d+)?[kM]?$/, row);
-  const ratio = out.split('\n').find((l) => l.startsWith('| stat, timeouts 0 |'));
-  assert.match(ratio ?? '', /^\| stat, timeouts 0 \| \d+\.\d+× \|$/);
+  assert.match(out, /\| tsfuse-noxattr \(phase 1\) \| `node --import tsx .*bench\/daemons\/tsfuse\.ts passthrough SOURCE MOUNTPOINT 0 0 --no-xattrs` \|/);
+  // tsfuse ÷ native, then the variant ÷ tsfuse; and the variant's own table against native.
+  const ratios = out.split('\n').filter((l) => l.startsWith('| stat, timeouts 0 |'));
+  assert.equal(ratios.length, 2, out);
+  assert.match(ratios[0]!, /^\| stat, timeouts 0 \| \d+\.\d+× \| \d+\.\d+× \|$/);
+  assert.match(ratios[1]!, /^\| stat, timeouts 0 \| \d+\.\d+× \|$/);
+  assert.match(out, /### tsfuse without xattrs .* ÷ each anchor/);
+  assert.match(out, /\| workload \| ÷ native \| no xattrs ÷ default \|/);
 });
