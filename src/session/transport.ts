@@ -65,6 +65,8 @@ export interface Transport {
   watchIdle?(isIdle: () => boolean): void;
   /** Frames taken by busy polling rather than after a wake-up (see watchIdle). Absent: the transport does not poll. */
   readonly framesPolled?: number;
+  /** Busy polling off from now on (other readers share the queue: clone queues). Absent: the transport does not poll. */
+  stopBusyPolling?(): void;
 }
 
 /** `'uring'`: FUSE over io_uring after INIT (src/session/uring-transport.ts; Node >= 26, Linux >= 6.14, enable_uring). */
@@ -242,7 +244,7 @@ class EpollTransport extends FdWriter implements Transport {
   }
 
   /** How long to keep reading after a frame before sleeping in epoll again (ms; 0: never). */
-  readonly #busyPollMs: number;
+  #busyPollMs: number;
   /** INIT is decided: frames of any size may be read (see Transport.serve). */
   #serving = false;
   #paused = false;
@@ -252,6 +254,8 @@ class EpollTransport extends FdWriter implements Transport {
 
   watchIdle(isIdle: () => boolean): void { this.#idle = isIdle; }
   get framesPolled(): number { return this.#framesPolled; }
+
+  stopBusyPolling(): void { this.#busyPollMs = 0; }
 
   /**
    * Busy polling: after a frame, while every request handed over has been answered (a synchronous

@@ -1,6 +1,6 @@
 // Busy polling in the epoll transport, over a FIFO (no /dev/fuse needed): after a frame whose request was
 // answered, the transport reads the next one itself instead of sleeping in epoll; never while a request
-// is unanswered, before INIT is decided, or while paused. And a bad busyPoll is refused before mounting.
+// is unanswered, before INIT is decided, while paused, or once stopped (clone queues). And a bad busyPoll is refused before mounting.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -68,7 +68,7 @@ test('busy polling takes the next frame of a client that waits for each reply, w
   });
 });
 
-test('no busy polling while a request is unanswered, before INIT is decided, while paused, or with busyPoll 0', { skip, timeout: 10_000 }, async () => {
+test('no busy polling while a request is unanswered, before INIT is decided, while paused, with busyPoll 0, or once stopped (clone queues)', { skip, timeout: 10_000 }, async () => {
   // Unanswered: the client of a request still in a handler sends nothing more, so polling would only burn CPU.
   await withFifo(5000, async (t, write, frames, setOnFrame) => {
     t.watchIdle!(() => false);
@@ -106,6 +106,20 @@ test('no busy polling while a request is unanswered, before INIT is decided, whi
     write(frame(GETATTR));
     await until(() => frames.length === 5, 'five requests');
     assert.equal(t.framesPolled, 0);
+  });
+  // Stopped (clone queues started: other readers share the queue), after it had polled.
+  await withFifo(5000, async (t, write, frames, setOnFrame) => {
+    t.watchIdle!(() => true);
+    t.serve(SIZE);
+    setOnFrame((n) => { if (n < 3 || (n > 3 && n < 8)) write(frame(GETATTR)); });
+    write(frame(GETATTR));
+    await until(() => frames.length === 3, 'three requests');
+    const polled = t.framesPolled ?? 0;
+    assert.ok(polled > 0, 'it polled before');
+    t.stopBusyPolling!();
+    write(frame(GETATTR));
+    await until(() => frames.length === 8, 'five more requests');
+    assert.equal(t.framesPolled, polled, 'none polled after stopBusyPolling');
   });
 });
 
