@@ -12,13 +12,13 @@
  * itself, in the kernel, 0.29 µs), and with {@link ListingCache} 0.10 µs; libfuse's passthrough_ll 0.41 µs.
  * Without node:ffi the names come from Node's readdir, which has no d_ino: the inode number then costs
  * an lstat per entry, made when its page is packed (and a name removed since the snapshot is skipped
- * there).
+ * there), or all at once for a snapshot that {@link ListingCache} keeps.
  */
 import * as fs from 'node:fs';
 import type * as P from '../protocol/index.ts';
 import { readU64 } from '../protocol/u64.ts';
 import { DirentWriter } from '../protocol/dirent-writer.ts';
-import { readDirectory, canListWithInodes, D_RECLEN, D_TYPE, D_NAME } from './getdents.ts';
+import { readDirectory, D_RECLEN, D_TYPE, D_NAME } from './getdents.ts';
 
 /** A snapshot of a directory's entries, "." and ".." first. */
 export interface Listing {
@@ -171,9 +171,10 @@ interface CachedListing {
  * getdents64 took 62% of the daemon's CPU, ~0.29 µs per entry, all of it in the kernel). A snapshot is
  * reused only while the directory's ctime, mtime, inode number and size are those stat gave just before
  * it was taken (every entry added, removed or renamed, and the directory's own move, change its ctime),
- * and only if the directory had last changed at least {@link RACY_MS} before. Packed listings only
- * (getdents64): without it each page still looks its entries up. Least recently used first out, within
- * {@link CACHE_BYTES}.
+ * and only if the directory had last changed at least {@link RACY_MS} before. Without getdents64
+ * (Node 20) a snapshot to cache is packed with every entry's inode number looked up at once (an lstat
+ * each, which a listing by pages also makes): that is where the cache saves most, as Node 20 has no
+ * other way to the inode numbers. Least recently used first out, within {@link CACHE_BYTES}.
  */
 export class ListingCache {
   readonly #byKey = new Map<string, CachedListing>();
@@ -187,7 +188,6 @@ export class ListingCache {
 
   /** The directory's listing: the cached snapshot while the directory is unchanged, else a new one. `key` names the inode (st_dev:st_ino). */
   take(key: string, source: ListingSource): Listing {
-    if (!canListWithInodes()) return takeListing(source);
     const st = fs.statSync(source.path, { bigint: true });
     const cached = this.#byKey.get(key);
     if (cached !== undefined) {
@@ -199,7 +199,8 @@ export class ListingCache {
       this.#bytes -= cached.listing.byteLength;
     }
     const takenMs = Date.now();
-    const listing = takeListing(source);
+    // Packed either way: with getdents64 as read, without it by looking every entry's inode up now.
+    const listing = packedListing(source) ?? packedNamedListing(source);
     const changedMs = Math.max(Number(st.ctimeNs / 1_000_000n), Number(st.mtimeNs / 1_000_000n));
     if (listing instanceof PackedListing && changedMs < takenMs - this.#racyMs && listing.byteLength <= CACHE_BYTES / 4) {
       this.#byKey.set(key, { listing, ctimeNs: st.ctimeNs, mtimeNs: st.mtimeNs, ino: st.ino, size: st.size });
@@ -267,29 +268,40 @@ const DIRENTPLUS_SIZE = 152;
  * word by word, the name byte by byte, off = index + 1), "." and ".." first with the inode numbers
  * `source.inoOf` gives (".." of SOURCE is SOURCE: the source decides). Undefined without getdents64.
  */
-function packedListing(source: ListingSource): PackedListing | undefined {
-  let out = new Uint8Array(INITIAL_SIZE);
-  let words = new Uint32Array(out.buffer);
-  let starts = new Uint32Array(INITIAL_SIZE >>> 5);
-  let count = 0;
-  let used = 0;
+/**
+ * Packs fuse_dirent records one after the other: {@link add} each entry, "." and ".." first, then
+ * {@link finish}. A record's inode number comes as a number or bigint, or as the two little-endian words
+ * a linux_dirent64 holds (copied as they are, no BigInt per entry).
+ */
+class ListingPacker {
+  #out = new Uint8Array(INITIAL_SIZE);
+  #words = new Uint32Array(this.#out.buffer);
+  #starts = new Uint32Array(INITIAL_SIZE >>> 5);
+  #count = 0;
+  #used = 0;
+
   /** Room for `bytes` more record bytes and `entries` more starts (plus the end's). */
-  const reserve = (bytes: number, entries: number): void => {
-    if (used + bytes > out.length) {
-      const grown = new Uint8Array(Math.max(out.length * 2, used + bytes));
-      grown.set(out.subarray(0, used));
-      out = grown;
-      words = new Uint32Array(out.buffer);
+  reserve(bytes: number, entries: number): void {
+    if (this.#used + bytes > this.#out.length) {
+      const grown = new Uint8Array(Math.max(this.#out.length * 2, this.#used + bytes));
+      grown.set(this.#out.subarray(0, this.#used));
+      this.#out = grown;
+      this.#words = new Uint32Array(grown.buffer);
     }
-    if (count + entries + 1 > starts.length) {
-      const grown = new Uint32Array(Math.max(starts.length * 2, count + entries + 1));
-      grown.set(starts.subarray(0, count));
-      starts = grown;
+    if (this.#count + entries + 1 > this.#starts.length) {
+      const grown = new Uint32Array(Math.max(this.#starts.length * 2, this.#count + entries + 1));
+      grown.set(this.#starts.subarray(0, this.#count));
+      this.#starts = grown;
     }
-  };
-  /** Starts record `count` for a name of `namelen` bytes: its header words, padding zeroed. */
-  const header = (ino: P.U64 | undefined, loWord: number, hiWord: number, namelen: number, type: number): number => {
-    const at = used;
+  }
+
+  /**
+   * Starts the next record, for a name of `namelen` bytes: its header words, padding zeroed. Returns
+   * where the name goes in {@link bytes} (after {@link reserve}d room).
+   */
+  header(ino: P.U64 | undefined, loWord: number, hiWord: number, namelen: number, type: number): number {
+    const words = this.#words;
+    const at = this.#used;
     const rec = (DIRENT_SIZE + namelen + 7) & ~7;
     const w = at >>> 2;
     if (ino === undefined) {
@@ -300,27 +312,52 @@ function packedListing(source: ListingSource): PackedListing | undefined {
       words[w] = Number(big & 0xffff_ffffn);
       words[w + 1] = Number(big >> 32n);
     }
-    starts[count++] = at;
-    words[w + 2] = count; // off: the next entry's index
+    this.#starts[this.#count++] = at;
+    words[w + 2] = this.#count; // off: the next entry's index
     words[w + 3] = 0;
     words[w + 4] = namelen;
     words[w + 5] = type;
     // The record's last word may be part padding: zero it before the name lands over its start.
     words[((at + rec) >>> 2) - 1] = 0;
     words[((at + rec) >>> 2) - 2] = 0;
-    used = at + rec;
+    this.#used = at + rec;
     return at + DIRENT_SIZE;
-  };
-  reserve(64, 2);
-  out.set(DOT_NAME, header(source.inoOf(0, DOT_NAME), 0, 0, 1, DT_DIR));
-  out.set(DOTDOT_NAME, header(source.inoOf(1, DOTDOT_NAME), 0, 0, 2, DT_DIR));
+  }
 
+  /** A whole record: reserves room, writes the header and the name. */
+  add(ino: P.U64, name: Uint8Array, type: number): void {
+    this.reserve(DIRENT_SIZE + name.byteLength + 8, 1);
+    this.#out.set(name, this.header(ino, 0, 0, name.byteLength, type));
+  }
+
+  /** Where names are written. */
+  get bytes(): Uint8Array { return this.#out; }
+
+  finish(): PackedListing {
+    let starts = this.#starts;
+    const count = this.#count;
+    const used = this.#used;
+    const out = this.#out;
+    starts[count] = used;
+    if (starts.length > count + 1024) starts = starts.slice(0, count + 1);
+    // Keep no more than about what is used: an open directory holds its snapshot until RELEASEDIR.
+    const records = out.length - used > INITIAL_SIZE ? Buffer.from(out.slice(0, used).buffer) : Buffer.from(out.buffer, 0, used);
+    return new PackedListing(records, starts, count);
+  }
+}
+
+/** The snapshot packed from getdents64 (node:ffi); undefined when getdents64 is not reachable. */
+function packedListing(source: ListingSource): PackedListing | undefined {
+  const packer = new ListingPacker();
+  packer.add(source.inoOf(0, DOT_NAME) ?? 0, DOT_NAME, DT_DIR);
+  packer.add(source.inoOf(1, DOTDOT_NAME) ?? 0, DOTDOT_NAME, DT_DIR);
   scratch ??= Buffer.from(new ArrayBuffer(SCRATCH_SIZE));
   scratch32 ??= new Uint32Array(scratch.buffer);
   const raw = scratch32;
   const listed = readDirectory(source.path, () => scratch!, (buf, n) => {
     // A linux_dirent64 record is at least 24 bytes and its fuse_dirent at most 8 bytes longer.
-    reserve(n + (n >>> 1), (n / 24) | 0);
+    packer.reserve(n + (n >>> 1), (n / 24) | 0);
+    const out = packer.bytes;
     for (let at = 0; at < n;) {
       const reclen = buf[at + D_RECLEN]! | (buf[at + D_RECLEN + 1]! << 8);
       // The NUL ends the name within the record's last 8 bytes (fs/readdir.c filldir64: reclen is
@@ -334,15 +371,27 @@ function packedListing(source: ListingSource): PackedListing | undefined {
         at += reclen;
         continue;
       }
-      const to = header(undefined, raw[at >>> 2]!, raw[(at >>> 2) + 1]!, namelen, buf[at + D_TYPE]!);
+      const to = packer.header(undefined, raw[at >>> 2]!, raw[(at >>> 2) + 1]!, namelen, buf[at + D_TYPE]!);
       for (let j = 0; j < namelen; j++) out[to + j] = buf[name + j]!;
       at += reclen;
     }
   });
-  if (!listed) return undefined;
-  starts[count] = used;
-  if (starts.length > count + 1024) starts = starts.slice(0, count + 1);
-  // Keep no more than about what is used: an open directory holds its snapshot until RELEASEDIR.
-  const records = out.length - used > INITIAL_SIZE ? Buffer.from(out.slice(0, used).buffer) : Buffer.from(out.buffer, 0, used);
-  return new PackedListing(records, starts, count);
+  return listed ? packer.finish() : undefined;
+}
+
+/**
+ * The snapshot packed from Node's readdir, each entry's inode number looked up now (an lstat each):
+ * what {@link ListingCache} keeps without getdents64. A name gone before its lookup is left out.
+ */
+function packedNamedListing(source: ListingSource): PackedListing {
+  const packer = new ListingPacker();
+  packer.add(source.inoOf(0, DOT_NAME) ?? 0, DOT_NAME, DT_DIR);
+  packer.add(source.inoOf(1, DOTDOT_NAME) ?? 0, DOTDOT_NAME, DT_DIR);
+  const entries = source.readdir();
+  for (let i = 0; i < entries.length; i++) {
+    const { name, type } = entries[i]!;
+    const ino = source.inoOf(i + 2, name);
+    if (ino !== undefined) packer.add(ino, name, type);
+  }
+  return packer.finish();
 }

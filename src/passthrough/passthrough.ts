@@ -112,7 +112,7 @@ export interface PassthroughOptions {
   /**
    * Keep the listing of a directory that has not changed since (same ctime, mtime, inode and size, and
    * last changed over 2 s before it was listed) and serve the next listing from it without reading the
-   * directory again (./listing.ts ListingCache; Node >= 26). Turn it off when SOURCE's timestamps cannot
+   * directory again (./listing.ts ListingCache). Turn it off when SOURCE's timestamps cannot
    * be trusted to move on every change (a network filesystem caching attributes, a clock set back).
    * Defaults to true.
    */

@@ -5,11 +5,10 @@
  * Buffers. A fresh `Buffer.allocUnsafe(1 MiB)` per READ is a fresh mapping each time (the kernel faults
  * in and zeroes 256 pages), and as external memory it drives V8 into major collections:
  * bench/profile.ts measured ~1.25 ms of daemon CPU per MiB read that way against ~0.43 ms with reused
- * buffers. A large READ borrows a buffer here and replies with a view of it; the buffer comes back on
- * the next turn of the event loop. By then the reply is out: the session writes a READ's reply
- * synchronously once the handler's value is known (src/session/core.ts #finish, one writev through the
- * request's sink), and nothing starts another READ in between (READs start from frame callbacks, which
- * the event loop runs only after the current callback and its microtasks).
+ * buffers. A large READ borrows a buffer here and replies with a view of it. A synchronous read's
+ * buffer comes back at once, as its reply is written before another READ can start (the session writes
+ * a synchronous handler's reply before returning to the transport); an asynchronous one's on the next
+ * turn of the event loop, by when its reply, written in the microtasks after the read, is out.
  *
  * Synchronous reads. A read through libuv's thread pool costs two thread hops (futex wake, eventfd
  * wake): most of the daemon CPU of a 4 KiB READ from a cached file. Reads from the page cache take
@@ -65,7 +64,12 @@ export class BackingReader {
       } else if (slow !== undefined) {
         this.#slow.delete(fd);
       }
-      if (pooled) this.#returnLater(buf);
+      // Back at once: a synchronous handler's reply is written before the handler's caller returns
+      // (src/session/core.ts #dispatch → #finish → the sink, which writes or copies the bytes), and the
+      // next take is in a later READ's handler. Waiting for the event loop's next turn instead made
+      // every READ of a burst served by busy polling (up to 2 ms without a turn) allocate a fresh
+      // buffer, as the fuse-native adapter measured (src/fuse-native/filesystem.ts ReadBuffers).
+      if (pooled) this.#give(buf);
       return n === buf.length ? buf : buf.subarray(0, n);
     }
     return new Promise<Buffer>((resolve, reject) => {
