@@ -264,11 +264,6 @@ export function namesOnlyPage(listing: Listing, start: number, size: number, lim
 const DIRENTPLUS_SIZE = 152;
 
 /**
- * The snapshot as fuse_dirent records straight from getdents64's linux_dirent64 ones (the ino copied
- * word by word, the name byte by byte, off = index + 1), "." and ".." first with the inode numbers
- * `source.inoOf` gives (".." of SOURCE is SOURCE: the source decides). Undefined without getdents64.
- */
-/**
  * Packs fuse_dirent records one after the other: {@link add} each entry, "." and ".." first, then
  * {@link finish}. A record's inode number comes as a number or bigint, or as the two little-endian words
  * a linux_dirent64 holds (copied as they are, no BigInt per entry).
@@ -346,7 +341,11 @@ class ListingPacker {
   }
 }
 
-/** The snapshot packed from getdents64 (node:ffi); undefined when getdents64 is not reachable. */
+/**
+ * The snapshot as fuse_dirent records straight from getdents64's linux_dirent64 ones (the ino copied
+ * word by word, the name byte by byte, off = index + 1), "." and ".." first with the inode numbers
+ * `source.inoOf` gives (".." of SOURCE is SOURCE: the source decides). Undefined without getdents64.
+ */
 function packedListing(source: ListingSource): PackedListing | undefined {
   const packer = new ListingPacker();
   packer.add(source.inoOf(0, DOT_NAME) ?? 0, DOT_NAME, DT_DIR);

@@ -123,7 +123,7 @@ export interface PassthroughOptions {
    * kernel, after its first ENOSYS, stops asking for `security.capability` before every write(2)
    * (file_remove_privs, called by fs/backing-file.c backing_file_write_iter for kernel passthrough and by
    * fs/fuse/file.c otherwise: one GETXATTR round trip per write(2), which made 1 MiB sequential writes
-   * 0.69× native; 1.10× without). Capabilities on SOURCE's files are still removed on write: by the
+   * 0.69× native, against 0.94–1.10× without: bench/RESULTS.md). Capabilities on SOURCE's files are still removed on write: by the
    * backing filesystem, whose write path checks them itself. Defaults to true.
    */
   readonly xattrs?: boolean;
