@@ -16,7 +16,7 @@
  */
 import * as fs from 'node:fs';
 import type * as P from '../protocol/index.ts';
-import { readU64 } from '../protocol/u64.ts';
+import { readU64, writeU64 } from '../protocol/u64.ts';
 import { DirentWriter } from '../protocol/dirent-writer.ts';
 import { readDirectory, D_RECLEN, D_TYPE, D_NAME } from './getdents.ts';
 
@@ -302,11 +302,7 @@ class ListingPacker {
     if (ino === undefined) {
       words[w] = loWord;
       words[w + 1] = hiWord;
-    } else {
-      const big = BigInt(ino);
-      words[w] = Number(big & 0xffff_ffffn);
-      words[w + 1] = Number(big >> 32n);
-    }
+    } else writeU64(this.#out, at, ino); // a number stays a number: no BigInt per entry
     this.#starts[this.#count++] = at;
     words[w + 2] = this.#count; // off: the next entry's index
     words[w + 3] = 0;
