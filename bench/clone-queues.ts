@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { servePassthrough } from '../src/passthrough/index.ts';
 import type { FuseMount } from '../src/index.ts';
 import { buildLoadGen, runProcess } from './lib/loadgen.ts';
-import { parseFio } from './lib/workloads.ts';
+import { FOUR_CLIENT_UNITS, FOUR_CLIENT_WORKLOADS, fourClients } from './lib/four-clients.ts';
 import { median } from './lib/analysis.ts';
 
 const { values: args } = parseArgs({
@@ -52,34 +52,17 @@ const mounts: FuseMount[] = [
 ];
 const names = [`1 queue`, `${mounts[1]!.queues} queues (${cloneOptions})`];
 if (mounts[1]!.queues === 1) process.stderr.write('mount B has one queue: clone queues need Node >= 26 (node:ffi)\n');
-type Workload = 'stat4' | 'seq4' | 'rand4';
-const WORKLOADS: readonly Workload[] = ['stat4', 'seq4', 'rand4'];
 const results = new Map<string, { rate: number[]; cpu: number[] }>();
-
-async function work(w: Workload, dir: string): Promise<number> {
-  const t = SECONDS * 1000 + 60_000;
-  const common = ['--ioengine=psync', '--output-format=json', '--group_reporting', `--filename=${join(dir, 'big')}`];
-  if (w === 'stat4') {
-    const rs = await Promise.all([0, 1, 2, 3].map(() => lg.run(['stat', join(dir, 'file'), SECONDS, 0.1], t)));
-    return rs.reduce((s, r) => s + r.values[0]!, 0);
-  }
-  if (w === 'seq4') {
-    const r = await lg.run(['exec', 'fio', '--name=s', '--rw=read', '--bs=128k', '--size=64m', '--numjobs=4', '--offset_increment=64m', ...common], t);
-    return parseFio(r.stderr).ioBytes / (1 << 20);
-  }
-  const r = await lg.run(['exec', 'fio', '--name=r', '--rw=randread', '--bs=4k', '--size=256m', '--numjobs=4', '--time_based', `--runtime=${SECONDS * 1000}ms`, '--norandommap', ...common], t);
-  return parseFio(r.stderr).totalIos;
-}
 
 const loadBefore = loadavg();
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const w of WORKLOADS) {
+    for (const w of FOUR_CLIENT_WORKLOADS) {
       for (let i = 0; i < mounts.length; i++) {
         const k = (i + round) % mounts.length;
         const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
-        const units = await work(w, mounts[k]!.mountpoint);
+        const units = await fourClients(lg, w, mounts[k]!.mountpoint, SECONDS);
         const wall = Number(process.hrtime.bigint() - t0) / 1e9;
         const c = process.cpuUsage(c0);
         const e = results.get(`${w}/${k}`) ?? { rate: [], cpu: [] };
@@ -89,16 +72,15 @@ try {
       }
     }
   }
-  const unit: Record<Workload, string> = { stat4: 'stat/s', seq4: 'MiB/s', rand4: 'IOPS' };
   const lines = [
     `| 4 clients | ${names[0]}: rate, µs CPU/unit | ${names[1]}: rate, µs CPU/unit | ratio (median of per-round B/A) | per-round ratios | CPU/unit B/A |`,
     '| --- | ---: | ---: | ---: | --- | ---: |',
   ];
-  for (const w of WORKLOADS) {
+  for (const w of FOUR_CLIENT_WORKLOADS) {
     const a = results.get(`${w}/0`)!;
     const b = results.get(`${w}/1`)!;
     const ratios = b.rate.map((x, i) => x / a.rate[i]!);
-    lines.push(`| ${w} (${unit[w]}) | ${Math.round(median(a.rate))}, ${median(a.cpu).toFixed(1)} | ${Math.round(median(b.rate))}, ${median(b.cpu).toFixed(1)} | ${median(ratios).toFixed(2)}× | ${ratios.map((r) => r.toFixed(2)).join(' ')} | ${(median(b.cpu) / median(a.cpu)).toFixed(2)} |`);
+    lines.push(`| ${w} (${FOUR_CLIENT_UNITS[w]}) | ${Math.round(median(a.rate))}, ${median(a.cpu).toFixed(1)} | ${Math.round(median(b.rate))}, ${median(b.cpu).toFixed(1)} | ${median(ratios).toFixed(2)}× | ${ratios.map((r) => r.toFixed(2)).join(' ')} | ${(median(b.cpu) / median(a.cpu)).toFixed(2)} |`);
   }
   process.stdout.write(`${process.version}, ${ROUNDS} rounds of ${SECONDS} s; loadavg before ${loadBefore}, after ${loadavg()}\n${lines.join('\n')}\n`);
 } finally {

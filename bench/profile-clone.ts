@@ -30,7 +30,7 @@ import { readBufferSize } from '../src/session/session.ts';
 import { createPassthrough } from '../src/passthrough/index.ts';
 import { DevIoctl } from '../src/protocol/constants.ts';
 import { buildLoadGen, runProcess } from './lib/loadgen.ts';
-import { parseFio } from './lib/workloads.ts';
+import { FOUR_CLIENT_WORKLOADS, fourClients } from './lib/four-clients.ts';
 import { median } from './lib/analysis.ts';
 
 const { values: args } = parseArgs({
@@ -133,30 +133,15 @@ mkdirSync(join(base, 'a'));
 mkdirSync(join(base, 'b'));
 const mounts = [await serve(join(base, 'a'), source, 0), await serve(join(base, 'b'), source, QUEUES)];
 const names = ['1 queue', `${QUEUES + 1} queues (${MODE})`];
-type W = 'stat4' | 'seq4' | 'rand4';
 const results = new Map<string, { rate: number[]; cpu: number[] }>();
-async function work(w: W, dir: string): Promise<number> {
-  const t = SECONDS * 1000 + 60_000;
-  const common = ['--ioengine=psync', '--output-format=json', '--invalidate=1', '--group_reporting', `--filename=${join(dir, 'big')}`];
-  if (w === 'stat4') {
-    const rs = await Promise.all([0, 1, 2, 3].map(() => lg.run(['stat', join(dir, 'file'), SECONDS, 0.1], t)));
-    return rs.reduce((s, r) => s + r.values[0]!, 0);
-  }
-  if (w === 'seq4') {
-    const r = await lg.run(['exec', 'fio', '--name=s', '--rw=read', '--bs=128k', '--size=64m', '--numjobs=4', '--offset_increment=64m', ...common], t);
-    return parseFio(r.stderr).ioBytes / (1 << 20);
-  }
-  const r = await lg.run(['exec', 'fio', '--name=r', '--rw=randread', '--bs=4k', '--size=256m', '--numjobs=4', '--time_based', `--runtime=${SECONDS * 1000}ms`, '--norandommap', ...common], t);
-  return parseFio(r.stderr).totalIos;
-}
 try {
   for (let round = 0; round < Number(args.rounds); round++) {
-    for (const w of ['stat4', 'seq4', 'rand4'] as const) {
+    for (const w of FOUR_CLIENT_WORKLOADS) {
       for (let i = 0; i < mounts.length; i++) {
         const k = (i + round) % mounts.length;
         const c0 = process.cpuUsage();
         const t0 = process.hrtime.bigint();
-        const units = await work(w, mounts[k]!.dir);
+        const units = await fourClients(lg, w, mounts[k]!.dir, SECONDS, ['--invalidate=1']);
         const wall = Number(process.hrtime.bigint() - t0) / 1e9;
         const c = process.cpuUsage(c0);
         const key = `${w}/${k}`;
@@ -168,7 +153,7 @@ try {
     }
   }
   const lines = ['| workload (4 clients) | ' + names.map((n) => `${n}: units/s, µs CPU/unit`).join(' | ') + ' | ratio (throughput) |', '|---|---:|---:|---:|'];
-  for (const w of ['stat4', 'seq4', 'rand4'] as const) {
+  for (const w of FOUR_CLIENT_WORKLOADS) {
     const a = results.get(`${w}/0`)!;
     const b = results.get(`${w}/1`)!;
     const ratio = median(b.rate.map((x, i) => x / a.rate[i]!));
