@@ -44,7 +44,7 @@ import * as fs from 'node:fs';
 import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
 import type * as P from '../protocol/index.ts';
 import { FuseError, TsfuseError } from '../errors.ts';
-import { RenameFlags, INVALID_UIDGID, OpenFlags } from '../protocol/constants.ts';
+import { RenameFlags, INVALID_UIDGID, OpenFlags, OpenInFlags, WriteFlags } from '../protocol/constants.ts';
 import { backingSupport, type BackingFiles } from '../session/backing.ts';
 import { hasFlag } from '../protocol/negotiated.ts';
 import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type ExportedNodes, type PassthroughNode } from './nodes.ts';
@@ -56,6 +56,7 @@ import { byDescriptor } from './by-descriptor.ts';
 import { ffiOperations, ffiSetTimes } from './ffi-ops.ts';
 import { BackingReader } from './reads.ts';
 import { WorkerReadableFiles } from './worker-reads.ts';
+import { dropSetIds } from './set-ids.ts';
 import { ListingCache, takeListing, namedListing, exportListing, namesOnlyPage, type Listing, type ListingSource } from './listing.ts';
 import type { RecoveryJournal } from '../handoff/supervisor-journal.ts';
 import { HANDLE_DIR, HANDLE_FILE, forgotRecord, nodeRecord, openRecord, recordOfNode, releaseRecord, replayJournal, type JournaledHandle } from './recovery.ts';
@@ -119,12 +120,13 @@ export interface PassthroughOptions {
   readonly cacheListings?: boolean;
   /**
    * Serve extended attributes (getxattr, setxattr, listxattr, removexattr; Node >= 26). `false` leaves
-   * them unimplemented, as libfuse's passthrough_ll does without `-o xattr`: users get EOPNOTSUPP, and the
-   * kernel, after its first ENOSYS, stops asking for `security.capability` before every write(2)
-   * (file_remove_privs, called by fs/backing-file.c backing_file_write_iter for kernel passthrough and by
-   * fs/fuse/file.c otherwise: one GETXATTR round trip per write(2), which made 1 MiB sequential writes
-   * 0.69× native, against 0.94–1.10× without: bench/RESULTS.md). Capabilities on SOURCE's files are still removed on write: by the
-   * backing filesystem, whose write path checks them itself. Defaults to true.
+   * them unimplemented, as libfuse's passthrough_ll does without `-o xattr`: users get EOPNOTSUPP. Before
+   * a write(2) the kernel looks for `security.capability` (file_remove_privs); with xattrs that is a
+   * GETXATTR once per file, after which the kernel marks the inode as having nothing to remove
+   * (HANDLE_KILLPRIV_V2, ./set-ids.ts; before it, once per write(2), which made 1 MiB sequential writes
+   * 0.69× native: bench/RESULTS.md); without them the kernel stops asking after the first ENOSYS.
+   * Capabilities on SOURCE's files are removed on write either way: by the backing filesystem, whose
+   * write path checks them itself. Defaults to true.
    */
   readonly xattrs?: boolean;
 }
@@ -190,6 +192,24 @@ function fileHandleOf(fd: number, flags: number, taken: ReadonlyMap<number, unkn
 /** The open flags a file handle carries (see {@link fileHandleOf}). */
 export function fileHandleFlags(fh: number): number {
   return Math.floor(fh / FH_FD_LIMIT) % FH_FLAG_BITS;
+}
+
+/**
+ * WRITE's data into the open file `fd`. Small writes land in the page cache: written here,
+ * synchronously, as reads are (./reads.ts). A trip through libuv's thread pool cost ~20 µs of CPU per
+ * 4 KiB write against ~1.4 µs for the write itself (Node 20 and 26, tmpfs). Large writes, and files
+ * opened O_SYNC/O_DSYNC (each write waits for the disk), stay off the event loop.
+ */
+function writeAt(fd: number, req: P.WriteRequest): number | Promise<number> {
+  if (req.data.byteLength <= SYNC_WRITE_MAX && (fileHandleFlags(req.fh as number) & SYNCED_WRITES) === 0) {
+    return fs.writeSync(fd, req.data, 0, req.data.byteLength, req.offset as number);
+  }
+  return new Promise<number>((resolve, reject) => {
+    fs.write(fd, req.data, 0, req.data.byteLength, req.offset as number, (err, n) => {
+      if (err) reject(err);
+      else resolve(n);
+    });
+  });
 }
 
 /**
@@ -641,7 +661,9 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       j.rewrite(journalSnapshot());
     },
 
-    init({ wants }) {
+    init({ wants: asked }) {
+      // The daemon removes set-id bits itself (./set-ids.ts): in return no write(2) waits for a GETXATTR.
+      const wants = { ...asked, want: [...(asked.want ?? []), 'HANDLE_KILLPRIV_V2' as const] };
       if (!wantPassthrough) return wants;
       if (wants.want?.includes('WRITEBACK_CACHE') || wants.require?.includes('WRITEBACK_CACHE')) {
         if (kernelPassthrough === 'auto') return wants;
@@ -675,9 +697,11 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       return attrReply(statFd(handleFd(req.fh, node) ?? node.fd).attr);
     },
 
-    setattr(req) {
+    setattr(req, ctx) {
       const node = nodeOf(req.ino);
       const fd = handleFd(req.fh, node);
+      // A chown is judged by the group the file had (fs/open.c chown_common).
+      const before = req.killSuidgid && req.gid !== undefined ? statFd(fd ?? node.fd) : undefined;
       if (req.mode !== undefined) {
         if (fd !== undefined) fs.fchmodSync(fd, req.mode & 0o7777);
         else fs.chmodSync(node.self, req.mode & 0o7777);
@@ -708,7 +732,12 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         if (fd !== undefined) fs.futimesSync(fd, a, m);
         else fs.utimesSync(node.self, a, m); // the magic link: a symlink node's own times
       }
-      return attrReply(statFd(fd ?? node.fd).attr);
+      const reply = (): P.AttrReply => attrReply(statFd(fd ?? node.fd).attr);
+      // Truncation by a caller without CAP_FSETID, or a chown; or a SETATTR that sets nothing, which is how
+      // a passed-through write(2) by such a caller asks (./set-ids.ts). Never with a mode: that is the caller's own.
+      const drop = node.type === S_IFREG && req.mode === undefined && (req.killSuidgid || (req.valid === 0 && ctx.uid !== 0));
+      const pending = drop ? dropSetIds(fd ?? node.fd, node.self, ctx, before) : undefined;
+      return pending === undefined ? reply() : pending.then(reply);
     },
 
     readlink(req) {
@@ -839,7 +868,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       return entry(nodes.adoptKnown(node, newParent, req.newName), attrOf(st));
     },
 
-    open(req) {
+    open(req, ctx) {
       const node = nodeOf(req.ino);
       // The kernel opens only regular files here (fs/fuse/inode.c fuse_init_inode gives FIFOs and device
       // nodes to the VFS); reopening anything else through the magic link could block or misbehave.
@@ -847,11 +876,17 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       if (node.type === S_IFLNK) throw new FuseError('ELOOP');
       if (node.type !== S_IFREG) throw new FuseError('ENXIO');
       const fd = fs.openSync(node.self, req.flags & ~OPEN_STRIP);
-      try {
-        return journalOpened(opened(fd, node, req.flags), node.id);
-      } catch (e) {
+      const answer = (): P.OpenReply => journalOpened(opened(fd, node, req.flags), node.id);
+      const failed = (e: unknown): never => {
         fs.closeSync(fd);
         throw e;
+      };
+      try {
+        // O_TRUNC by a caller without CAP_FSETID (./set-ids.ts).
+        const pending = (req.openFlags & OpenInFlags.KILL_SUIDGID) !== 0 ? dropSetIds(fd, node.self, ctx) : undefined;
+        return pending === undefined ? answer() : pending.then(answer).catch(failed);
+      } catch (e) {
+        return failed(e);
       }
     },
 
@@ -876,13 +911,19 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         fs.closeSync(fd);
         throw err;
       }
-      try {
-        return { entry: e, open: journalOpened(opened(fd, nodeOf(e.ino), req.flags), e.ino as number) };
-      } catch (err) {
+      const answer = (): P.CreateReply => ({ entry: e, open: journalOpened(opened(fd, nodeOf(e.ino), req.flags), e.ino as number) });
+      const failed = (err: unknown): never => {
         // An error reply carries no entry: the lookup finishCreate counted is not the kernel's to forget.
         nodes.forget(e.ino, 1);
         fs.closeSync(fd);
         throw err;
+      };
+      try {
+        // An existing file truncated by a caller without CAP_FSETID (./set-ids.ts); a new one keeps the mode asked for.
+        const pending = !created && (req.openFlags & OpenInFlags.KILL_SUIDGID) !== 0 ? dropSetIds(fd, nodeOf(e.ino).self, ctx) : undefined;
+        return pending === undefined ? answer() : pending.then(answer).catch(failed);
+      } catch (err) {
+        return failed(err);
       }
     },
 
@@ -891,21 +932,14 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       return reader.read(fileOf(req.fh).fd, req.size, req.offset);
     },
 
-    write(req) {
-      const { fd } = fileOf(req.fh);
-      // Small writes land in the page cache: written here, synchronously, as reads are (./reads.ts). A
-      // trip through libuv's thread pool cost ~20 µs of CPU per 4 KiB write against ~1.4 µs for the
-      // write itself (Node 20 and 26, tmpfs). Large writes, and files opened O_SYNC/O_DSYNC (each write
-      // waits for the disk), stay off the event loop.
-      if (req.data.byteLength <= SYNC_WRITE_MAX && (fileHandleFlags(req.fh as number) & SYNCED_WRITES) === 0) {
-        return fs.writeSync(fd, req.data, 0, req.data.byteLength, req.offset as number);
+    write(req, ctx) {
+      const { fd, node } = fileOf(req.fh);
+      // A caller without CAP_FSETID: the set-id bits go before the data lands, as in fs/inode.c file_remove_privs (./set-ids.ts).
+      if ((req.writeFlags & WriteFlags.KILL_SUIDGID) !== 0) {
+        const pending = dropSetIds(fd, node.self, ctx);
+        if (pending !== undefined) return pending.then(() => writeAt(fd, req));
       }
-      return new Promise<number>((resolve, reject) => {
-        fs.write(fd, req.data, 0, req.data.byteLength, req.offset as number, (err, n) => {
-          if (err) reject(err);
-          else resolve(n);
-        });
-      });
+      return writeAt(fd, req);
     },
 
     release(req) {

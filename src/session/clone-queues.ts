@@ -26,7 +26,7 @@
 import fs from 'node:fs';
 import { availableParallelism, endianness } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { DevIoctl } from '../protocol/constants.ts';
+import { DevIoctl, WriteFlags } from '../protocol/constants.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import { HASH_MULTIPLIER, PROBE_WINDOW, SLOT_INTS, TABLE_HEADER, type HandleDescriptors } from '../ops/handle-descriptors.ts';
 import type { RequestSink } from './context.ts';
@@ -246,9 +246,9 @@ function read(n) {
   return true;
 }
 
-/** A WRITE answered here; false to forward it. */
+/** A WRITE answered here; false to forward it (also one that must remove set-id bits first: the filesystem's job). */
 function write(n) {
-  if (n < 40 + writeInSize || buf.readUInt16LE(36) !== 0) return false;
+  if (n < 40 + writeInSize || buf.readUInt16LE(36) !== 0 || (buf.readUInt32LE(60) & ${WriteFlags.KILL_SUIDGID}) !== 0) return false;
   const len = buf.readUInt32LE(56);
   if (buf.readUInt32LE(0) !== n || n !== 40 + writeInSize + len) return false;
   const d = descriptorOf(buf.readInt32LE(40), buf.readInt32LE(44));

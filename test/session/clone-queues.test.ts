@@ -7,7 +7,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -271,6 +271,32 @@ except OSError as e:
       w.cleanup();
       assert.ok('after' in r, `unmounted: ${JSON.stringify(r)}`);
       assert.deepEqual(r.after, { threads: d.ready.before.threads, fuseFds: 0 });
+    }
+  });
+
+  test('a WRITE that must remove set-user-ID first (a caller without CAP_FSETID) goes to the main thread, which removes it', async () => {
+    const w = workspace();
+    chmodSync(w.source, 0o755);
+    writeFileSync(join(w.source, 'setid'), '#!');
+    chmodSync(join(w.source, 'setid'), 0o6777);
+    const d = await startDaemon('node26', { source: w.source, mountpoint: w.mountpoint, options: 'clone_fd,max_threads=2,allow_other', fs: 'passthrough', via: 'mount' });
+    try {
+      const before = await d.command<{ counts: Record<string, number> }>({ cmd: 'counts' });
+      await sh(`python3 -c "
+import os
+os.setgroups([]); os.setgid(65534); os.setuid(65534)
+fd = os.open('${w.mountpoint}/setid', os.O_WRONLY | os.O_APPEND)
+os.write(fd, b'x'); os.close(fd)
+"`);
+      const after = await d.command<{ counts: Record<string, number> }>({ cmd: 'counts' });
+      assert.equal(readFileSync(join(w.source, 'setid'), 'utf8'), '#!x');
+      // set-group-ID goes too: the file is group-executable (fs/inode.c setattr_should_drop_sgid).
+      assert.equal(statSync(join(w.source, 'setid')).mode & 0o7777, 0o777);
+      assert.equal((after.counts['WRITE'] ?? 0) - (before.counts['WRITE'] ?? 0), 1, 'the main thread answered the WRITE');
+    } finally {
+      const r = await d.command<{ after: Counts }>({ cmd: 'unmount' }).catch((e: unknown) => ({ error: e }));
+      w.cleanup();
+      assert.ok('after' in r, `unmounted: ${JSON.stringify(r)}`);
     }
   });
 

@@ -1,0 +1,70 @@
+/**
+ * Removing set-user-ID and set-group-ID when an unprivileged caller writes, truncates or chowns a file,
+ * which the passthrough does itself under HANDLE_KILLPRIV_V2.
+ *
+ * Why the passthrough asks for HANDLE_KILLPRIV_V2 (./passthrough.ts `init`): with it the kernel marks the
+ * mount SB_NOSEC (fs/fuse/inode.c process_init_reply), and file_remove_privs then skips every inode it
+ * has once found without set-id bits or `security.capability` (S_NOSEC). Without it, every write(2)
+ * costs a GETXATTR of `security.capability` first, even when the kernel passes the write through.
+ *
+ * What it costs: the kernel no longer clears the bits with a SETATTR of the mode; it tells the
+ * filesystem instead, with FUSE_WRITE_KILL_SUIDGID on WRITE, FATTR_KILL_SUIDGID on SETATTR (truncate by
+ * a caller without CAP_FSETID, and every chown of a non-directory) and FUSE_OPEN_KILL_SUIDGID on an
+ * OPEN or CREATE with O_TRUNC. The daemon writes as root, holding CAP_FSETID, so the backing filesystem
+ * keeps the bits on its writes: they are removed here. `security.capability` needs nothing: the backing
+ * filesystem removes it on any write, truncation or chown, whoever makes it (security/commoncap.c
+ * cap_inode_need_killpriv).
+ *
+ * A write the kernel passes through (FUSE passthrough) never reaches the daemon. For it the kernel's
+ * file_remove_privs (fs/backing-file.c backing_file_write_iter) ends in fs/fuse/dir.c fuse_setattr, which
+ * under HANDLE_KILLPRIV_V2 turns ATTR_KILL_SUID/SGID into nothing: a SETATTR with no field set, from the
+ * writer. The passthrough takes such a SETATTR from a caller other than root, on a regular file, as
+ * that request (test/conformance posix.py `permissions` covers both paths).
+ */
+import * as fs from 'node:fs';
+import { callerGroups } from '../ops/permissions.ts';
+
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_IXGRP = 0o0010;
+
+/** The caller of a request, as far as the rule needs it. */
+export interface SetIdCaller {
+  readonly uid: number;
+  readonly gid: number;
+  readonly pid: number;
+}
+
+/**
+ * The bits of `mode` that Linux removes for a caller without CAP_FSETID (fs/inode.c
+ * setattr_should_drop_suidgid and setattr_should_drop_sgid): set-user-ID always; set-group-ID when the
+ * file is group-executable (without group execute it marks mandatory locking, not a privilege), or else
+ * when the caller is not in the file's group. `inGroup` is asked only in that last case.
+ */
+export function setIdsToDrop(mode: number, inGroup: () => boolean): number {
+  let drop = mode & S_ISUID;
+  if ((mode & S_ISGID) !== 0 && ((mode & S_IXGRP) !== 0 || !inGroup())) drop |= S_ISGID;
+  return drop;
+}
+
+/**
+ * Removes from the file behind `fd` (any descriptor of it, O_PATH included; `path` names the same inode
+ * for chmod, which an O_PATH descriptor cannot do) the set-id bits `caller` could not keep. `before` is
+ * the file's group before the request changed it (a chown): the kernel decides with the old group.
+ * Returns a promise only when the caller's supplementary groups have to be read (set-group-ID without
+ * group execute, and a caller whose own group is not the file's).
+ */
+export function dropSetIds(fd: number, path: string, caller: SetIdCaller, before?: { readonly gid: number }): void | Promise<void> {
+  const st = fs.fstatSync(fd);
+  const mode = st.mode & 0o7777;
+  if ((mode & (S_ISUID | S_ISGID)) === 0) return;
+  const gid = before?.gid ?? st.gid;
+  // uid 0 stands for CAP_FSETID: the kernel flags every chown, a privileged caller's too.
+  const sure = caller.uid === 0 || caller.gid === gid || (mode & S_IXGRP) !== 0 || (mode & S_ISGID) === 0;
+  const apply = (inGroup: boolean): void => {
+    const drop = setIdsToDrop(mode, () => inGroup);
+    if (drop !== 0) fs.chmodSync(path, mode & ~drop);
+  };
+  if (sure) return apply(caller.uid === 0 || caller.gid === gid);
+  return callerGroups(caller).then((groups) => apply(groups.includes(gid)));
+}
