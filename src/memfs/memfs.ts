@@ -15,7 +15,7 @@ import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_
 import type {
   PathContext, PathDirEntry, PathFilesystem, PathLock, PathStat, PathStatfs, Timestamp,
 } from '../ops/path/types.ts';
-import { checkAccess, R_OK, W_OK, X_OK } from '../ops/permissions.ts';
+import { checkAccess, R_OK, W_OK, X_OK, setIdsNeedGroups } from '../ops/permissions.ts';
 import { now } from './clock.ts';
 import { BLOCK_SIZE, SpaceBudget, type ExportedFileData } from './file-data.ts';
 import { Inode } from './inode.ts';
@@ -164,7 +164,7 @@ export class Memfs implements PathFilesystem {
   async open(path: string, flags: number, ctx: PathContext): Promise<number> {
     const caller = await this.#caller(ctx);
     const inode = this.#lookup(path, caller);
-    return this.#openExisting(inode, flags, caller);
+    return this.#openExisting(inode, flags, caller, ctx);
   }
 
   async create(path: string, mode: number, flags: number, ctx: PathContext): Promise<number> {
@@ -173,7 +173,7 @@ export class Memfs implements PathFilesystem {
     const existing = dir.entries.get(name);
     if (existing !== undefined) {
       if ((flags & O_EXCL) !== 0) throw new FuseError('EEXIST');
-      return this.#openExisting(existing, flags, caller);
+      return this.#openExisting(existing, flags, caller, ctx);
     }
     this.#require(dir, caller, W_OK | X_OK);
     const inode = this.#addChild(dir, name, S_IFREG | (mode & 0o7777), caller);
@@ -207,14 +207,14 @@ export class Memfs implements PathFilesystem {
   }
 
   /** Writes at `position` as the kernel computed it (for O_APPEND too). */
-  write(path: string, fh: number, data: Uint8Array, position: number, ctx: PathContext): number {
+  write(path: string, fh: number, data: Uint8Array, position: number, ctx: PathContext): number | Promise<number> {
     const { inode, flags } = this.#fileOf(path, fh);
     if (inode.data === undefined) throw new FuseError(inode.isDirectory ? 'EISDIR' : 'EINVAL');
     if ((flags & O_ACCMODE) === O_RDONLY) throw new FuseError('EBADF');
     const written = inode.data.write(position, data);
-    inode.mode = modeAfterWrite(inode.mode, ctx);
+    const pending = this.#afterWrite(inode, ctx);
     inode.modified(now());
-    return written;
+    return pending === undefined ? written : pending.then(() => written);
   }
 
   release(_path: string, fh: number, _flags: number, _ctx: PathContext): void {
@@ -422,7 +422,7 @@ export class Memfs implements PathFilesystem {
     }
     if (inode.data === undefined) throw new FuseError(inode.isDirectory ? 'EISDIR' : 'EINVAL');
     inode.data.truncate(size);
-    inode.mode = modeAfterWrite(inode.mode, ctx);
+    await this.#afterWrite(inode, ctx);
     inode.modified(now());
   }
 
@@ -489,7 +489,7 @@ export class Memfs implements PathFilesystem {
   // ---- space, holes, locks -------------------------------------------------------------------
 
   /** fallocate(2): mode 0, FALLOC_FL_KEEP_SIZE, or FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE; others EOPNOTSUPP. */
-  fallocate(path: string, mode: number, offset: number, length: number, fh: number, ctx: PathContext): void {
+  fallocate(path: string, mode: number, offset: number, length: number, fh: number, ctx: PathContext): void | Promise<void> {
     const { inode } = this.#fileOf(path, fh);
     if (inode.data === undefined) throw new FuseError(inode.isDirectory ? 'EISDIR' : 'ENODEV');
     if (offset < 0 || length <= 0) throw new FuseError('EINVAL');
@@ -500,8 +500,9 @@ export class Memfs implements PathFilesystem {
     } else {
       throw new FuseError('EOPNOTSUPP');
     }
-    inode.mode = modeAfterWrite(inode.mode, ctx); // fs/inode.c file_modified
+    const pending = this.#afterWrite(inode, ctx); // fs/inode.c file_modified
     inode.modified(now());
+    return pending;
   }
 
   /** SEEK_DATA / SEEK_HOLE (ENXIO at or past the end of the file); SEEK_SET / SEEK_END too. */
@@ -532,7 +533,7 @@ export class Memfs implements PathFilesystem {
     from: { readonly path: string; readonly fh: number; readonly offset: number },
     to: { readonly path: string; readonly fh: number; readonly offset: number },
     length: number, flags: number, ctx: PathContext,
-  ): number {
+  ): number | Promise<number> {
     // fs/read_write.c vfs_copy_file_range / generic_copy_file_checks (the kernel checks these first too).
     if (flags !== 0 || from.offset < 0 || to.offset < 0 || length < 0) throw new FuseError('EINVAL');
     const source = this.#fileOf(from.path, from.fh);
@@ -549,9 +550,9 @@ export class Memfs implements PathFilesystem {
     const copied = dst.copyFrom(src, from.offset, to.offset, count);
     const t = now();
     source.inode.accessed(t);
-    dest.inode.mode = modeAfterWrite(dest.inode.mode, ctx);
+    const pending = this.#afterWrite(dest.inode, ctx);
     dest.inode.modified(t);
-    return copied;
+    return pending === undefined ? copied : pending.then(() => copied);
   }
 
   getlk(path: string, fh: number, lock: PathLock, owner: bigint, _ctx: PathContext): PathLock {
@@ -690,7 +691,21 @@ export class Memfs implements PathFilesystem {
     return inode;
   }
 
-  #openExisting(inode: Inode, flags: number, caller: KnownCaller): number {
+  /**
+   * Takes away the set-id bits a write or truncate by `ctx` removes (./permissions.ts modeAfterWrite); a
+   * promise only when the caller's supplementary groups decide and must be read first.
+   */
+  #afterWrite(inode: Inode, ctx: PathContext): void | Promise<void> {
+    if (isRoot(ctx) || !setIdsNeedGroups(inode.mode, ctx.gid, inode.gid)) {
+      inode.mode = modeAfterWrite(inode.mode, ctx, () => true);
+      return undefined;
+    }
+    return this.#caller(ctx, true).then((caller) => {
+      inode.mode = modeAfterWrite(inode.mode, ctx, () => inGroupOrRoot(caller, inode.gid));
+    });
+  }
+
+  #openExisting(inode: Inode, flags: number, caller: KnownCaller, ctx: PathContext): number | Promise<number> {
     if (inode.isSymlink) throw new FuseError('ELOOP');
     const access = flags & O_ACCMODE;
     if (inode.isDirectory && (access !== O_RDONLY || (flags & O_TRUNC) !== 0)) throw new FuseError('EISDIR');
@@ -700,8 +715,9 @@ export class Memfs implements PathFilesystem {
     this.#require(inode, caller, mask);
     if ((flags & O_TRUNC) !== 0 && inode.data !== undefined) {
       inode.data.truncate(0);
-      inode.mode = modeAfterWrite(inode.mode, caller);
+      const pending = this.#afterWrite(inode, ctx);
       inode.modified(now());
+      if (pending !== undefined) return pending.then(() => this.#openHandle(inode, flags));
     }
     return this.#openHandle(inode, flags);
   }

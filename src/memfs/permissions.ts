@@ -5,7 +5,7 @@
  * capability.
  */
 import { FuseError } from '../errors.ts';
-import { checkAccess, R_OK, W_OK, type Caller } from '../ops/permissions.ts';
+import { checkAccess, R_OK, W_OK, setIdsToDrop, type Caller } from '../ops/permissions.ts';
 import type { Inode } from './inode.ts';
 
 export const S_ISUID = 0o4000;
@@ -63,15 +63,13 @@ export function requireNotSticky(dir: Inode, victim: Inode, caller: Caller): voi
 }
 
 /**
- * The mode after a write or truncate by `caller`: like fs/inode.c file_remove_privs, anyone but root
- * clears set-user-ID, and set-group-ID when group-execute is set (without it, S_ISGID means mandatory
- * locking and stays).
+ * The mode after a write or truncate by `caller` (fs/inode.c file_remove_privs): unchanged for root;
+ * otherwise without the set-id bits {@link setIdsToDrop} names. `inGroup` (whether the caller is in the
+ * file's group) is asked only when it decides, see {@link setIdsNeedGroups}.
  */
-export function modeAfterWrite(mode: number, caller: Caller): number {
+export function modeAfterWrite(mode: number, caller: Caller, inGroup: () => boolean): number {
   if (isRoot(caller)) return mode;
-  let next = mode & ~S_ISUID;
-  if ((mode & S_IXGRP) !== 0) next &= ~S_ISGID;
-  return next;
+  return mode & ~setIdsToDrop(mode, inGroup);
 }
 
 /**

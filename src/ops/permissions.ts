@@ -16,6 +16,10 @@ export const X_OK = 1;
 export const W_OK = 2;
 export const R_OK = 4;
 
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_IXGRP = 0o0010;
+
 /** Who is asking: a handler's `ctx` fits, optionally with the groups from {@link callerGroups}. */
 export interface Caller {
   readonly uid: number;
@@ -55,6 +59,27 @@ export function checkAccess(attr: AccessAttr, caller: Caller, mask: number): boo
   else if (inGroup(caller, attr.gid ?? 0)) granted = (mode >>> 3) & 7;
   else granted = mode & 7;
   return (granted & want) === want;
+}
+
+/**
+ * The set-id bits of `mode` that a write, truncation or chown by a caller without CAP_FSETID removes
+ * (fs/inode.c setattr_should_drop_suidgid and setattr_should_drop_sgid): set-user-ID always;
+ * set-group-ID when the file is group-executable, or else (without group execute it marks mandatory
+ * locking, not a privilege) when the caller is not in the file's group, as Linux does since 6.2.
+ * `inGroup` is asked only in that last case, so a caller's supplementary groups are read only then.
+ */
+export function setIdsToDrop(mode: number, inGroup: () => boolean): number {
+  let drop = mode & S_ISUID;
+  if ((mode & S_ISGID) !== 0 && ((mode & S_IXGRP) !== 0 || !inGroup())) drop |= S_ISGID;
+  return drop;
+}
+
+/**
+ * Whether {@link setIdsToDrop} will ask `inGroup` for a file of `mode` and group `fileGid`, and a caller
+ * whose own group is `callerGid`: set-group-ID without group execute, and another group.
+ */
+export function setIdsNeedGroups(mode: number, callerGid: number, fileGid: number): boolean {
+  return (mode & (S_ISGID | S_IXGRP)) === S_ISGID && callerGid !== fileGid;
 }
 
 function inGroup(caller: Caller, gid: number): boolean {

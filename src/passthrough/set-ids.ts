@@ -22,29 +22,16 @@
  * that request (test/conformance posix.py `permissions` covers both paths).
  */
 import * as fs from 'node:fs';
-import { callerGroups } from '../ops/permissions.ts';
+import { callerGroups, setIdsNeedGroups, setIdsToDrop } from '../ops/permissions.ts';
 
 const S_ISUID = 0o4000;
 const S_ISGID = 0o2000;
-const S_IXGRP = 0o0010;
 
 /** The caller of a request, as far as the rule needs it. */
 export interface SetIdCaller {
   readonly uid: number;
   readonly gid: number;
   readonly pid: number;
-}
-
-/**
- * The bits of `mode` that Linux removes for a caller without CAP_FSETID (fs/inode.c
- * setattr_should_drop_suidgid and setattr_should_drop_sgid): set-user-ID always; set-group-ID when the
- * file is group-executable (without group execute it marks mandatory locking, not a privilege), or else
- * when the caller is not in the file's group. `inGroup` is asked only in that last case.
- */
-export function setIdsToDrop(mode: number, inGroup: () => boolean): number {
-  let drop = mode & S_ISUID;
-  if ((mode & S_ISGID) !== 0 && ((mode & S_IXGRP) !== 0 || !inGroup())) drop |= S_ISGID;
-  return drop;
 }
 
 /**
@@ -59,12 +46,11 @@ export function dropSetIds(fd: number, path: string, caller: SetIdCaller, before
   const mode = st.mode & 0o7777;
   if ((mode & (S_ISUID | S_ISGID)) === 0) return;
   const gid = before?.gid ?? st.gid;
-  // uid 0 stands for CAP_FSETID: the kernel flags every chown, a privileged caller's too.
-  const sure = caller.uid === 0 || caller.gid === gid || (mode & S_IXGRP) !== 0 || (mode & S_ISGID) === 0;
   const apply = (inGroup: boolean): void => {
     const drop = setIdsToDrop(mode, () => inGroup);
     if (drop !== 0) fs.chmodSync(path, mode & ~drop);
   };
-  if (sure) return apply(caller.uid === 0 || caller.gid === gid);
+  // uid 0 stands for CAP_FSETID (the kernel flags every chown, a privileged caller's too).
+  if (caller.uid === 0 || !setIdsNeedGroups(mode, caller.gid, gid)) return apply(true);
   return callerGroups(caller).then((groups) => apply(groups.includes(gid)));
 }

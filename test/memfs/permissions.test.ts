@@ -164,18 +164,30 @@ test('chown clears S_ISUID even for root, and S_ISGID when group-executable; dir
   assert.equal(await mode(fs, '/d'), S_IFDIR | 0o6755);
 });
 
-test('writes and truncates by non-root clear S_ISUID, and S_ISGID with group-execute', async () => {
+test('writes and truncates by non-root clear S_ISUID, and S_ISGID with group-execute or from outside the group (Linux >= 6.2)', async () => {
   const fs = newFs();
   await writeFile(fs, '/f', 'x', root, 0o6777);
   await fs.chmod('/f', 0o6777, undefined, root);
   const fh = await fs.open('/f', O_WRONLY, root);
   fs.write('/f', fh, Buffer.from('y'), 0, root);
   assert.equal(await mode(fs, '/f'), S_IFREG | 0o6777, 'root keeps them');
-  fs.write('/f', fh, Buffer.from('z'), 0, alice);
+  await fs.write('/f', fh, Buffer.from('z'), 0, alice);
   assert.equal(await mode(fs, '/f'), S_IFREG | 0o777);
-  await fs.chmod('/f', 0o6767, undefined, root); // no group-execute: S_ISGID stays
-  await fs.truncate('/f', 0, undefined, alice);
+  // Without group-execute S_ISGID marks mandatory locking: a member of the file's group keeps it, even
+  // through a supplementary group (bob is in 50, read through the groups option)...
+  await fs.chown('/f', -1, 50, undefined, root);
+  await fs.chmod('/f', 0o6767, undefined, root);
+  await fs.truncate('/f', 0, undefined, bob);
   assert.equal(await mode(fs, '/f'), S_IFREG | 0o2767);
+  await fs.chmod('/f', 0o2767, undefined, root);
+  assert.ok(fs.write('/f', fh, Buffer.from('w'), 0, bob) instanceof Promise, 'the groups were read');
+  assert.equal(await mode(fs, '/f'), S_IFREG | 0o2767);
+  // ...anybody else loses it (fs/inode.c setattr_should_drop_sgid).
+  await fs.truncate('/f', 0, undefined, alice);
+  assert.equal(await mode(fs, '/f'), S_IFREG | 0o767);
+  await fs.chmod('/f', 0o2767, undefined, root);
+  await fs.write('/f', fh, Buffer.from('v'), 0, alice);
+  assert.equal(await mode(fs, '/f'), S_IFREG | 0o767);
   fs.release('/f', fh, 0, root);
 });
 

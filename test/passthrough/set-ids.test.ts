@@ -6,7 +6,8 @@ import { chmodSync, chownSync, closeSync, mkdtempSync, openSync, rmSync, statSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { dropSetIds, setIdsToDrop } from '../../src/passthrough/set-ids.ts';
+import { dropSetIds } from '../../src/passthrough/set-ids.ts';
+import { setIdsToDrop } from '../../src/ops/permissions.ts';
 
 describe('setIdsToDrop: the rule of fs/inode.c setattr_should_drop_suidgid', () => {
   const inGroup = (): boolean => true;
