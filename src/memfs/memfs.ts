@@ -106,6 +106,8 @@ export class Memfs implements PathFilesystem {
   #nextFh = 1;
   #nextIno = 1;
   #inodes = 0;
+  /** Writes, truncations and chowns remove the set-id bits here (`#afterWrite`, chown): no write(2) then waits for a GETXATTR. */
+  readonly removesSetIds = true;
 
   constructor(settings: MemfsSettings) {
     this.#space = new SpaceBudget(settings.size);

@@ -4,9 +4,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mount, type FuseMount } from '../../src/session/fuse-mount.ts';
 import { pathOperations } from '../../src/ops/path/layer.ts';
 import { createMemfs } from '../../src/memfs/index.ts';
+import { hasFlag } from '../../src/protocol/negotiated.ts';
 import { freshMountpoint, isFuseMount, mountSkip, rejectAfter, run, safeUnmount } from '../support/mount-helpers.ts';
 
 const SMOKE = fileURLToPath(new URL('./fixtures/posix_smoke.py', import.meta.url));
@@ -101,4 +103,37 @@ test('memfs through the kernel: files, holes, names, links, special files, xattr
     await safeUnmount(m, dir);
   }
   assert.equal(isFuseMount(dir), false);
+});
+
+test('memfs takes HANDLE_KILLPRIV_V2: the kernel asks for security.capability once per file, not before every write(2)', { skip: mountSkip(), timeout: 60_000 }, async () => {
+  const dir = freshMountpoint();
+  let m: FuseMount | undefined;
+  const getxattrs: string[] = [];
+  let writes = 0;
+  const seen = (message: unknown): void => {
+    const { name, args } = message as { name: string; args: { name?: Buffer } };
+    if (name === 'GETXATTR') getxattrs.push(String(args.name));
+    if (name === 'WRITE') writes++;
+  };
+  subscribe('tsfuse:request', seen);
+  try {
+    m = await mount(dir, pathOperations(createMemfs({ size: LIMIT })), { method: 'mount' });
+    assert.ok(hasFlag(m.negotiated, 'HANDLE_KILLPRIV_V2'), 'granted');
+    // Two files, 20 separate write(2)s each (unbuffered), from another process.
+    const r = await run('python3', ['-c', `
+import os
+for name in ('a', 'b'):
+    fd = os.open('${dir}/' + name, os.O_WRONLY | os.O_CREAT, 0o644)
+    for i in range(20): os.write(fd, b'x' * 100)
+    os.close(fd)
+print(os.path.getsize('${dir}/a') + os.path.getsize('${dir}/b'))
+`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '4000');
+    assert.equal(writes, 40);
+    assert.deepEqual(getxattrs, ['security.capability', 'security.capability'], 'one per file');
+  } finally {
+    unsubscribe('tsfuse:request', seen);
+    await safeUnmount(m, dir);
+  }
 });

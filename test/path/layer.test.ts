@@ -260,6 +260,17 @@ test('locks: getlk/setlk map to PosixLocks with bigint owners; flock(2) maps to 
   assert.ok(!hasFlag(h3.k.core.negotiated, 'POSIX_LOCKS') && !hasFlag(h3.k.core.negotiated, 'FLOCK_LOCKS'));
 });
 
+test('removesSetIds: true asks for HANDLE_KILLPRIV_V2 (with or without an init of its own, next to dropped lock flags); absent, it is not asked for', async () => {
+  const inits: string[] = [];
+  const own = await Harness.start({ ...hello, removesSetIds: true, init: () => { inits.push('init'); } });
+  assert.ok(hasFlag(own.k.core.negotiated, 'HANDLE_KILLPRIV_V2'));
+  assert.deepEqual(inits, ['init']);
+  const bare = await Harness.start({ ...hello, removesSetIds: true, flock() {} });
+  assert.ok(hasFlag(bare.k.core.negotiated, 'HANDLE_KILLPRIV_V2') && !hasFlag(bare.k.core.negotiated, 'POSIX_LOCKS'));
+  const plain = await Harness.start(hello);
+  assert.ok(!hasFlag(plain.k.core.negotiated, 'HANDLE_KILLPRIV_V2'));
+});
+
 test('ioctl, poll with wakeup, lseek, copyFileRange, fallocate, fsync, flush, fsyncdir, access, statfs', async () => {
   const calls: string[] = [];
   let wake: (() => Promise<void>) | undefined;

@@ -548,14 +548,16 @@ export function pathOperations(fs: PathFilesystem, options: PathLayerOptions = {
   const dropped: InitFlagName[] = [];
   if ((fs.setlk || fs.flock) && !fs.setlk && !fs.getlk) dropped.push('POSIX_LOCKS');
   if ((fs.setlk || fs.getlk) && !fs.flock) dropped.push('FLOCK_LOCKS');
-  if (fs.init || dropped.length > 0) {
+  const added: InitFlagName[] = fs.removesSetIds === true ? ['HANDLE_KILLPRIV_V2'] : [];
+  if (fs.init || dropped.length > 0 || added.length > 0) {
     ops.init = async (info) => {
       try {
         await fs.init?.({ notify: pathNotifier });
       } catch (e) {
         throw asError(e);
       }
-      return dropped.length === 0 ? undefined : { ...info.wants, want: (info.wants.want ?? []).filter((f) => !dropped.includes(f)) };
+      if (dropped.length === 0 && added.length === 0) return undefined;
+      return { ...info.wants, want: [...(info.wants.want ?? []).filter((f) => !dropped.includes(f)), ...added] };
     };
   }
 
