@@ -1,7 +1,8 @@
 /**
- * The part of `node:ffi` (Node >= 26) that tsfuse's libc bindings use, typed once here because
- * @types/node 20 does not describe it; src/mount/ffi.ts has the facts about node:ffi these rely on.
- * Each binding loads the module itself, synchronously with `process.getBuiltinModule`, on first use.
+ * libc through `node:ffi` (Node >= 26), for tsfuse's bindings: the part of the module they use, typed
+ * once here because @types/node 20 does not describe it, and {@link bindLibc}, which loads the module and
+ * binds functions with the one set of explanations for why it cannot. src/mount/ffi.ts has the facts
+ * about node:ffi these rely on. Each binding calls bindLibc itself, on first use.
  */
 export interface FfiModule {
   dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
@@ -18,4 +19,53 @@ export interface FfiSignature { arguments: string[]; return: string; parameters:
 /** The signature of a function taking `args` and returning `ret` (node:ffi type names). */
 export function signature(args: string[], ret: string): FfiSignature {
   return { arguments: args, return: ret, parameters: args, result: ret };
+}
+
+/** A libc function as node:ffi calls it. */
+export type LibcFunction = (...args: unknown[]) => unknown;
+
+/** What {@link bindLibc} binds: the functions by name, and errno. */
+export interface LibcBinding<N extends string> {
+  readonly ffi: FfiModule;
+  readonly fn: Readonly<Record<N, LibcFunction>>;
+  /**
+   * errno after a failed call. Its address is per thread, asked once: a module instance, with what it
+   * binds, lives on one thread (the main one or a worker, which loads modules of its own).
+   */
+  errno(): number;
+}
+
+/**
+ * Loads node:ffi and binds `definitions` from the process image (which links libc). Returns the
+ * functions, or a sentence saying why not that starts with `needs`, the subject and its verb (e.g.
+ * "kernel passthrough needs"): Node < 26 (then `why`, what the module is for, follows "(Node >= 26)"),
+ * a Node 26 without the module (--no-experimental-ffi), the permission model (--allow-ffi), or a
+ * function libc lacks.
+ */
+export function bindLibc<N extends string>(needs: string, definitions: Readonly<Record<N, FfiSignature>>, why = ''): LibcBinding<N> | string {
+  let ffi: FfiModule | undefined;
+  try {
+    // Synchronous, and undefined (not a throw) for a module this Node does not have.
+    ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
+  } catch (e) {
+    return `${needs} node:ffi, which could not be loaded: ${(e as Error).message}`;
+  }
+  if (ffi === undefined) {
+    return Number(process.versions.node.split('.')[0]) >= 26
+      ? `${needs} node:ffi, which this Node ${process.version} lacks: it was started with --no-experimental-ffi (remove that flag) or built without FFI`
+      : `${needs} node:ffi (Node >= 26)${why === '' ? '' : ` ${why}`}; this is Node ${process.version}`;
+  }
+  let functions: Record<string, LibcFunction | undefined>;
+  try {
+    ({ functions } = ffi.dlopen(null, { ...definitions, __errno_location: signature([], 'pointer') }));
+  } catch (e) {
+    return (e as { code?: unknown }).code === 'ERR_ACCESS_DENIED'
+      ? `${needs} node:ffi, which the permission model blocks: add --allow-ffi next to --permission`
+      : `${needs} node:ffi, but binding libc failed: ${(e as Error).message}`;
+  }
+  const missing = [...Object.keys(definitions), '__errno_location'].filter((name) => functions[name] === undefined);
+  if (missing.length > 0) return `${needs} ${missing.join(', ')} from libc, which node:ffi did not find`;
+  const address = (functions['__errno_location'] as LibcFunction)() as bigint;
+  const module = ffi;
+  return { ffi: module, fn: functions as Record<N, LibcFunction>, errno: () => module.getInt32(address) };
 }

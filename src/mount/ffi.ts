@@ -19,22 +19,7 @@
 import { closeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { TsfuseError } from '../errors.ts';
-
-/** The part of `node:ffi` used here, typed locally because @types/node 20 does not describe it. */
-interface FfiModule {
-  dlopen(path: string | null, definitions: Record<string, FfiSignature>): {
-    lib: { close(): void };
-    functions: Record<string, (...args: unknown[]) => unknown>;
-  };
-  getRawPointer(view: ArrayBufferView): bigint;
-  getInt32(pointer: bigint): number;
-}
-interface FfiSignature {
-  arguments: string[];
-  return: string;
-  parameters: string[];
-  result: string;
-}
+import { type FfiModule, signature } from '../ffi.ts';
 
 /** libc through node:ffi: the calls needed to receive a descriptor from fusermount3. */
 export interface FdPassing {
@@ -121,10 +106,6 @@ export async function loadFdPassing(
       : `Mounting through fusermount3 needs node:ffi, but binding libc failed: ${(cause as Error).message}`;
     throw new TsfuseError('ERR_FUSE_NEEDS_FFI', message, { cause });
   }
-}
-
-function signature(args: string[], ret: string): FfiSignature {
-  return { arguments: args, return: ret, parameters: args, result: ret };
 }
 
 function bind(ffi: FfiModule): FdPassing {

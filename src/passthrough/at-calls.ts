@@ -22,7 +22,7 @@
  */
 import type { Attr } from '../protocol/replies.ts';
 import { u64FromHalves, type U64 } from '../protocol/u64.ts';
-import { type FfiModule, signature as sig } from '../ffi.ts';
+import { bindLibc, signature as sig } from '../ffi.ts';
 
 /** The identity and attributes of an inode, from {@link AtCalls.statAt} / {@link AtCalls.statFd}. */
 export interface StatResult {
@@ -103,81 +103,68 @@ export function atCalls(): AtCalls | undefined {
 
 function bind(): AtCalls | null {
   if (process.platform !== 'linux' || !ARCHES.includes(process.arch)) return null;
-  try {
-    // Synchronous, and undefined (not a throw) for a module this Node does not have.
-    const ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-    if (ffi === undefined) return null;
-    const { functions: f } = ffi.dlopen(null, {
-      statx: sig(['int32', 'buffer', 'int32', 'uint32', 'buffer'], 'int32'),
-      openat: sig(['int32', 'buffer', 'int32', 'uint32'], 'int32'),
-      unlinkat: sig(['int32', 'buffer', 'int32'], 'int32'),
-      mkdirat: sig(['int32', 'buffer', 'uint32'], 'int32'),
-      symlinkat: sig(['buffer', 'int32', 'buffer'], 'int32'),
-      __errno_location: sig([], 'pointer'),
-    });
-    const { statx, openat, unlinkat, mkdirat, symlinkat, __errno_location: errnoLocation } = f;
-    if (statx === undefined || openat === undefined || unlinkat === undefined || mkdirat === undefined ||
-        symlinkat === undefined || errnoLocation === undefined) return null;
-    // errno's address is the calling thread's, and this module instance (with everything it binds) lives
-    // on one thread, main or worker: asked once, so a failed call costs one read, not a second call and a
-    // BigInt.
-    const errnoAddress = errnoLocation() as bigint;
-    const errno = (): number => -ffi.getInt32(errnoAddress);
-    const sx = Buffer.alloc(STATX_SIZE);
-    // Word views of it (its own ArrayBuffer, so aligned; little-endian hosts only: ARCHES).
-    const w = new Uint32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);
-    const sw = new Int32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);
-    const empty = Buffer.alloc(1);
-    const nameBuf = Buffer.alloc(NAME_BUFFER + 1);
-    const targetBuf = Buffer.alloc(4096 + 1);
-    /** `name` NUL-terminated, in a reused buffer (valid until the next call). */
-    const cName = (name: Uint8Array, into: Buffer): Buffer => {
-      const n = name.byteLength;
-      const out = n < into.length ? into : Buffer.allocUnsafe(n + 1);
-      out.set(name, 0);
-      out[n] = 0;
-      return out;
+  const libc = bindLibc('the *at calls need', {
+    statx: sig(['int32', 'buffer', 'int32', 'uint32', 'buffer'], 'int32'),
+    openat: sig(['int32', 'buffer', 'int32', 'uint32'], 'int32'),
+    unlinkat: sig(['int32', 'buffer', 'int32'], 'int32'),
+    mkdirat: sig(['int32', 'buffer', 'uint32'], 'int32'),
+    symlinkat: sig(['buffer', 'int32', 'buffer'], 'int32'),
+  });
+  if (typeof libc === 'string') return null;
+  const { statx, openat, unlinkat, mkdirat, symlinkat } = libc.fn;
+  // errno's address is asked once (src/ffi.ts), so a failed call costs one read, not a second call and a BigInt.
+  const errno = (): number => -libc.errno();
+  const sx = Buffer.alloc(STATX_SIZE);
+  // Word views of it (its own ArrayBuffer, so aligned; little-endian hosts only: ARCHES).
+  const w = new Uint32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);
+  const sw = new Int32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);
+  const empty = Buffer.alloc(1);
+  const nameBuf = Buffer.alloc(NAME_BUFFER + 1);
+  const targetBuf = Buffer.alloc(4096 + 1);
+  /** `name` NUL-terminated, in a reused buffer (valid until the next call). */
+  const cName = (name: Uint8Array, into: Buffer): Buffer => {
+    const n = name.byteLength;
+    const out = n < into.length ? into : Buffer.allocUnsafe(n + 1);
+    out.set(name, 0);
+    out[n] = 0;
+    return out;
+  };
+  /** The u64 at byte 8 × `i`. */
+  const u64 = (i: number): U64 => (w[i * 2 + 1]! <= MAX_SAFE_HI ? w[i * 2 + 1]! * TWO_32 + w[i * 2]! : u64FromHalves(w[i * 2]!, w[i * 2 + 1]!));
+  /** A struct statx_timestamp's tv_sec (s64) at word `i`, as a number: exact for any time a filesystem can hold. */
+  const sec = (i: number): number => sw[i + 1]! * TWO_32 + w[i]!;
+  const decode = (): StatResult => {
+    // struct statx, by 32-bit word: stx_blksize 1, stx_nlink 4, stx_uid 5, stx_gid 6, stx_mode 7 (low
+    // half), stx_ino 8, stx_size 10, stx_blocks 12, stx_atime 16, stx_ctime 24, stx_mtime 28 (tv_sec s64,
+    // then tv_nsec u32), stx_rdev_major 32, stx_rdev_minor 33, stx_dev_major 34, stx_dev_minor 35.
+    const attr: Attr = {
+      ino: u64(4), size: u64(5), blocks: u64(6),
+      atime: sec(16), atimensec: w[18]!, mtime: sec(28), mtimensec: w[30]!, ctime: sec(24), ctimensec: w[26]!,
+      mode: w[7]! & 0xffff, nlink: w[4]!, uid: w[5]!, gid: w[6]!, rdev: rdevOf(w[32]!, w[33]!), blksize: w[1]!,
     };
-    /** The u64 at byte 8 × `i`. */
-    const u64 = (i: number): U64 => (w[i * 2 + 1]! <= MAX_SAFE_HI ? w[i * 2 + 1]! * TWO_32 + w[i * 2]! : u64FromHalves(w[i * 2]!, w[i * 2 + 1]!));
-    /** A struct statx_timestamp's tv_sec (s64) at word `i`, as a number: exact for any time a filesystem can hold. */
-    const sec = (i: number): number => sw[i + 1]! * TWO_32 + w[i]!;
-    const decode = (): StatResult => {
-      // struct statx, by 32-bit word: stx_blksize 1, stx_nlink 4, stx_uid 5, stx_gid 6, stx_mode 7 (low
-      // half), stx_ino 8, stx_size 10, stx_blocks 12, stx_atime 16, stx_ctime 24, stx_mtime 28 (tv_sec s64,
-      // then tv_nsec u32), stx_rdev_major 32, stx_rdev_minor 33, stx_dev_major 34, stx_dev_minor 35.
-      const attr: Attr = {
-        ino: u64(4), size: u64(5), blocks: u64(6),
-        atime: sec(16), atimensec: w[18]!, mtime: sec(28), mtimensec: w[30]!, ctime: sec(24), ctimensec: w[26]!,
-        mode: w[7]! & 0xffff, nlink: w[4]!, uid: w[5]!, gid: w[6]!, rdev: rdevOf(w[32]!, w[33]!), blksize: w[1]!,
-      };
-      return new Statx(devOf(w[34]!, w[35]!), attr.ino!, attr);
-    };
-    return {
-      statAt(dirfd, name) {
-        return (statx(dirfd, cName(name, nameBuf), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sx) as number) === 0 ? decode() : errno();
-      },
-      statFd(fd) {
-        return (statx(fd, empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sx) as number) === 0 ? decode() : errno();
-      },
-      openAt(dirfd, name, flags, mode) {
-        const fd = openat(dirfd, cName(name, nameBuf), flags | O_CLOEXEC, mode) as number;
-        return fd >= 0 ? fd : errno();
-      },
-      unlinkAt(dirfd, name, flags) {
-        return (unlinkat(dirfd, cName(name, nameBuf), flags) as number) === 0 ? 0 : errno();
-      },
-      mkdirAt(dirfd, name, mode) {
-        return (mkdirat(dirfd, cName(name, nameBuf), mode) as number) === 0 ? 0 : errno();
-      },
-      symlinkAt(target, dirfd, name) {
-        return (symlinkat(cName(target, targetBuf), dirfd, cName(name, nameBuf)) as number) === 0 ? 0 : errno();
-      },
-    };
-  } catch {
-    // ERR_ACCESS_DENIED under --permission without --allow-ffi, or a node:ffi whose API moved on.
-    return null;
-  }
+    return new Statx(devOf(w[34]!, w[35]!), attr.ino!, attr);
+  };
+  return {
+    statAt(dirfd, name) {
+      return (statx(dirfd, cName(name, nameBuf), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sx) as number) === 0 ? decode() : errno();
+    },
+    statFd(fd) {
+      return (statx(fd, empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sx) as number) === 0 ? decode() : errno();
+    },
+    openAt(dirfd, name, flags, mode) {
+      const fd = openat(dirfd, cName(name, nameBuf), flags | O_CLOEXEC, mode) as number;
+      return fd >= 0 ? fd : errno();
+    },
+    unlinkAt(dirfd, name, flags) {
+      return (unlinkat(dirfd, cName(name, nameBuf), flags) as number) === 0 ? 0 : errno();
+    },
+    mkdirAt(dirfd, name, mode) {
+      return (mkdirat(dirfd, cName(name, nameBuf), mode) as number) === 0 ? 0 : errno();
+    },
+    symlinkAt(target, dirfd, name) {
+      return (symlinkat(cName(target, targetBuf), dirfd, cName(name, nameBuf)) as number) === 0 ? 0 : errno();
+    },
+  };
 }
 
 /**

