@@ -132,6 +132,8 @@ export class Session {
   get phase(): SessionPhase { return this.#phase; }
   /** /dev/fuse queues read: 1, plus the clone queues' workers (src/session/clone-queues.ts). */
   get queues(): number { return 1 + (this.#clones?.workers ?? 0); }
+  /** Whether this thread busy-polls /dev/fuse after a reply (`busyPoll`, the epoll transport); off once clone queues start. */
+  get busyPolling(): boolean { return this.#transport.busyPolling ?? false; }
 
   /**
    * Stops serving and closes the descriptor; resolves with {@link closed}, once the filesystem's destroy

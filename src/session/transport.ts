@@ -67,6 +67,8 @@ export interface Transport {
   readonly framesPolled?: number;
   /** Busy polling off from now on (other readers share the queue: clone queues). Absent: the transport does not poll. */
   stopBusyPolling?(): void;
+  /** Whether it busy-polls (a window above 0, not stopped). Absent: the transport does not poll. */
+  readonly busyPolling?: boolean;
 }
 
 /** `'uring'`: FUSE over io_uring after INIT (src/session/uring-transport.ts; Node >= 26, Linux >= 6.14, enable_uring). */
@@ -256,6 +258,7 @@ class EpollTransport extends FdWriter implements Transport {
   get framesPolled(): number { return this.#framesPolled; }
 
   stopBusyPolling(): void { this.#busyPollMs = 0; }
+  get busyPolling(): boolean { return this.#busyPollMs > 0; }
 
   /**
    * Busy polling: after a frame, while every request handed over has been answered (a synchronous

@@ -116,7 +116,9 @@ test('no busy polling while a request is unanswered, before INIT is decided, whi
     await until(() => frames.length === 3, 'three requests');
     const polled = t.framesPolled ?? 0;
     assert.ok(polled > 0, 'it polled before');
+    assert.equal(t.busyPolling, true);
     t.stopBusyPolling!();
+    assert.equal(t.busyPolling, false);
     write(frame(GETATTR));
     await until(() => frames.length === 8, 'five more requests');
     assert.equal(t.framesPolled, polled, 'none polled after stopBusyPolling');

@@ -150,7 +150,7 @@ describe('the passthrough opts in: its open-file map mirrors into the table', ()
 // ---- real mounts --------------------------------------------------------------------------------------
 
 interface Counts { threads: number; fuseFds: number }
-interface Ready { ready: true; node: string; queues: number; reason: string | null; before: Counts; during: Counts; warnings: string[] }
+interface Ready { ready: true; node: string; queues: number; busyPolling: boolean; reason: string | null; before: Counts; during: Counts; warnings: string[] }
 interface Daemon { child: ChildProcess; ready: Ready; next<T>(): Promise<T>; command<T>(c: object): Promise<T> }
 
 /** Starts the fixture daemon (Node 26 or this Node) and waits for its first message. */
@@ -298,6 +298,21 @@ os.write(fd, b'x'); os.close(fd)
       w.cleanup();
       assert.ok('after' in r, `unmounted: ${JSON.stringify(r)}`);
     }
+  });
+
+  test('the main thread stops busy polling once clone queues start (the workers forward to it by message); with one queue it polls', async () => {
+    const ready = async (options: string): Promise<Ready> => {
+      const w = workspace();
+      const d = await startDaemon('node26', { source: w.source, mountpoint: w.mountpoint, options, fs: 'passthrough', via: 'session' });
+      const r = await d.command<{ after: Counts }>({ cmd: 'unmount' }).catch((e: unknown) => ({ error: e }));
+      w.cleanup();
+      assert.ok('after' in r, `unmounted: ${JSON.stringify(r)}`);
+      return d.ready;
+    };
+    const clones = await ready('clone_fd,max_threads=2');
+    assert.deepEqual([clones.queues, clones.busyPolling], [3, false]);
+    const single = await ready('direct_io');
+    assert.deepEqual([single.queues, single.busyPolling], [1, true]);
   });
 
   test('pausing (as a handoff does) stops every queue once what was read is answered; resuming serves the waiting request', async () => {
