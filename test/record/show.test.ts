@@ -34,7 +34,7 @@ test('show: the golden file, one line per frame: time, direction, unique, opcode
 test('show: the git workload, every frame, requests with their replies', async () => {
   const { code, lines } = await show(GIT);
   assert.equal(code, 0);
-  assert.equal(lines.length, 1090);
+  assert.equal(lines.length, 1077);
   assert.match(lines[0]!, /^ +0\.000 ms {2}rx 2: INIT n0 \{major: 7, minor: 45, maxReadahead: \d+, flags: ASYNC_READ\|/);
   assert.match(lines[1]!, /^ +[\d.]+ ms {2}tx 2: OK 64 B in [\d.]+ µs \{flags: /);
   // A successful lookup says which node it found; a directory listing names its entries.

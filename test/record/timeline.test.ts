@@ -39,7 +39,7 @@ test('timeline: an SVG with a lane per opcode, a bar per request, tooltips, an a
   const out = join(dir, 't.svg');
   const { code, err } = await run(GIT, '-o', out);
   assert.equal(code, 0, err);
-  assert.match(err, /548 requests drawn to /);
+  assert.match(err, /542 requests drawn to /);
   const elements = parseXml(readFileSync(out, 'utf8'));
   const { requests, opcodes } = expected();
   const lanes = elements.filter((e) => e.name === 'g' && e.attributes['data-lane'] !== undefined).map((e) => e.attributes['data-lane']);
