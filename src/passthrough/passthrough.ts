@@ -663,7 +663,8 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
 
     init({ wants: asked }) {
       // The daemon removes set-id bits itself (./set-ids.ts): in return no write(2) waits for a GETXATTR.
-      const wants = { ...asked, want: [...(asked.want ?? []), 'HANDLE_KILLPRIV_V2' as const] };
+      // OPEN truncates with the backing open's own O_TRUNC: no SETATTR round trip after an open(O_TRUNC).
+      const wants = { ...asked, want: [...(asked.want ?? []), 'HANDLE_KILLPRIV_V2' as const, 'ATOMIC_O_TRUNC' as const] };
       if (!wantPassthrough) return wants;
       if (wants.want?.includes('WRITEBACK_CACHE') || wants.require?.includes('WRITEBACK_CACHE')) {
         if (kernelPassthrough === 'auto') return wants;

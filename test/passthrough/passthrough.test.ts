@@ -3,12 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
-import { mkdtempSync, writeFileSync, rmSync, lstatSync, statSync } from 'node:fs';
+import { constants, mkdtempSync, writeFileSync, rmSync, lstatSync, statSync } from 'node:fs';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountSkip, leftoverMounts, run, pyJson, waitFor, withPassthrough } from './helpers.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
-import type { RequestContext } from '../../src/index.ts';
+import { hasFlag, type RequestContext } from '../../src/index.ts';
 
 const skip = mountSkip();
 
@@ -309,6 +310,29 @@ test('lookup counts are exact: after readdirplus, stats and opens, dropping cach
     // Nothing was forgotten too early: the tree still works from scratch.
     const again = await run('sh', ['-c', `cat ${mnt}/a/f300 ${mnt}/a/hard && ls ${mnt}/a | wc -l`]);
     assert.equal(again.stdout, '300\n1\n301\n');
+  });
+});
+
+test('open(O_TRUNC) of an existing file truncates in OPEN (ATOMIC_O_TRUNC), with no SETATTR; HANDLE_KILLPRIV_V2 is granted too', { skip, timeout: 60000 }, async () => {
+  await withPassthrough(async ({ source, mnt, m }) => {
+    assert.ok(hasFlag(m.negotiated, 'ATOMIC_O_TRUNC') && hasFlag(m.negotiated, 'HANDLE_KILLPRIV_V2'));
+    writeFileSync(join(source, 'f'), 'some data');
+    const seen: { name: string; flags?: number }[] = [];
+    const record = (message: unknown): void => {
+      const { name, args } = message as { name: string; args: { flags?: number } };
+      seen.push({ name, ...(args.flags !== undefined && { flags: args.flags }) });
+    };
+    subscribe('tsfuse:request', record);
+    try {
+      const r = await run('sh', ['-c', `printf new > ${mnt}/f`]);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      unsubscribe('tsfuse:request', record);
+    }
+    assert.equal(statSync(join(source, 'f')).size, 3);
+    const open = seen.find((x) => x.name === 'OPEN');
+    assert.ok(open !== undefined && ((open.flags ?? 0) & constants.O_TRUNC) !== 0, `OPEN with O_TRUNC: ${JSON.stringify(seen)}`);
+    assert.deepEqual(seen.filter((x) => x.name === 'SETATTR'), []);
   });
 });
 
