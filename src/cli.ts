@@ -134,7 +134,7 @@ export const FILESYSTEMS: readonly FilesystemCommand[] = [
     supervisedByDefault: true,
     options: { 'no-xattrs': { type: 'boolean' } },
     optionsHelp: `  --no-xattrs       serve no extended attributes (passthrough_ll's default): the kernel then stops
-                    asking for security.capability before every write(2), a round trip each`,
+                    asking for security.capability before the first write(2) to each file`,
     create: ({ sources, values }) => createPassthrough(resolve(sources[0] as string), values['no-xattrs'] === true ? { xattrs: false } : {}),
   },
 ];

@@ -5,7 +5,7 @@
  *  - tsfuse          src/passthrough (bench/daemons/tsfuse.ts)
  *  - tsfuse+auto_cache  the same with `-o auto_cache` (asks for AUTO_INVAL_DATA): one capability's effect
  *  - tsfuse-noxattr  the same without extended attributes (`xattrs: false`, passthrough_ll's default): the
- *                    kernel then stops asking for security.capability before each write(2)
+ *                    kernel then stops asking for security.capability before writes (tsfuse asks once per file)
  *  - bindfs          Debian's bindfs (C, high-level libfuse 2), `-o big_writes`
  *  - go-fuse         go-fuse's fs.NewLoopbackRoot (bench/go-loopback/main.go), built here against Debian's
  *                    golang-github-hanwen-go-fuse-dev in GOPATH mode, offline
@@ -239,8 +239,9 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
     case 'passthrough_ll':
       // passthrough_ll has one timeout for names and attributes (lo_data.timeout). It serves no extended
       // attributes by default (`-o xattr` turns them on): its first ENOSYS stops the kernel asking for
-      // security.capability before each write (file_remove_privs), a round trip per write(2) that
-      // tsfuse, bindfs and go-fuse answer. tsfuse-noxattr is tsfuse configured the same way.
+      // security.capability before writes (file_remove_privs), a round trip per write(2) that bindfs and
+      // go-fuse answer, and tsfuse once per file (HANDLE_KILLPRIV_V2). tsfuse-noxattr is tsfuse
+      // configured the same way.
       return {
         argv: [tools.passthroughLl!, '-f', '-o', `source=${source},timeout=${t.attr},cache=auto`, mountpoint],
         timeouts: `entry = attr = ${t.attr} s (its one \`timeout\`); ENOENT not cached`,
