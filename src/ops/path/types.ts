@@ -145,7 +145,7 @@ export interface PathFilesystem {
   init?(info: { readonly notify: PathNotifier }): void | Promise<void>;
   /**
    * This filesystem removes set-user-ID and set-group-ID itself when a caller other than root writes,
-   * truncates or chowns a file, as Linux does (`setIdsToDrop` in src/ops/permissions.ts; memfs does).
+   * truncates or chowns a file, as Linux does (`setIdsToDrop` says which bits; memfs does).
    * The layer then asks the kernel for HANDLE_KILLPRIV_V2, which leaves that to the filesystem; in return
    * the kernel reads `security.capability` (a `getxattr` call) once per file instead of before every
    * write(2). Defaults to false: the kernel clears the bits with a `chmod`.
