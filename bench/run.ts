@@ -9,6 +9,7 @@
  *   options: --rounds N --seconds S --subjects a,b,… --allow-noisy --no-drop-caches --no-memory --out FILE
  *            --tsfuse-node PATH (the node binary for tsfuse's daemons, e.g. Node 26 for node:ffi's fast
  *            paths: kernel passthrough, getdents; default: the node running this script)
+ *            --passthrough-hp DIR (libfuse's example/ directory, to build and run passthrough_hp too)
  *
  * Method. Every daemon is a process of its own, every client too (the C load generator, fio). All
  * backing directories are one directory on one disk: each daemon mirrors it (scratch files are per
@@ -53,6 +54,7 @@ const { values: args } = parseArgs({
     'no-memory': { type: 'boolean', default: false },
     out: { type: 'string' },
     'tsfuse-node': { type: 'string' },
+    'passthrough-hp': { type: 'string' },
   },
 });
 
@@ -309,10 +311,10 @@ async function main(): Promise<number> {
   let before = { bg: Number.NaN, loadavg: Number.NaN };
   try {
     log(`bench (${MODE}): building the daemons…`);
-    const tools = buildTools(join(base, 'tools'), wanted, log, args['tsfuse-node']);
+    const tools = buildTools(join(base, 'tools'), wanted, log, args['tsfuse-node'], args['passthrough-hp']);
     for (const [k, v] of tools.missing) if (wanted.has(k)) log(`  ${k}: ${v}`);
     if (tools.fuseNativeModules) names.set(tools.fuseNativeModules, 'TMP/fuse-native');
-    for (const x of [tools.goLoopback, tools.passthroughLl, tools.nullLl]) if (x) names.set(x, x.slice(x.lastIndexOf('/') + 1));
+    for (const x of [tools.goLoopback, tools.passthroughLl, tools.passthroughHp, tools.nullLl]) if (x) names.set(x, x.slice(x.lastIndexOf('/') + 1));
     names.set(process.execPath, 'node');
     names.set(fileURLToPath(new URL('..', import.meta.url)), '');
     log(`bench: populating ${source} (${sizes.bigMiB} MiB file, ${sizes.dirEntries} + ${sizes.lookupFiles} files)…`);

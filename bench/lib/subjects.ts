@@ -11,6 +11,10 @@
  *                    golang-github-hanwen-go-fuse-dev in GOPATH mode, offline
  *  - passthrough_ll  libfuse 3's example, compiled here from /usr/share/doc/libfuse3-dev/examples/ (no
  *                    extended attributes: its default, which tsfuse-noxattr matches)
+ *  - passthrough_hp  libfuse 3's C++ example (multi-threaded, splice, extended attributes), which Debian
+ *                    does not package: compiled here with g++ from the directory `--passthrough-hp DIR`
+ *                    names (libfuse's example/, with cxxopts.hpp, at the tag of the installed libfuse3);
+ *                    phase 1 only, as it takes timeouts of 0 (`--nocache`) or 86,400 s and nothing between
  *  - fuse-native     npm's fuse-native (prebuilt addon over its own libfuse 2), installed into a temp dir,
  *                    serving bench/anchors/fuse-native-loopback.cjs
  *  - tsfuse-null / libfuse-null  the do-nothing pair: bench/lib/filesystems.ts statTree and bench/c/null_ll.c
@@ -30,14 +34,14 @@ const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const BENCH = join(REPO, 'bench');
 
 export const ALL_SUBJECTS = [
-  'native', 'tsfuse', 'tsfuse+auto_cache', 'tsfuse-noxattr', 'bindfs', 'go-fuse', 'passthrough_ll', 'fuse-native',
+  'native', 'tsfuse', 'tsfuse+auto_cache', 'tsfuse-noxattr', 'bindfs', 'go-fuse', 'passthrough_ll', 'passthrough_hp', 'fuse-native',
 ] as const;
 export type SubjectId = (typeof ALL_SUBJECTS)[number];
 export const NULL_SUBJECTS = ['tsfuse-null', 'libfuse-null'] as const;
 export type NullSubjectId = (typeof NULL_SUBJECTS)[number];
 
 /** The anchors tsfuse is compared with, in the order the tables show them. */
-export const ANCHORS: readonly SubjectId[] = ['native', 'bindfs', 'go-fuse', 'passthrough_ll', 'fuse-native'];
+export const ANCHORS: readonly SubjectId[] = ['native', 'bindfs', 'go-fuse', 'passthrough_ll', 'passthrough_hp', 'fuse-native'];
 
 export const FUSE_NATIVE_VERSION = '2.2.6';
 
@@ -48,6 +52,7 @@ export interface Timeouts { readonly entry: number; readonly attr: number }
 export interface Tools {
   readonly goLoopback?: string;
   readonly passthroughLl?: string;
+  readonly passthroughHp?: string;
   readonly nullLl?: string;
   readonly fuseNativeModules?: string;
   /** The node binary that runs tsfuse's daemons: this process's own unless `--tsfuse-node` names another. */
@@ -61,10 +66,10 @@ function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: N
 }
 
 /** Builds (or installs) what the wanted subjects need into `workdir`; never throws for a missing tool. */
-export function buildTools(workdir: string, wanted: ReadonlySet<string>, log: (s: string) => void, tsfuseNode = process.execPath): Tools {
+export function buildTools(workdir: string, wanted: ReadonlySet<string>, log: (s: string) => void, tsfuseNode = process.execPath, passthroughHpDir?: string): Tools {
   const missing = new Map<string, string>();
   mkdirSync(workdir, { recursive: true }); // cc -o needs it; only the go-fuse build used to create it
-  const tools: { goLoopback?: string; passthroughLl?: string; nullLl?: string; fuseNativeModules?: string } = {};
+  const tools: { goLoopback?: string; passthroughLl?: string; passthroughHp?: string; nullLl?: string; fuseNativeModules?: string } = {};
   const fuse3 = run('pkg-config', ['fuse3', '--cflags', '--libs']);
   const fuse3Flags = fuse3.ok ? fuse3.out.split(/\s+/) : undefined;
 
@@ -92,6 +97,19 @@ export function buildTools(workdir: string, wanted: ReadonlySet<string>, log: (s
       const r = run('cc', ['-O2', '-o', out, src, ...fuse3Flags]);
       if (r.ok) tools.passthroughLl = out;
       else missing.set('passthrough_ll', `cc failed: ${r.out.slice(0, 300)}`);
+    }
+  }
+  if (wanted.has('passthrough_hp')) {
+    const src = passthroughHpDir === undefined ? undefined : join(passthroughHpDir, 'passthrough_hp.cc');
+    if (src === undefined || !existsSync(src)) {
+      missing.set('passthrough_hp', 'not packaged by Debian: pass --passthrough-hp DIR, libfuse\'s example/ directory at the tag of the installed libfuse3 (git show fuse-3.14.0:example/passthrough_hp.cc and cxxopts.hpp)');
+    } else if (!fuse3Flags) missing.set('passthrough_hp', 'apt-get install -y libfuse3-dev g++');
+    else {
+      const out = join(workdir, 'passthrough_hp');
+      // HAVE_SETXATTR and HAVE_POSIX_FALLOCATE: what libfuse's own build defines on Linux (its config.h).
+      const r = run('g++', ['-O2', '-std=c++17', '-DHAVE_SETXATTR', '-DHAVE_POSIX_FALLOCATE', `-I${passthroughHpDir}`, '-o', out, src, ...fuse3Flags, '-lpthread']);
+      if (r.ok) tools.passthroughHp = out;
+      else missing.set('passthrough_hp', `g++ failed: ${r.out.slice(0, 300)}`);
     }
   }
   if (wanted.has('libfuse-null')) {
@@ -245,6 +263,15 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
       return {
         argv: [tools.passthroughLl!, '-f', '-o', `source=${source},timeout=${t.attr},cache=auto`, mountpoint],
         timeouts: `entry = attr = ${t.attr} s (its one \`timeout\`); ENOENT not cached`,
+      };
+    case 'passthrough_hp':
+      // One timeout for names and attributes: 0 with --nocache (which also leaves out the writeback
+      // cache and keep_cache), else 86,400 s. Its defaults otherwise: a thread pool, splice for reads and
+      // writes, extended attributes served.
+      if (t.entry !== 0 || t.attr !== 0) return `not in phase 2: it takes timeouts of 0 (--nocache) or 86,400 s, not entry ${t.entry} s, attr ${t.attr} s`;
+      return {
+        argv: [tools.passthroughHp!, '--foreground', '--nocache', source, mountpoint],
+        timeouts: 'entry = attr = 0 s (--nocache); ENOENT not cached',
       };
     case 'fuse-native':
       return {
