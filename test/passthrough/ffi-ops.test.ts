@@ -5,7 +5,6 @@
 // filesystem as SOURCE, and the two answers must be equal: errors pass through with the backing errno.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +13,9 @@ import { fileURLToPath } from 'node:url';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import { hasFfiOperations } from '../../src/passthrough/ffi-ops.ts';
 import {
-  NODE26, REPO_ROOT, cleanupMountpoints, forceUnmount, freshMountpoint, mountSkip, mountTypeAt, rejectAfter, run,
+  NODE26, cleanupMountpoints, mountSkip, mountTypeAt, run,
 } from '../support/mount-helpers.ts';
+import { withDaemonChild, type DaemonChild } from '../support/daemon-child.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/ffi-ops-daemon.ts', import.meta.url));
 const MAJOR = Number(process.versions.node.split('.')[0]);
@@ -34,13 +34,6 @@ after(async () => {
 
 // ---- the daemon -----------------------------------------------------------------------------------------
 
-interface Daemon {
-  readonly source: string;
-  readonly mnt: string;
-  readonly ready: Record<string, unknown>;
-  counts(): Promise<Record<string, number>>;
-}
-
 /** A temp directory everyone may search (some clients run as nobody), on `base`'s filesystem. */
 function openDir(base: string, prefix: string): string {
   const dir = mkdtempSync(join(base, prefix));
@@ -49,41 +42,8 @@ function openDir(base: string, prefix: string): string {
 }
 
 /** Runs `fn` with a passthrough daemon (command line `node`) serving a fresh SOURCE in `base`; always cleans up. */
-async function withDaemon(node: readonly string[], base: string, fn: (d: Daemon) => Promise<void>, options: { xattrs?: boolean } = {}): Promise<void> {
-  const source = openDir(base, 'tsfuse-ffi-src-');
-  const mnt = freshMountpoint();
-  const [command, ...args] = node;
-  const child: ChildProcess = spawn(command ?? '', [...args, JSON.stringify({ source, mountpoint: mnt, ...options })], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let output = '';
-  child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
-  const waiting: ((m: Record<string, unknown>) => void)[] = [];
-  child.on('message', (m: Record<string, unknown>) => waiting.shift()?.(m));
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const next = (what: string): Promise<Record<string, unknown>> => Promise.race([
-    new Promise<Record<string, unknown>>((resolve) => waiting.push(resolve)),
-    exited.then(() => { throw new Error(`the daemon exited while waiting for ${what}: ${output}`); }),
-    rejectAfter(30_000, `the daemon did not answer ${what}: ${output}`),
-  ]);
-  const ask = (cmd: string): Promise<Record<string, unknown>> => {
-    const answer = next(cmd);
-    child.send({ cmd });
-    return answer;
-  };
-  try {
-    const ready = await next('ready');
-    if (ready['error'] === true) throw new Error(`the daemon could not mount: ${String(ready['message'])}`);
-    await fn({ source, mnt, ready, counts: async () => (await ask('counts'))['counts'] as Record<string, number> });
-    const bye = await ask('unmount');
-    assert.equal(bye['unmounted'], true, JSON.stringify(bye));
-    await Promise.race([exited, rejectAfter(10_000, 'the daemon did not exit after unmounting')]);
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await forceUnmount(mnt);
-    rmSync(source, { recursive: true, force: true });
-  }
+function withDaemon(node: readonly string[], base: string, fn: (d: DaemonChild) => Promise<void>, options: { xattrs?: boolean } = {}): Promise<void> {
+  return withDaemonChild(node, options, () => openDir(base, 'tsfuse-ffi-src-'), fn);
 }
 
 /** Runs a python3 scenario with `dir` as its working directory and returns the JSON it prints. */

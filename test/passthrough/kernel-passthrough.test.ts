@@ -5,7 +5,6 @@
 // are sh, dd, cmp and python3 in further processes.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +16,9 @@ import { createBackingFiles, readyWithBacking, type BackingFiles } from '../../s
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import type { LowLevelOperations, ReadyInfo } from '../../src/index.ts';
 import {
-  NODE26, NODE26_SKIP, REPO_ROOT, cleanupMountpoints, forceUnmount, freshMountpoint, mountSkip, passUnderNode26, rejectAfter, run,
+  NODE26, NODE26_SKIP, cleanupMountpoints, mountSkip, passUnderNode26, run,
 } from '../support/mount-helpers.ts';
+import { withDaemonChild, type DaemonChild } from '../support/daemon-child.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/kernel-passthrough-daemon.ts', import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -139,54 +139,9 @@ describe('backing files: errors', () => {
 // ---- through the kernel ------------------------------------------------------------------------------------
 
 interface DaemonRequest { kernelPassthrough: 'auto' | boolean; options?: string }
-interface Daemon {
-  readonly source: string;
-  readonly mnt: string;
-  readonly ready: Record<string, unknown>;
-  ask(message: Record<string, unknown>): Promise<Record<string, unknown>>;
-  counts(): Promise<Record<string, number>>;
-  stderr(): string;
-}
-
 /** Runs `fn` with a passthrough daemon (the command line `node`) serving a fresh SOURCE at a fresh mountpoint; always cleans up. */
-async function withDaemon(node: readonly string[], request: DaemonRequest, fn: (d: Daemon) => Promise<void>): Promise<void> {
-  const source = mkdtempSync(join(tmpdir(), 'tsfuse-kpt-src-'));
-  const mnt = freshMountpoint();
-  const [command, ...args] = node;
-  const child: ChildProcess = spawn(command ?? '', [...args, JSON.stringify({ ...request, source, mountpoint: mnt })], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const waiting: ((m: Record<string, unknown>) => void)[] = [];
-  child.on('message', (m: Record<string, unknown>) => waiting.shift()?.(m));
-  const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  const next = (what: string): Promise<Record<string, unknown>> => Promise.race([
-    new Promise<Record<string, unknown>>((resolve) => waiting.push(resolve)),
-    exited.then(() => { throw new Error(`the daemon exited while waiting for ${what}: ${stderr}`); }),
-    rejectAfter(30_000, `the daemon did not answer ${what}: ${stderr}`),
-  ]);
-  try {
-    const ready = await next('ready');
-    if (ready['error'] === true) throw Object.assign(new Error(String(ready['message'])), { code: ready['code'] });
-    const ask = (message: Record<string, unknown>): Promise<Record<string, unknown>> => {
-      const answer = next(String(message['cmd']));
-      child.send(message);
-      return answer;
-    };
-    await fn({
-      source, mnt, ready, ask, stderr: () => stderr,
-      counts: async () => (await ask({ cmd: 'counts' }))['counts'] as Record<string, number>,
-    });
-    const bye = await ask({ cmd: 'unmount' });
-    assert.equal(bye['unmounted'], true, JSON.stringify(bye));
-    await Promise.race([exited, rejectAfter(10_000, 'the daemon did not exit after unmounting')]);
-  } finally {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await forceUnmount(mnt);
-    rmSync(source, { recursive: true, force: true });
-  }
+function withDaemon(node: readonly string[], request: DaemonRequest, fn: (d: DaemonChild) => Promise<void>): Promise<void> {
+  return withDaemonChild(node, { ...request }, () => mkdtempSync(join(tmpdir(), 'tsfuse-kpt-src-')), fn);
 }
 
 /** Runs a shell script in a child process; fails with its output unless it exits 0. Returns stdout. */
@@ -317,7 +272,7 @@ print(json.dumps(out))
         assert.equal((await sh(COPY_AND_COMPARE, data.path, d.mnt, d.source)).trim(), String(8 << 20));
         const counts = await d.counts();
         assert.ok((counts['READ'] ?? 0) > 0 && (counts['WRITE'] ?? 0) > 0, JSON.stringify(counts));
-        assert.doesNotMatch(d.stderr(), /Warning|Error/);
+        assert.doesNotMatch(d.output(), /Warning|Error/);
       });
     } finally {
       data.remove();
