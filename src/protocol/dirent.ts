@@ -53,20 +53,29 @@ function checkName(name: Uint8Array): void {
   }
 }
 
-/** Packs READDIR entries into at most `size` bytes. Throws TypeError on an invalid name. */
-export function packDirents(entries: Iterable<DirEntry>, size: number): PackedDirents {
+/**
+ * The leading entries whose records (`header` bytes, the name, padding to 8) fit in `size` bytes, with
+ * their names as bytes (checked) and the bytes they take. Throws TypeError on an invalid name.
+ */
+function fitting<E extends { readonly name: BytesLike }>(entries: Iterable<E>, header: number, size: number): { list: E[]; names: Uint8Array[]; total: number } {
   const names: Uint8Array[] = [];
-  const list: DirEntry[] = [];
+  const list: E[] = [];
   let total = 0;
   for (const e of entries) {
     const name = asBytes(e.name);
     checkName(name);
-    const rec = align8(Dirent.size + name.byteLength);
+    const rec = align8(header + name.byteLength);
     if (total + rec > size) break;
     total += rec;
     names.push(name);
     list.push(e);
   }
+  return { list, names, total };
+}
+
+/** Packs READDIR entries into at most `size` bytes. Throws TypeError on an invalid name. */
+export function packDirents(entries: Iterable<DirEntry>, size: number): PackedDirents {
+  const { list, names, total } = fitting(entries, Dirent.size, size);
   const data = zeroed(total);
   let at = 0;
   for (let i = 0; i < list.length; i++) {
@@ -84,18 +93,7 @@ export function packDirents(entries: Iterable<DirEntry>, size: number): PackedDi
 
 /** Packs READDIRPLUS entries into at most `size` bytes. Throws TypeError on an invalid name. */
 export function packDirentsPlus(entries: Iterable<DirEntryPlus>, size: number): PackedDirents {
-  const names: Uint8Array[] = [];
-  const list: DirEntryPlus[] = [];
-  let total = 0;
-  for (const e of entries) {
-    const name = asBytes(e.name);
-    checkName(name);
-    const rec = align8(Direntplus.size + name.byteLength);
-    if (total + rec > size) break;
-    total += rec;
-    names.push(name);
-    list.push(e);
-  }
+  const { list, names, total } = fitting(entries, Direntplus.size, size);
   const data = zeroed(total);
   let at = 0;
   const d = Direntplus.off.dirent;
