@@ -6,6 +6,8 @@
  * mount SB_NOSEC (fs/fuse/inode.c process_init_reply), and file_remove_privs then skips every inode it
  * has once found without set-id bits or `security.capability` (S_NOSEC). Without it, every write(2)
  * costs a GETXATTR of `security.capability` first, even when the kernel passes the write through.
+ * A set-id bit given to a file behind the mount's back (on SOURCE itself) is seen once its attributes
+ * reach the kernel again: fs/fuse/inode.c fuse_change_attributes_common then clears S_NOSEC.
  *
  * What it costs: the kernel no longer clears the bits with a SETATTR of the mode; it tells the
  * filesystem instead, with FUSE_WRITE_KILL_SUIDGID on WRITE, FATTR_KILL_SUIDGID on SETATTR (truncate by
