@@ -3,15 +3,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
-import { constants, mkdtempSync, writeFileSync, rmSync, lstatSync, statSync } from 'node:fs';
+import { constants, mkdtempSync, readFileSync, writeFileSync, rmSync, lstatSync, statSync } from 'node:fs';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountSkip, leftoverMounts, run, pyJson, waitFor, withPassthrough } from './helpers.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
+import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+import { fileURLToPath } from 'node:url';
 import { hasFlag, type RequestContext } from '../../src/index.ts';
 
 const skip = mountSkip();
+const MAJOR = Number(process.versions.node.split('.')[0]);
+const THIS_FILE = fileURLToPath(import.meta.url);
 
 test('files: create, write, append, read, truncate, rename, link, symlink, stat; inode numbers are the backing ones', { skip, timeout: 60000 }, async () => {
   await withPassthrough(async ({ source, mnt }) => {
@@ -334,6 +338,32 @@ test('open(O_TRUNC) of an existing file truncates in OPEN (ATOMIC_O_TRUNC), with
     assert.ok(open !== undefined && ((open.flags ?? 0) & constants.O_TRUNC) !== 0, `OPEN with O_TRUNC: ${JSON.stringify(seen)}`);
     assert.deepEqual(seen.filter((x) => x.name === 'SETATTR'), []);
   });
+});
+
+test('set-user-ID given on SOURCE after writes through the mount is still removed by the next write of another user (timeouts 0)', { skip, timeout: 60000 }, async () => {
+  await withPassthrough(async ({ source, mnt }) => {
+    await fsp.chmod(source, 0o777);
+    await fsp.writeFile(join(source, 'f'), '#!');
+    await fsp.chmod(join(source, 'f'), 0o777);
+    const append = async (data: string): Promise<void> => {
+      await pyJson(`
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND); os.write(fd, sys.argv[2].encode()); os.close(fd)
+print(json.dumps(os.stat(sys.argv[1]).st_mode & 0o7777))
+`, [join(mnt, 'f'), data], 'nobody');
+    };
+    // Two writes: the kernel has asked once and marked the inode as having nothing to remove (S_NOSEC).
+    await append('a');
+    await append('b');
+    // Behind the mount's back; the next attributes the kernel gets show the bit (fuse_change_attributes_common).
+    await fsp.chmod(join(source, 'f'), 0o4777);
+    await append('c');
+    assert.equal(statSync(join(source, 'f')).mode & 0o7777, 0o777);
+    assert.equal(readFileSync(join(source, 'f'), 'utf8'), '#!abc');
+  }, { entryTimeout: 0, attrTimeout: 0 });
+});
+
+test('under Node >= 26 (TSFUSE_NODE26): the same through kernel passthrough, where the write never reaches the daemon', { skip: skip ?? (MAJOR >= 26 ? 'this Node passes writes through: run above' : NODE26_SKIP), timeout: 120000 }, () => {
+  passUnderNode26(THIS_FILE, 'given on SOURCE');
 });
 
 test('requests cannot leave SOURCE: dot names, slashes, symlinks as directories, O_CREAT through a symlink', { skip, timeout: 60000 }, async () => {
