@@ -49,7 +49,7 @@ export {
 export { attrFromStats } from './ops/stats.ts';
 export { checkAccess, callerGroups, setIdsToDrop, F_OK, R_OK, W_OK, X_OK, type Caller, type AccessAttr } from './ops/permissions.ts';
 export {
-  S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO,
+  S_IFMT, S_IFSOCK, S_IFLNK, S_IFREG, S_IFBLK, S_IFDIR, S_IFCHR, S_IFIFO, S_ISUID, S_ISGID, S_ISVTX,
   DT_UNKNOWN, DT_FIFO, DT_CHR, DT_DIR, DT_BLK, DT_REG, DT_LNK, DT_SOCK, dtFromMode,
 } from './ops/file-mode.ts';
 // Constants and flag sets found in requests and replies

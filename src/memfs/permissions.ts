@@ -6,12 +6,10 @@
  */
 import { FuseError } from '../errors.ts';
 import { checkAccess, R_OK, W_OK, setIdsToDrop, type Caller } from '../ops/permissions.ts';
+import { S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from '../ops/file-mode.ts';
 import type { Inode } from './inode.ts';
 
-export const S_ISUID = 0o4000;
-export const S_ISGID = 0o2000;
-export const S_ISVTX = 0o1000;
-const S_IXGRP = 0o010;
+export { S_ISGID, S_ISUID, S_ISVTX };
 
 /** A caller with its groups known (the first is its fsgid). */
 export interface KnownCaller extends Caller {
@@ -48,7 +46,7 @@ export function requireSafeHardlinkSource(inode: Inode, caller: KnownCaller): vo
   const mode = inode.mode;
   const regular = (mode & 0o170000) === 0o100000;
   const setuid = (mode & S_ISUID) !== 0;
-  const execSetgid = (mode & (S_ISGID | 0o010)) === (S_ISGID | 0o010);
+  const execSetgid = (mode & (S_ISGID | S_IXGRP)) === (S_ISGID | S_IXGRP);
   if (!regular || setuid || execSetgid || !checkAccess(inode, caller, R_OK | W_OK)) throw new FuseError('EPERM');
 }
 

@@ -8,17 +8,13 @@
  * should not let the kernel cache entries or attributes (see the README's "Permissions").
  */
 import { readFile } from 'node:fs/promises';
-import { S_IFDIR, S_IFMT } from './file-mode.ts';
+import { S_IFDIR, S_IFMT, S_ISGID, S_ISUID, S_IXGRP } from './file-mode.ts';
 
 /** Access masks of access(2) (`fs.constants.R_OK` … in Node); OR them together. */
 export const F_OK = 0;
 export const X_OK = 1;
 export const W_OK = 2;
 export const R_OK = 4;
-
-const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
-const S_IXGRP = 0o0010;
 
 /** Who is asking: a handler's `ctx` fits, optionally with the groups from {@link callerGroups}. */
 export interface Caller {

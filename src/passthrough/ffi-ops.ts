@@ -32,6 +32,7 @@
 import * as fs from 'node:fs';
 import { endianness } from 'node:os';
 import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
+import { S_ISGID } from '../ops/file-mode.ts';
 import type * as P from '../protocol/index.ts';
 import { FuseError } from '../errors.ts';
 import { SetxattrFlags } from '../protocol/constants.ts';
@@ -70,7 +71,6 @@ const XATTR_MAX = 65536;
 const XATTR_MAX_BIG = BigInt(XATTR_MAX);
 /** MAX_RW_COUNT (INT_MAX rounded down to a page): the most one read, write or copy moves (fs/read_write.c). */
 const MAX_RW_COUNT = 0x7fff_f000n;
-const S_ISGID = 0o2000;
 const NUL = Buffer.alloc(1);
 const TRUSTED = Buffer.from('trusted.');
 const OFF_T_MAX = 2n ** 63n - 1n;

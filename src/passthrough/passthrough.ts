@@ -42,6 +42,7 @@
  */
 import * as fs from 'node:fs';
 import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
+import { S_ISGID } from '../ops/file-mode.ts';
 import type * as P from '../protocol/index.ts';
 import { FuseError, TsfuseError } from '../errors.ts';
 import { RenameFlags, INVALID_UIDGID, OpenFlags, OpenInFlags, WriteFlags } from '../protocol/constants.ts';
@@ -62,7 +63,6 @@ import type { RecoveryJournal } from '../handoff/supervisor-journal.ts';
 import { HANDLE_DIR, HANDLE_FILE, forgotRecord, nodeRecord, openRecord, recordOfNode, releaseRecord, replayJournal, type JournaledHandle } from './recovery.ts';
 
 const C = fs.constants;
-const S_ISGID = 0o2000;
 /** Flags of OPEN/CREATE not passed on to the backing open: creation is CREATE's job, O_NOFOLLOW would
  * refuse the /proc magic link, and O_DIRECT would demand aligned buffers our reads do not have (the
  * kernel side of the mount still honours O_DIRECT). */

@@ -24,17 +24,12 @@
  * that request (test/conformance posix.py `permissions` covers both paths).
  */
 import * as fs from 'node:fs';
+import { S_ISGID, S_ISUID } from '../ops/file-mode.ts';
+import type { RequestContext } from '../ops/lowlevel.ts';
 import { callerGroups, setIdsNeedGroups, setIdsToDrop } from '../ops/permissions.ts';
 
-const S_ISUID = 0o4000;
-const S_ISGID = 0o2000;
-
 /** The caller of a request, as far as the rule needs it. */
-export interface SetIdCaller {
-  readonly uid: number;
-  readonly gid: number;
-  readonly pid: number;
-}
+export type SetIdCaller = Pick<RequestContext, 'uid' | 'gid' | 'pid'>;
 
 /**
  * Removes from the file behind `fd` (any descriptor of it, O_PATH included; `path` names the same inode
