@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { TsfuseError } from './errors.ts';
+import { describeValue } from './protocol/replies.ts';
 import { helloFilesystem } from './hello.ts';
 import { createMemfs, parseMemfsSize } from './memfs/index.ts';
 import { createPassthrough, passthroughMountOptions } from './passthrough/index.ts';
@@ -261,7 +262,8 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
       options,
       debug: debug ? (line) => log.write(line) : false,
       explain: explain ? (text) => log.write(`${text}\n`) : false,
-      onWarning: (message) => log.write(`warning: ${message}`),
+      // The cause too: "the ready() handler failed" alone says nothing of why.
+      onWarning: (message, cause) => log.write(`warning: ${message}${cause === undefined ? '' : `: ${cause instanceof Error ? cause.message : describeValue(cause)}`}`),
       handleSignals: true,
       cleanStale: values['clean-stale'] === true,
       watchdog: values['no-watchdog'] !== true,

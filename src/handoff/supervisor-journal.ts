@@ -12,8 +12,9 @@
  *
  * Format: each record is a 4-byte little-endian length and that many bytes. A record that must reach
  * the file before the kernel can act on it (a node id in a reply) is written with one write(2) at once
- * ({@link RecoveryJournal.append}); one whose loss costs nothing but a stale entry (a FORGET, a RELEASE)
- * is buffered and goes out with the next write or within {@link LAZY_FLUSH_MS}. A write(2) of a regular
+ * ({@link RecoveryJournal.append}); one whose loss costs nothing but a stale entry (a FORGET, a RELEASE
+ * of a handle that holds no backing id) is buffered and goes out with the next write or within
+ * {@link LAZY_FLUSH_MS}. A write(2) of a regular
  * file completes even when the process is killed during it, so the reader sees whole records; it still
  * stops at a truncated one.
  *

@@ -946,7 +946,11 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     release(req) {
       const h = fileOf(req.fh);
       files.delete(req.fh as number);
-      journal?.appendLazy(releaseRecord(HANDLE_FILE, req.fh as number));
+      // A passed-through handle's RELEASE is journaled before its backing id can close: lost, a restarted
+      // daemon would count the handle open and answer the next OPEN of its file with that closed id, which
+      // the kernel fails with EIO (fs/fuse/iomode.c fuse_file_io_open). Losing any other costs a stale entry.
+      if (h.passthrough) journal?.append(releaseRecord(HANDLE_FILE, req.fh as number));
+      else journal?.appendLazy(releaseRecord(HANDLE_FILE, req.fh as number));
       released(h);
       reader.forget(h.fd);
       fs.closeSync(h.fd);

@@ -6,7 +6,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,7 @@ import { negotiateInit, PRE_INIT, type InitRequest, type InitOutcome } from '../
 import { DevIoctl } from '../../src/protocol/constants.ts';
 import { createBackingFiles, readyWithBacking, type BackingFiles } from '../../src/session/backing.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
+import { Session } from '../../src/session/session.ts';
 import type { LowLevelOperations, ReadyInfo } from '../../src/index.ts';
 import {
   NODE26, NODE26_SKIP, cleanupMountpoints, mountSkip, passUnderNode26, run,
@@ -101,8 +102,37 @@ describe('backing files: errors', () => {
     assert.throws(() => closed.backingClose(1), { code: 'ERR_INVALID_STATE' });
   });
 
-  test('under Node >= 26 (TSFUSE_NODE26): the node:ffi case above passes there', { skip: MAJOR >= 26 ? 'this Node has node:ffi: run above' : NODE26_SKIP, timeout: 120_000 }, () => {
+  test('with node:ffi: a session taken over (adopted INIT) hands ready() a backing that sees PASSTHROUGH granted', { skip: MAJOR >= 26 ? (skipMount ?? (ROOT ? undefined : 'registering backing files needs root')) : 'needs node:ffi: run in a child under TSFUSE_NODE26 (next test)' }, async () => {
+    // A restarted daemon (src/handoff) adopts the INIT its predecessor agreed, and SessionCore calls
+    // ready() from its constructor: reading backing.unavailable there once threw, so kernel passthrough
+    // stayed off after every restart, with only a warning.
+    const init = negotiateInit(kernel(), { want: ['PASSTHROUGH'] });
+    assert.ok(init.ok);
+    const seen: (string | undefined)[] = [];
+    const warnings: string[] = [];
+    const device = openSync('/dev/fuse', 'r+');
+    let session: Session;
+    try {
+      session = new Session(device, { ready: (info) => { seen.push(info.backing === undefined ? 'no backing' : info.backing.unavailable); } }, {
+        adopted: { negotiated: init.negotiated, audit: init.audit },
+        onWarning: (m, cause) => warnings.push(`${m}: ${String(cause)}`),
+      });
+    } catch (e) {
+      closeSync(device);
+      throw e;
+    }
+    try {
+      assert.deepEqual(warnings, []);
+      assert.deepEqual(seen, [undefined], 'ready() ran once, with backing files available');
+      assert.equal(session.backing.unavailable, undefined);
+    } finally {
+      await session.close(); // closes the device descriptor too
+    }
+  });
+
+  test('under Node >= 26 (TSFUSE_NODE26): the node:ffi cases above pass there', { skip: MAJOR >= 26 ? 'this Node has node:ffi: run above' : NODE26_SKIP, timeout: 120_000 }, () => {
     assert.match(passUnderNode26(THIS_FILE, 'with node:ffi: EPERM'), /^# pass 1$/m);
+    assert.match(passUnderNode26(THIS_FILE, 'with node:ffi: a session taken over'), /^# pass 1$/m);
   });
 
   test('kernelPassthrough: true fails at creation without node:ffi or root; auto and false never do', () => {
