@@ -50,34 +50,68 @@ export interface NodeTableObserver {
   dropped(node: PassthroughNode): void;
 }
 
-/** One backing inode the kernel knows about. */
-export interface PassthroughNode {
+/**
+ * One backing inode the kernel knows about. Kept small, as the kernel may hold millions: what can be
+ * derived from the descriptor or the identity (the /proc paths, the key string) is made when asked for,
+ * and an inode of SOURCE's device is found through its id (see {@link NodeTable.find}), not a second map.
+ */
+export class PassthroughNode {
   /** Our node id (1 for SOURCE; see {@link DETERMINISTIC_IDS_BELOW}). */
   readonly id: number;
   /** O_PATH | O_NOFOLLOW descriptor of the backing inode; -1 once the node is dropped. */
   fd: number;
-  /** `/proc/self/fd/N/`: prefix a name to reach an entry of this directory. */
-  readonly prefix: Buffer;
-  /** `/proc/self/fd/N`: the inode itself (a magic link: following it stops at the inode, even a symlink). */
-  readonly self: string;
-  readonly key: string;
+  /** st_dev and st_ino of the backing inode (canonical U64s: `===` compares them). */
+  readonly dev: U64;
+  readonly ino: U64;
   /** S_IFMT bits (a file's type never changes). */
   readonly type: number;
   /** Lookups the kernel holds (FORGET subtracts); the root is never dropped. */
-  nlookup: number;
+  nlookup = 0;
   /**
    * The name this inode was last seen under (looked up, created, linked or renamed to), for the calls
    * Node can only make by name when node:ffi is missing (./by-descriptor.ts): readlink and link. Any
    * name may have been unlinked or replaced since (by another client, or in SOURCE directly): users check
    * it against the inode.
    */
-  parent: PassthroughNode | undefined;
-  name: Buffer | undefined;
+  parent: PassthroughNode | undefined = undefined;
+  /** The bytes of that name as a latin1 string (each byte one character): a third of a Buffer's size. */
+  #name: string | undefined = undefined;
   /**
    * Earlier names of a hard-linked inode, newest first (at most {@link MAX_OLDER_NAMES}); usually
    * undefined. Without them, unlinking the newest name left a file that still had others unlinkable.
    */
-  olderNames: KnownName[] | undefined;
+  olderNames: KnownName[] | undefined = undefined;
+  #prefix: Buffer | undefined = undefined;
+
+  constructor(id: number, fd: number, st: Pick<InodeIdentity, 'dev' | 'ino' | 'mode'>) {
+    this.id = id;
+    this.fd = fd;
+    this.dev = st.dev;
+    this.ino = st.ino;
+    this.type = st.mode & S_IFMT;
+  }
+
+  /** The newest name (a new Buffer per read); see {@link parent}. */
+  get name(): Buffer | undefined { return this.#name === undefined ? undefined : Buffer.from(this.#name, 'latin1'); }
+  set name(name: Uint8Array | undefined) { this.#name = name === undefined ? undefined : Buffer.from(name.buffer, name.byteOffset, name.byteLength).toString('latin1'); }
+
+  /** Whether `name` in `parent` is this node's newest name (compared in place: a LOOKUP asks it each time). */
+  isNamed(parent: PassthroughNode, name: Uint8Array): boolean {
+    const known = this.#name;
+    if (this.parent !== parent || known === undefined || known.length !== name.length) return false;
+    for (let i = 0; i < name.length; i++) if (known.charCodeAt(i) !== name[i]) return false;
+    return true;
+  }
+
+  /** `/proc/self/fd/N/`: prefix a name to reach an entry of this directory (Node's calls by path; kept once made). */
+  get prefix(): Buffer {
+    if (this.#prefix === undefined) this.#prefix = Buffer.from(`/proc/self/fd/${this.fd}/`);
+    return this.#prefix;
+  }
+  /** `/proc/self/fd/N`: the inode itself (a magic link: following it stops at the inode, even a symlink). */
+  get self(): string { return `/proc/self/fd/${this.fd}`; }
+  /** `st_dev:st_ino`, as {@link keyOf} prints a stat: the crash-recovery journal's and the listing cache's name for the inode. */
+  get key(): string { return `${this.dev}:${this.ino}`; }
 }
 
 /** A (directory, name) an inode was seen under. */
@@ -120,8 +154,19 @@ export function identityOf(st: BigIntStats): InodeIdentity {
   return { key: keyOf(st), dev: toU64(st.dev), ino: toU64(st.ino), mode: Number(st.mode) };
 }
 
+/** st_dev and st_ino back from a {@link keyOf} key (an exported table's). */
+function splitKey(key: string): { dev: U64; ino: U64 } {
+  const colon = key.indexOf(':');
+  if (colon < 0) throw new Error(`not an inode key: ${key}`);
+  return { dev: toU64(BigInt(key.slice(0, colon))), ino: toU64(BigInt(key.slice(colon + 1))) };
+}
+
 export class NodeTable {
   readonly #byId = new Map<number, PassthroughNode>();
+  /**
+   * Nodes {@link find} cannot reach through their id, by key: those whose id is not st_ino + 1 (another
+   * device, or a taken id), the root aside. Usually empty: no key string is made per lookup then.
+   */
   readonly #byKey = new Map<string, PassthroughNode>();
   #nextId = COUNTED_IDS_FROM;
   readonly #rootDev: U64;
@@ -151,7 +196,7 @@ export class NodeTable {
   /** Takes the journaled ids a crashed daemon handed out (./recovery.ts); resolved lazily by {@link get}. */
   recover(journaled: Iterable<JournaledNode>): void {
     for (const j of journaled) {
-      if (this.#byId.has(j.id) || this.#byKey.has(j.key)) continue;
+      if (this.#byId.has(j.id) || this.find(splitKey(j.key)) !== undefined) continue;
       this.#journaled.set(j.id, j);
       this.#journaledByKey.set(j.key, j);
     }
@@ -162,8 +207,15 @@ export class NodeTable {
     return this.#journaled.values();
   }
 
-  byKey(key: string): PassthroughNode | undefined {
-    return this.#byKey.get(key);
+  /** The node of the inode `st` (st_dev, st_ino), if the kernel knows it. */
+  find(st: Pick<InodeIdentity, 'dev' | 'ino'>): PassthroughNode | undefined {
+    const id = this.#deterministicId(st);
+    if (id !== 0) {
+      const byId = this.#byId.get(id);
+      if (byId !== undefined && byId.ino === st.ino && byId.dev === st.dev) return byId;
+    }
+    if (st.ino === this.root.ino && st.dev === this.root.dev) return this.root;
+    return this.#byKey.size === 0 ? undefined : this.#byKey.get(`${st.dev}:${st.ino}`);
   }
 
   /**
@@ -171,13 +223,12 @@ export class NodeTable {
    * existing node takes the count and `fd` is closed; otherwise `fd` becomes a new node's.
    */
   adopt(fd: number, st: InodeIdentity, parent: PassthroughNode, name: Buffer): PassthroughNode {
-    const key = st.key;
-    const known = this.#byKey.get(key);
+    const known = this.find(st);
     if (known !== undefined) {
       closeSync(fd);
       return this.adoptKnown(known, parent, name);
     }
-    const journaled = this.#journaledByKey.get(key);
+    const journaled = this.#journaledByKey.size === 0 ? undefined : this.#journaledByKey.get(st.key);
     if (journaled === undefined) return this.adoptKnown(this.#add(this.#idFor(st), fd, st), parent, name);
     // An inode a crashed daemon gave an id (a counted one: a deterministic one is recomputed anyway).
     this.#unjournal(journaled);
@@ -196,19 +247,19 @@ export class NodeTable {
   /** Records a name `node` is now known by (after a lookup, a link or a rename): its newest. */
   rename(node: PassthroughNode, parent: PassthroughNode, name: Buffer): void {
     if (node === this.root) return;
-    if (node.parent === parent && node.name !== undefined && node.name.equals(name)) return;
+    if (node.isNamed(parent, name)) return;
     const older = node.olderNames?.filter((n) => n.parent !== parent || !n.name.equals(name)) ?? [];
     if (node.parent !== undefined && node.name !== undefined) older.unshift({ parent: node.parent, name: node.name });
     if (older.length > MAX_OLDER_NAMES) older.length = MAX_OLDER_NAMES;
     node.olderNames = older.length > 0 ? older : undefined;
     node.parent = parent;
-    node.name = Buffer.from(name);
+    node.name = name;
     this.observer?.named(node);
   }
 
   /** `parent`/`name` no longer names `node` (unlinked, renamed away, or found to name another inode). */
   unnamed(node: PassthroughNode, parent: PassthroughNode, name: Buffer): void {
-    if (node.parent === parent && node.name !== undefined && node.name.equals(name)) {
+    if (node.isNamed(parent, name)) {
       const next = node.olderNames?.shift();
       node.parent = next?.parent;
       node.name = next?.name;
@@ -262,12 +313,9 @@ export class NodeTable {
     const imported = new Map<number, PassthroughNode>();
     try {
       for (const e of data.nodes) {
-        const node: PassthroughNode = {
-          id: e.id, fd: -1, prefix: Buffer.alloc(0), self: '', key: e.key, type: e.type, nlookup: e.nlookup,
-          parent: undefined, name: undefined, olderNames: undefined,
-        };
-        const fd = fdOf(e.fd);
-        Object.assign(node, { fd, prefix: Buffer.from(`/proc/self/fd/${fd}/`), self: `/proc/self/fd/${fd}` });
+        const { dev, ino } = splitKey(e.key);
+        const node = new PassthroughNode(e.id, fdOf(e.fd), { dev, ino, mode: e.type });
+        node.nlookup = e.nlookup;
         imported.set(e.id, node);
       }
     } catch (err) {
@@ -275,6 +323,9 @@ export class NodeTable {
       throw err;
     }
     for (const n of fresh) this.#drop(n, false);
+    const root = imported.get(1);
+    if (root === undefined) throw new Error('the exported passthrough table has no root node');
+    this.root = root;
     for (const e of data.nodes) {
       const node = imported.get(e.id)!;
       node.parent = e.parent === undefined ? undefined : imported.get(e.parent);
@@ -283,12 +334,8 @@ export class NodeTable {
         const dir = imported.get(parent);
         return dir === undefined ? [] : [{ parent: dir, name }];
       });
-      this.#byId.set(node.id, node);
-      this.#byKey.set(node.key, node);
+      this.#index(node);
     }
-    const root = imported.get(1);
-    if (root === undefined) throw new Error('the exported passthrough table has no root node');
-    this.root = root;
     // Tables from before deterministic ids counted from 2: ids from the counter start above them all.
     this.#nextId = Math.max(COUNTED_IDS_FROM, data.nextId);
     if (data.journaled !== undefined) this.recover(data.journaled);
@@ -299,12 +346,15 @@ export class NodeTable {
     for (const node of this.#byId.values()) this.#drop(node, false);
   }
 
+  /** st_ino + 1 for an inode of SOURCE's device (see {@link DETERMINISTIC_IDS_BELOW}), else 0. */
+  #deterministicId(st: Pick<InodeIdentity, 'dev' | 'ino'>): number {
+    return st.dev === this.#rootDev && typeof st.ino === 'number' && st.ino > 0 && st.ino < DETERMINISTIC_IDS_BELOW ? st.ino + 1 : 0;
+  }
+
   /** A new node's id: see {@link DETERMINISTIC_IDS_BELOW}. */
   #idFor(st: InodeIdentity): number {
-    if (st.dev === this.#rootDev && typeof st.ino === 'number' && st.ino > 0 && st.ino < DETERMINISTIC_IDS_BELOW) {
-      const id = st.ino + 1;
-      if (!this.#byId.has(id) && !this.#journaled.has(id)) return id;
-    }
+    const id = this.#deterministicId(st);
+    if (id !== 0 && !this.#byId.has(id) && !this.#journaled.has(id)) return id;
     // Another device (a filesystem mounted inside SOURCE): its inode numbers would collide with SOURCE's.
     while (this.#byId.has(this.#nextId) || this.#journaled.has(this.#nextId)) this.#nextId++;
     return this.#nextId++;
@@ -335,7 +385,7 @@ export class NodeTable {
       return undefined;
     }
     const st = identityOf(fstatSync(fd, { bigint: true }));
-    if (st.key !== j.key || this.#byKey.has(j.key)) {
+    if (st.key !== j.key || this.find(st) !== undefined) {
       closeSync(fd);
       return undefined;
     }
@@ -354,19 +404,25 @@ export class NodeTable {
   }
 
   #add(id: number, fd: number, st: InodeIdentity): PassthroughNode {
-    const node: PassthroughNode = {
-      id, fd, prefix: Buffer.from(`/proc/self/fd/${fd}/`), self: `/proc/self/fd/${fd}`, key: st.key,
-      type: st.mode & S_IFMT, nlookup: 0, parent: undefined, name: undefined, olderNames: undefined,
-    };
-    this.#byId.set(id, node);
-    this.#byKey.set(node.key, node);
+    const node = new PassthroughNode(id, fd, st);
+    this.#index(node);
     return node;
+  }
+
+  /** Whether {@link find} reaches `node` without #byKey: through its id, or as the root (id 1). */
+  #foundById(node: PassthroughNode): boolean {
+    return node.id === 1 || node.id === this.#deterministicId(node);
+  }
+
+  #index(node: PassthroughNode): void {
+    this.#byId.set(node.id, node);
+    if (!this.#foundById(node)) this.#byKey.set(node.key, node);
   }
 
   #drop(node: PassthroughNode, observed = true): void {
     if (observed) this.observer?.dropped(node);
     this.#byId.delete(node.id);
-    if (this.#byKey.get(node.key) === node) this.#byKey.delete(node.key);
+    if (!this.#foundById(node) && this.#byKey.get(node.key) === node) this.#byKey.delete(node.key);
     if (node.fd >= 0) {
       try { closeSync(node.fd); } catch { /* already closed */ }
     }

@@ -48,7 +48,7 @@ import { FuseError, TsfuseError } from '../errors.ts';
 import { RenameFlags, INVALID_UIDGID, OpenFlags, OpenInFlags, WriteFlags } from '../protocol/constants.ts';
 import { backingSupport, type BackingFiles } from '../session/backing.ts';
 import { hasFlag } from '../protocol/negotiated.ts';
-import { NodeTable, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type ExportedNodes, type PassthroughNode } from './nodes.ts';
+import { NodeTable, identityOf, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type ExportedNodes, type PassthroughNode } from './nodes.ts';
 import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { atCalls, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
@@ -386,7 +386,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   const lookupEntry = (parent: PassthroughNode, name: Buffer): P.EntryReply => {
     const st = statAt(parent, name);
     if (st === undefined) throw NO_ENTRY;
-    const known = nodes.byKey(st.key);
+    const known = nodes.find(st);
     if (known !== undefined) return entry(nodes.adoptKnown(known, parent, name), st.attr);
     const fd = openAt(parent, name, O_PATH | C.O_NOFOLLOW);
     let fst: StatResult;
@@ -805,7 +805,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
           if (r < 0) throw errnoError(r);
         }
       } catch (e) { if (resentAndDone(e, ctx, 'ENOENT')) return; throw e; }
-      const gone = st === undefined ? undefined : nodes.byKey(st.key);
+      const gone = st === undefined ? undefined : nodes.find(st);
       if (gone !== undefined) nodes.unnamed(gone, parent, req.name);
     },
 
@@ -839,7 +839,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         if (resentAndDone(e, ctx, 'ENOENT') && fs.lstatSync(to, { throwIfNoEntry: false }) !== undefined) return relearn(newParent, req.newName);
         throw e;
       }
-      const moved = nodes.byKey(keyOf(fromStat));
+      const moved = nodes.find(identityOf(fromStat));
       if (req.flags & RenameFlags.NOREPLACE) renameNoReplace(from, to);
       else fs.renameSync(from, to);
       if (moved !== undefined) {
