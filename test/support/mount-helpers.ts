@@ -49,7 +49,9 @@ export function passUnderNode26(file: string, pattern?: string, timeoutMs = 110_
   // Without NODE_TEST_CONTEXT, which would make the child report to this runner instead of printing.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env;
   const args = ['--no-warnings', '--import', 'tsx', '--test', '--test-reporter=tap', ...(pattern === undefined ? [] : [`--test-name-pattern=${pattern}`]), file];
-  const r = spawnSync(NODE26 as string, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: timeoutMs, env });
+  // SIGKILL at the timeout: a test runner given SIGTERM mid-test kept running, orphaned, its client
+  // looping on at full CPU.
+  const r = spawnSync(NODE26 as string, args, { cwd: REPO_ROOT, encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL', env });
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /^# pass [1-9]/m, r.stdout);
   assert.match(r.stdout, /^# fail 0$/m, r.stdout);
