@@ -16,7 +16,7 @@ import type { MountOptionsInput, ParsedMountOptions } from './options.ts';
 import { preflight } from './preflight.ts';
 import type { PreflightResult } from './preflight.ts';
 import { mountRefusedHint } from './privilege.ts';
-import { runUnmount, unmountCommand } from './unmount.ts';
+import { keepUnmountSpares, runUnmount, unmountCommand } from './unmount.ts';
 import type { MountMethod, UnmountOptions } from './unmount.ts';
 import { NO_WATCHDOG, adoptWatchdog, startWatchdog } from './watchdog.ts';
 import type { Watchdog } from './watchdog.ts';
@@ -224,6 +224,7 @@ class Mounted implements MountedDevice {
     this.#watchdog = watchdog;
     this.#fusermount = fusermount;
     this.#mountinfoPath = mountinfoPath;
+    keepUnmountSpares();
   }
 
   get handoff(): DeviceHandoff | undefined {

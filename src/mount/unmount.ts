@@ -4,12 +4,13 @@
  * path we resolved without looking at its last component, fusermount3 resolves only the parent
  * (lib/mount_util.c, fuse_mnt_resolve_path). So unmounting a dead or hung mount never waits on it.
  */
+import { closeSync, openSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { TsfuseError } from '../errors.ts';
 import { defaultEnvironment, findExecutable } from './environment.ts';
 import type { MountEnvironment } from './environment.ts';
-import { describeFailure, runTool } from './run-tool.ts';
+import { describeFailure, runTool, type ToolResult } from './run-tool.ts';
 
 /** How a filesystem was mounted, and so how it is unmounted. */
 export type MountMethod = 'mount' | 'fusermount3';
@@ -59,11 +60,48 @@ export function unmountCommand(method: MountMethod, tool: string, mountpoint: st
   return { command: tool, args: ['-u', ...(lazy ? ['-z'] : []), '--', mountpoint] };
 }
 
+/**
+ * Descriptors kept spare for unmounting. A daemon can run out of descriptors (EMFILE: the passthrough
+ * holds one per inode the kernel knows, up to RLIMIT_NOFILE), and spawning umount takes several (its
+ * output pipes, libuv's exec-error pipe): without spares, Ctrl-C could then not unmount, and the daemon
+ * stayed. Taken by {@link keepUnmountSpares} once a mount is made; given back for one more try of a
+ * spawn that failed for want of descriptors, and taken again after.
+ */
+const SPARE_DESCRIPTORS = 8;
+const spares: number[] = [];
+
+/** Opens the spare descriptors this process lacks (no-op when it has them, or has none left). */
+export function keepUnmountSpares(): void {
+  while (spares.length < SPARE_DESCRIPTORS) {
+    try { spares.push(openSync('/dev/null', 'r')); } catch { return; }
+  }
+}
+
+/** How many spare descriptors are held (for tests). */
+export function unmountSpares(): number { return spares.length; }
+
+function outOfDescriptors(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
+}
+
+/** runTool; once more with the spares given back when the spawn failed for want of descriptors. */
+async function runWithSpares(line: CommandLine): Promise<ToolResult> {
+  try {
+    return await runTool(line.command, line.args);
+  } catch (e) {
+    if (!outOfDescriptors(e) || spares.length === 0) throw e;
+    for (const fd of spares.splice(0)) { try { closeSync(fd); } catch { /* already closed */ } }
+    // runTool spawns before it awaits anything: the descriptors just freed are the ones the spawn takes.
+    try { return await runTool(line.command, line.args); } finally { keepUnmountSpares(); }
+  }
+}
+
 /** Runs an unmount command; throws ERR_FUSE_UNMOUNT_FAILED with the tool's own message. */
 export async function runUnmount(line: CommandLine): Promise<void> {
   let result;
   try {
-    result = await runTool(line.command, line.args);
+    result = await runWithSpares(line);
   } catch (cause) {
     throw new TsfuseError('ERR_FUSE_UNMOUNT_FAILED', `could not run ${line.command}: ${(cause as Error).message}`, { cause });
   }
