@@ -13,13 +13,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startWorkload } from './workload.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  cleanupMountpoints, forceUnmount, freshMountpoint, isFuseMount, mountSkip, processExists, run, waitFor, type RunResult,
+  NODE26_SKIP, cleanupMountpoints, forceUnmount, freshMountpoint, isFuseMount, mountSkip, passUnderNode26, processExists, run, waitFor, type RunResult,
 } from '../support/mount-helpers.ts';
 
 const SKIP = mountSkip() ?? false;
+const MAJOR = Number(process.versions.node.split('.')[0]);
 const CLI = [process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts')] as const;
 const HANDOFFS = 20;
 
@@ -121,12 +123,18 @@ test(`passthrough: a busy client sees no error and exact bytes across ${HANDOFFS
     const { ops, errors } = await work.stop();
     t.diagnostic(`passthrough: ${ops} client operations, ${errors.length} errors; nobody reading: ${summary(figures.pausedMs)}; last reply (old) to first reply (new): ${summary(figures.gapMs)}`);
     assert.deepEqual(errors, []);
+    // Each successor must come up whole: a ready() that threw once left kernel passthrough off after a restart.
+    assert.deepEqual(readFileSync(d.log, 'utf8').split('\n').filter((l) => l.includes('warning:')), [], 'no warnings in the daemon log');
     assert.ok(ops > HANDOFFS * 6, `the client kept working (${ops} operations)`);
     assert.ok(readFileSync(join(source, 'held.bin')).equals(Buffer.concat(work.held)), 'the backing file holds what was written');
   } finally {
     await d.cleanup();
     rmSync(source, { recursive: true, force: true });
   }
+});
+
+test('under Node >= 26 (TSFUSE_NODE26): the passthrough\'s restarts pass there too, with kernel passthrough', { skip: SKIP || (MAJOR >= 26 ? 'this Node is the one: run above' : NODE26_SKIP), timeout: 240_000 }, () => {
+  passUnderNode26(fileURLToPath(import.meta.url), `passthrough: a busy client sees no error and exact bytes across ${HANDOFFS} restarts`, 230_000);
 });
 
 test('a filesystem without the hooks is refused, and its mount and daemon stay as they were', { skip: SKIP, timeout: 60_000 }, async () => {
