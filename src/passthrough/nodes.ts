@@ -74,7 +74,7 @@ export class PassthroughNode {
    * it against the inode.
    */
   parent: PassthroughNode | undefined = undefined;
-  /** The bytes of that name as a latin1 string (each byte one character): a third of a Buffer's size. */
+  /** The bytes of that name as a latin1 string (each byte one character): smaller than a Buffer, which is an object of its own over a slab. */
   #name: string | undefined = undefined;
   /**
    * Earlier names of a hard-linked inode, newest first (at most {@link MAX_OLDER_NAMES}); usually
@@ -318,14 +318,13 @@ export class NodeTable {
         node.nlookup = e.nlookup;
         imported.set(e.id, node);
       }
+      if (!imported.has(1)) throw new Error('the exported passthrough table has no root node');
     } catch (err) {
       for (const n of imported.values()) { try { closeSync(n.fd); } catch { /* already closed */ } }
       throw err;
     }
     for (const n of fresh) this.#drop(n, false);
-    const root = imported.get(1);
-    if (root === undefined) throw new Error('the exported passthrough table has no root node');
-    this.root = root;
+    this.root = imported.get(1)!;
     for (const e of data.nodes) {
       const node = imported.get(e.id)!;
       node.parent = e.parent === undefined ? undefined : imported.get(e.parent);

@@ -120,3 +120,24 @@ test('names are kept as their exact bytes (not UTF-8), compared in place, and su
     }
   });
 });
+
+test('an exported table without a root is refused: its descriptors are closed and the table keeps its own nodes', () => {
+  withSource(['a'], (source) => {
+    const table = new NodeTable(source);
+    try {
+      const a = openNode(source, 'a');
+      const node = table.adopt(a.fd, a.st, table.root, Buffer.from('a'));
+      const other = openNode(source, 'a');
+      assert.throws(() => table.importNodes({
+        nextId: COUNTED_IDS_FROM,
+        nodes: [{ id: 5, fd: other.fd, key: other.st.key, type: other.st.mode & 0o170000, nlookup: 1, parent: undefined, name: undefined, olderNames: undefined }],
+      }, (token) => token), /no root node/);
+      assert.throws(() => fstatSync(other.fd), { code: 'EBADF' }, 'the imported descriptor is closed');
+      assert.equal(table.find(a.st), node, 'the table is as it was');
+      assert.equal(table.root.id, 1);
+      assert.equal(fstatSync(table.root.fd).isDirectory(), true);
+    } finally {
+      table.clear();
+    }
+  });
+});
