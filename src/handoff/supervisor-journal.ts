@@ -14,9 +14,8 @@
  * the file before the kernel can act on it (a node id in a reply) is written with one write(2) at once
  * ({@link RecoveryJournal.append}); one whose loss costs nothing but a stale entry (a FORGET, a RELEASE
  * of a handle that holds no backing id) is buffered and goes out with the next write or within
- * {@link LAZY_FLUSH_MS}. A write(2) of a regular
- * file completes even when the process is killed during it, so the reader sees whole records; it still
- * stops at a truncated one.
+ * {@link LAZY_FLUSH_MS}. A write(2) of a regular file completes even when the process is killed during
+ * it, so the reader sees whole records; it still stops at a truncated one.
  *
  * Compaction: the file only grows, so once it is larger than {@link COMPACT_MIN_BYTES} and four times
  * what the filesystem last wrote as a snapshot, the filesystem writes a snapshot of what is live, to a

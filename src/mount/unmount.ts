@@ -77,9 +77,6 @@ export function keepUnmountSpares(): void {
   }
 }
 
-/** How many spare descriptors are held (for tests). */
-export function unmountSpares(): number { return spares.length; }
-
 function outOfDescriptors(e: unknown): boolean {
   const code = (e as NodeJS.ErrnoException | null)?.code;
   return code === 'EMFILE' || code === 'ENFILE';
