@@ -55,6 +55,14 @@ export function bindLibc<N extends string>(needs: string, definitions: Readonly<
       ? `${needs} node:ffi, which this Node ${process.version} lacks: it was started with --no-experimental-ffi (remove that flag) or built without FFI`
       : `${needs} node:ffi (Node >= 26)${why === '' ? '' : ` ${why}`}; this is Node ${process.version}`;
   }
+  return bindLibcFrom(ffi, needs, definitions);
+}
+
+/**
+ * The binding half of {@link bindLibc}, for a node:ffi module already loaded (src/mount/ffi.ts imports it
+ * asynchronously): the functions and errno, or why not (the permission model, a function libc lacks).
+ */
+export function bindLibcFrom<N extends string>(ffi: FfiModule, needs: string, definitions: Readonly<Record<N, FfiSignature>>): LibcBinding<N> | string {
   let functions: Record<string, LibcFunction | undefined>;
   try {
     ({ functions } = ffi.dlopen(null, { ...definitions, __errno_location: signature([], 'pointer') }));
@@ -66,6 +74,5 @@ export function bindLibc<N extends string>(needs: string, definitions: Readonly<
   const missing = [...Object.keys(definitions), '__errno_location'].filter((name) => functions[name] === undefined);
   if (missing.length > 0) return `${needs} ${missing.join(', ')} from libc, which node:ffi did not find`;
   const address = (functions['__errno_location'] as LibcFunction)() as bigint;
-  const module = ffi;
-  return { ffi: module, fn: functions as Record<N, LibcFunction>, errno: () => module.getInt32(address) };
+  return { ffi, fn: functions as Record<N, LibcFunction>, errno: () => ffi.getInt32(address) };
 }

@@ -19,7 +19,7 @@
 import { closeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { TsfuseError } from '../errors.ts';
-import { type FfiModule, signature } from '../ffi.ts';
+import { type FfiModule, bindLibcFrom, signature } from '../ffi.ts';
 
 /** libc through node:ffi: the calls needed to receive a descriptor from fusermount3. */
 export interface FdPassing {
@@ -96,30 +96,16 @@ export async function loadFdPassing(
         `receive the /dev/fuse descriptor; this is Node ${nodeVersion}. ${howToFix}`;
     throw new TsfuseError('ERR_FUSE_NEEDS_FFI', message, { cause });
   }
-  try {
-    return bind(ffi);
-  } catch (cause) {
-    const code = (cause as { code?: unknown }).code;
-    const message = code === 'ERR_ACCESS_DENIED'
-      ? 'Mounting through fusermount3 (the way to mount without root) needs node:ffi, which the permission ' +
-        'model blocks: add --allow-ffi to the node command line (next to --permission), or run as root.'
-      : `Mounting through fusermount3 needs node:ffi, but binding libc failed: ${(cause as Error).message}`;
-    throw new TsfuseError('ERR_FUSE_NEEDS_FFI', message, { cause });
-  }
+  return bind(ffi);
 }
 
 function bind(ffi: FfiModule): FdPassing {
-  const { functions: libc } = ffi.dlopen(null, {
+  const libc = bindLibcFrom(ffi, 'Mounting through fusermount3 (the way to mount without root) needs', {
     socketpair: signature(['int32', 'int32', 'int32', 'buffer'], 'int32'),
     recvmsg: signature(['int32', 'buffer', 'int32'], 'int64'),
-    __errno_location: signature([], 'pointer'),
   });
-  const socketpairFn = libc['socketpair'];
-  const recvmsgFn = libc['recvmsg'];
-  const errnoLocation = libc['__errno_location'];
-  if (socketpairFn === undefined || recvmsgFn === undefined || errnoLocation === undefined) {
-    throw new Error('libc symbols socketpair, recvmsg or __errno_location are missing');
-  }
+  if (typeof libc === 'string') throw new TsfuseError('ERR_FUSE_NEEDS_FFI', `${libc}. Or run as root.`);
+  const { fn: { socketpair: socketpairFn, recvmsg: recvmsgFn }, errno } = libc;
   const little = endianness() === 'LE';
   const u64 = (buf: Buffer, offset: number, v: bigint): void => {
     if (little) buf.writeBigUInt64LE(v, offset); else buf.writeBigUInt64BE(v, offset);
@@ -128,7 +114,6 @@ function bind(ffi: FfiModule): FdPassing {
     little ? buf.readBigUInt64LE(offset) : buf.readBigUInt64BE(offset);
   const readI32 = (buf: Buffer, offset: number): number =>
     little ? buf.readInt32LE(offset) : buf.readInt32BE(offset);
-  const errno = (): number => ffi.getInt32(errnoLocation() as bigint);
 
   return {
     socketpair(): [number, number] {
