@@ -163,9 +163,10 @@ export interface SessionCoreOptions {
    */
   readonly clock?: SessionClock;
   /**
-   * Start as if INIT had been answered with these settings, and call `ready()` at once: for a session
-   * taken over from another process (src/handoff), to which the kernel sends no second INIT (it sends
-   * INIT once per connection, fs/fuse/inode.c fuse_send_init). Absent: wait for INIT.
+   * Start as if INIT had been answered with these settings, and call `ready()` a microtask later (before
+   * any frame can arrive): for a session taken over from another process (src/handoff), to which the
+   * kernel sends no second INIT (it sends INIT once per connection, fs/fuse/inode.c fuse_send_init).
+   * Absent: wait for INIT.
    */
   readonly adopted?: { readonly negotiated: Negotiated; readonly audit: readonly CapabilityAudit[] };
 }
@@ -262,7 +263,10 @@ export class SessionCore {
       this.#audit = options.adopted.audit;
       this.#init = InitState.Done;
       this.#resolveInit(this.#negotiated);
-      this.#ready();
+      // Not from this constructor: whoever is building the core (a Session, whose backing files read it
+      // through ready()'s info) must be done first. Calling it here once left kernel passthrough off in
+      // every restarted passthrough daemon.
+      queueMicrotask(() => this.#ready());
     }
   }
 

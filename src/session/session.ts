@@ -84,11 +84,7 @@ export class Session {
     if (options.adopted !== undefined) this.#phase = 'serving';
     const transport = this.#transport;
     // Read at each call: undefined once closing, when the descriptor number may soon name another file.
-    // A session taken over calls ready() from SessionCore's constructor, before #core is set: the
-    // backing it is handed must already see the adopted INIT (else kernel passthrough stayed off after
-    // every restart of a supervised passthrough).
-    this.#backing = createBackingFiles(fd, () => (this.#closing || this.#phase === 'closed' ? undefined
-      : (this.#core as SessionCore | undefined)?.negotiated ?? options.adopted?.negotiated));
+    this.#backing = createBackingFiles(fd, () => (this.#closing || this.#phase === 'closed' ? undefined : this.#core.negotiated));
     this.#core = new SessionCore(readyWithBacking(ops, this.#backing), {
       write: (iov) => transport.write(iov),
       writeAsync: (iov) => transport.writeAsync(iov),

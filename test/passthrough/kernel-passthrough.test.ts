@@ -103,9 +103,9 @@ describe('backing files: errors', () => {
   });
 
   test('with node:ffi: a session taken over (adopted INIT) hands ready() a backing that sees PASSTHROUGH granted', { skip: MAJOR >= 26 ? (skipMount ?? (ROOT ? undefined : 'registering backing files needs root')) : 'needs node:ffi: run in a child under TSFUSE_NODE26 (next test)' }, async () => {
-    // A restarted daemon (src/handoff) adopts the INIT its predecessor agreed, and SessionCore calls
-    // ready() from its constructor: reading backing.unavailable there once threw, so kernel passthrough
-    // stayed off after every restart, with only a warning.
+    // A restarted daemon (src/handoff) adopts the INIT its predecessor agreed. SessionCore once called
+    // ready() from its constructor, before the Session had its core: reading backing.unavailable there
+    // threw, so kernel passthrough stayed off after every restart, with only a warning.
     const init = negotiateInit(kernel(), { want: ['PASSTHROUGH'] });
     assert.ok(init.ok);
     const seen: (string | undefined)[] = [];
@@ -122,6 +122,8 @@ describe('backing files: errors', () => {
       throw e;
     }
     try {
+      assert.deepEqual(seen, [], 'ready() runs after the constructor, not inside it');
+      await Promise.resolve();
       assert.deepEqual(warnings, []);
       assert.deepEqual(seen, [undefined], 'ready() ran once, with backing files available');
       assert.equal(session.backing.unavailable, undefined);
