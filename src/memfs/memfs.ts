@@ -15,13 +15,13 @@ import { O_ACCMODE, O_APPEND, O_DIRECTORY, O_EXCL, O_RDONLY, O_RDWR, O_TRUNC, O_
 import type {
   PathContext, PathDirEntry, PathFilesystem, PathLock, PathStat, PathStatfs, Timestamp,
 } from '../ops/path/types.ts';
-import { checkAccess, R_OK, W_OK, X_OK, setIdsNeedGroups } from '../ops/permissions.ts';
+import { checkAccess, R_OK, W_OK, X_OK, setIdsNeedGroups, setIdsToDrop } from '../ops/permissions.ts';
 import { now } from './clock.ts';
 import { BLOCK_SIZE, SpaceBudget, type ExportedFileData } from './file-data.ts';
 import { Inode } from './inode.ts';
 import { FileLocks, type ExportedLocks } from './locks.ts';
 import {
-  inGroupOrRoot, isRoot, modeAfterChown, modeAfterWrite, modeForChmod, newInodeOwnership, ownsOrRoot,
+  inGroupOrRoot, isRoot, modeAfterChown, modeForChmod, newInodeOwnership, ownsOrRoot,
   requireAccess, requireNotSticky, requireSafeHardlinkSource, type KnownCaller,
 } from './permissions.ts';
 import { namespaceOf, requireWritable, setXattr, visible, XATTR_SIZE_MAX } from './xattrs.ts';
@@ -694,16 +694,18 @@ export class Memfs implements PathFilesystem {
   }
 
   /**
-   * Takes away the set-id bits a write or truncate by `ctx` removes (./permissions.ts modeAfterWrite); a
-   * promise only when the caller's supplementary groups decide and must be read first.
+   * Takes away the set-id bits a write or truncate by `ctx` removes (fs/inode.c file_remove_privs; none
+   * for root, else those {@link setIdsToDrop} names); a promise only when the caller's supplementary
+   * groups decide and must be read first.
    */
   #afterWrite(inode: Inode, ctx: PathContext): void | Promise<void> {
-    if (isRoot(ctx) || !setIdsNeedGroups(inode.mode, ctx.gid, inode.gid)) {
-      inode.mode = modeAfterWrite(inode.mode, ctx, () => true);
+    if (isRoot(ctx)) return undefined;
+    if (!setIdsNeedGroups(inode.mode, ctx.gid, inode.gid)) {
+      inode.mode &= ~setIdsToDrop(inode.mode, () => true);
       return undefined;
     }
     return this.#caller(ctx, true).then((caller) => {
-      inode.mode = modeAfterWrite(inode.mode, ctx, () => inGroupOrRoot(caller, inode.gid));
+      inode.mode &= ~setIdsToDrop(inode.mode, () => inGroupOrRoot(caller, inode.gid));
     });
   }
 

@@ -9,7 +9,6 @@ import { checkAccess, R_OK, W_OK, setIdsToDrop, type Caller } from '../ops/permi
 import { S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from '../ops/file-mode.ts';
 import type { Inode } from './inode.ts';
 
-export { S_ISGID, S_ISUID, S_ISVTX };
 
 /** A caller with its groups known (the first is its fsgid). */
 export interface KnownCaller extends Caller {
@@ -61,25 +60,13 @@ export function requireNotSticky(dir: Inode, victim: Inode, caller: Caller): voi
 }
 
 /**
- * The mode after a write or truncate by `caller` (fs/inode.c file_remove_privs): unchanged for root;
- * otherwise without the set-id bits {@link setIdsToDrop} names. `inGroup` (whether the caller is in the
- * file's group) is asked only when it decides, see {@link setIdsNeedGroups}.
- */
-export function modeAfterWrite(mode: number, caller: Caller, inGroup: () => boolean): number {
-  if (isRoot(caller)) return mode;
-  return mode & ~setIdsToDrop(mode, inGroup);
-}
-
-/**
  * The mode after chown(2) of a non-directory (fs/open.c chown_common with attr.c setattr_should_drop_sgid):
  * S_ISUID is cleared even for root; S_ISGID when group-execute is set, or when the caller is not in the
  * file's (new) group and is not root.
  */
 export function modeAfterChown(mode: number, isDirectory: boolean, caller: KnownCaller, gid: number): number {
   if (isDirectory) return mode;
-  let next = mode & ~S_ISUID;
-  if ((mode & S_ISGID) !== 0 && ((mode & S_IXGRP) !== 0 || !inGroupOrRoot(caller, gid))) next &= ~S_ISGID;
-  return next;
+  return mode & ~setIdsToDrop(mode, () => inGroupOrRoot(caller, gid));
 }
 
 /** The mode chmod(2) sets: S_ISGID is dropped silently when the caller is not in the file's group (attr.c setattr_prepare). */

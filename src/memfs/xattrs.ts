@@ -11,7 +11,8 @@
  */
 import { FuseError } from '../errors.ts';
 import type { Inode } from './inode.ts';
-import { isRoot, ownsOrRoot, S_ISVTX, type KnownCaller } from './permissions.ts';
+import { isRoot, ownsOrRoot, type KnownCaller } from './permissions.ts';
+import { S_ISVTX } from '../ops/file-mode.ts';
 
 export const XATTR_CREATE = 1;
 export const XATTR_REPLACE = 2;
