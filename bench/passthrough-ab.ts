@@ -4,16 +4,17 @@
  * round by round with the order rotated (the machine is shared: the daemon's own CPU per operation is
  * what survives the noise; throughput only compares within a round).
  *
- *   node --import tsx bench/passthrough-ab.ts [--variant NAME=PASSTHROUGH_DIR]… [--anchors passthrough_ll,bindfs,go-fuse]
+ *   node --import tsx bench/passthrough-ab.ts [--variant NAME=PASSTHROUGH_DIR|CHECKOUT]… [--anchors passthrough_ll,bindfs,go-fuse]
  *        [--rounds N] [--seconds S] [--workloads stat,readdir,create,unlink] [--node BIN] [--cpu-prof DIR]
  *
  * Each variant is this tree with src/passthrough replaced by PASSTHROUGH_DIR (a copy of the directory
  * taken before a change, say), built in a temp dir; the rest of src/ is this tree's, so only the
- * passthrough differs. Default: `new=src/passthrough`. tsfuse daemons run bench/daemons/tsfuse.ts under
+ * passthrough differs. A PASSTHROUGH_DIR that holds src/passthrough is a whole checkout instead (`git
+ * archive REV src | tar -x -C DIR`): its src/ replaces this tree's, for a change to the session core. Default: `new=src/passthrough`. tsfuse daemons run bench/daemons/tsfuse.ts under
  * `--node` (default: this Node), timeouts 0. Workloads: stat of one file (LOOKUP + GETATTR each, timeouts
  * 0), a 10,000-entry readdir (per entry), create + 4 KiB write + close (per file), unlink of those files.
  */
-import { cpSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -53,8 +54,11 @@ for (const spec of args.variant ?? ['new=src/passthrough']) {
   const tree = join(base, `tree-${name}`);
   mkdirSync(tree);
   for (const p of ['src', 'bench/daemons', 'bench/lib', 'package.json', 'tsconfig.json']) cpSync(join(REPO, p), join(tree, p), { recursive: true });
-  rmSync(join(tree, 'src/passthrough'), { recursive: true });
-  cpSync(resolve(dir ?? 'src/passthrough'), join(tree, 'src/passthrough'), { recursive: true });
+  // A directory holding src/passthrough is a whole tree (a checkout): its src/ replaces this one's.
+  const whole = dir !== undefined && existsSync(join(resolve(dir), 'src/passthrough'));
+  const replaced = whole ? 'src' : 'src/passthrough';
+  rmSync(join(tree, replaced), { recursive: true });
+  cpSync(whole ? join(resolve(dir), 'src') : resolve(dir ?? 'src/passthrough'), join(tree, replaced), { recursive: true });
   symlinkSync(join(REPO, 'node_modules'), join(tree, 'node_modules'));
   const prof = (kind: string): string[] => args['cpu-prof'] === undefined ? []
     : ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`, `--cpu-prof-name=${name}-${kind}-${Date.now()}.cpuprofile`];

@@ -35,6 +35,18 @@ export interface LibcBinding<N extends string> {
   errno(): number;
 }
 
+/** The node:ffi module once a binding of {@link bindLibcFrom} has used it. */
+let usedFfi: FfiModule | undefined;
+
+/**
+ * node:ffi if this process binds libc through it already, else undefined: for optional speed-ups that
+ * are not worth loading it for, as loading it prints an ExperimentalWarning (Node 26) that a daemon
+ * without node:ffi features should not show.
+ */
+export function ffiInUse(): FfiModule | undefined {
+  return usedFfi;
+}
+
 /**
  * Loads node:ffi and binds `definitions` from the process image (which links libc). Returns the
  * functions, or a sentence saying why not that starts with `needs`, the subject and its verb (e.g.
@@ -66,6 +78,7 @@ export function bindLibcFrom<N extends string>(ffi: FfiModule, needs: string, de
   let functions: Record<string, LibcFunction | undefined>;
   try {
     ({ functions } = ffi.dlopen(null, { ...definitions, __errno_location: signature([], 'pointer') }));
+    usedFfi = ffi;
   } catch (e) {
     return (e as { code?: unknown }).code === 'ERR_ACCESS_DENIED'
       ? `${needs} node:ffi, which the permission model blocks: add --allow-ffi next to --permission`

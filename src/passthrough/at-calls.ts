@@ -104,30 +104,39 @@ export function atCalls(): AtCalls | undefined {
 function bind(): AtCalls | null {
   if (process.platform !== 'linux' || !ARCHES.includes(process.arch)) return null;
   const libc = bindLibc('the *at calls need', {
-    statx: sig(['int32', 'buffer', 'int32', 'uint32', 'buffer'], 'int32'),
-    openat: sig(['int32', 'buffer', 'int32', 'uint32'], 'int32'),
-    unlinkat: sig(['int32', 'buffer', 'int32'], 'int32'),
-    mkdirat: sig(['int32', 'buffer', 'uint32'], 'int32'),
-    symlinkat: sig(['buffer', 'int32', 'buffer'], 'int32'),
+    statx: sig(['int32', 'pointer', 'int32', 'uint32', 'pointer'], 'int32'),
+    openat: sig(['int32', 'pointer', 'int32', 'uint32'], 'int32'),
+    unlinkat: sig(['int32', 'pointer', 'int32'], 'int32'),
+    mkdirat: sig(['int32', 'pointer', 'uint32'], 'int32'),
+    symlinkat: sig(['pointer', 'int32', 'pointer'], 'int32'),
   });
   if (typeof libc === 'string') return null;
   const { statx, openat, unlinkat, mkdirat, symlinkat } = libc.fn;
   // errno's address is asked once (src/ffi.ts), so a failed call costs one read, not a second call and a BigInt.
   const errno = (): number => -libc.errno();
-  const sx = Buffer.alloc(STATX_SIZE);
+  // The reused buffers go to libc as addresses taken once: a Buffer argument costs node:ffi a conversion
+  // and a BigInt per call (heap sampling of a LOOKUP loop: ~120 bytes per call). Each is an ArrayBuffer
+  // of its own (allocUnsafeSlow: never on V8's heap, where a small typed array's bytes could move) and
+  // is held by a closure that uses its address (the GC sees no address, only the variable).
+  const reused = (size: number): [Buffer, bigint] => {
+    const b = Buffer.allocUnsafeSlow(size).fill(0);
+    return [b, libc.ffi.getRawPointer(b)];
+  };
+  const [sx, sxAt] = reused(STATX_SIZE);
   // Word views of it (its own ArrayBuffer, so aligned; little-endian hosts only: ARCHES).
   const w = new Uint32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);
   const sw = new Int32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);
-  const empty = Buffer.alloc(1);
-  const nameBuf = Buffer.alloc(NAME_BUFFER + 1);
-  const targetBuf = Buffer.alloc(4096 + 1);
-  /** `name` NUL-terminated, in a reused buffer (valid until the next call). */
-  const cName = (name: Uint8Array, into: Buffer): Buffer => {
+  // The tuple, not the address alone, is what statFd uses: it keeps the buffer alive.
+  const emptyPath = reused(1);
+  const [nameBuf, nameAt] = reused(NAME_BUFFER + 1);
+  const [targetBuf, targetAt] = reused(4096 + 1);
+  /** `name` NUL-terminated, in the reused buffer `into` at `at` (valid until the next call), or in a new one if longer. */
+  const cName = (name: Uint8Array, into: Buffer, at: bigint): bigint | Buffer => {
     const n = name.byteLength;
     const out = n < into.length ? into : Buffer.allocUnsafe(n + 1);
     out.set(name, 0);
     out[n] = 0;
-    return out;
+    return out === into ? at : out;
   };
   /** The u64 at byte 8 × `i`. */
   const u64 = (i: number): U64 => (w[i * 2 + 1]! <= MAX_SAFE_HI ? w[i * 2 + 1]! * TWO_32 + w[i * 2]! : u64FromHalves(w[i * 2]!, w[i * 2 + 1]!));
@@ -146,23 +155,23 @@ function bind(): AtCalls | null {
   };
   return {
     statAt(dirfd, name) {
-      return (statx(dirfd, cName(name, nameBuf), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sx) as number) === 0 ? decode() : errno();
+      return (statx(dirfd, cName(name, nameBuf, nameAt), AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sxAt) as number) === 0 ? decode() : errno();
     },
     statFd(fd) {
-      return (statx(fd, empty, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sx) as number) === 0 ? decode() : errno();
+      return (statx(fd, emptyPath[1], AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, sxAt) as number) === 0 ? decode() : errno();
     },
     openAt(dirfd, name, flags, mode) {
-      const fd = openat(dirfd, cName(name, nameBuf), flags | O_CLOEXEC, mode) as number;
+      const fd = openat(dirfd, cName(name, nameBuf, nameAt), flags | O_CLOEXEC, mode) as number;
       return fd >= 0 ? fd : errno();
     },
     unlinkAt(dirfd, name, flags) {
-      return (unlinkat(dirfd, cName(name, nameBuf), flags) as number) === 0 ? 0 : errno();
+      return (unlinkat(dirfd, cName(name, nameBuf, nameAt), flags) as number) === 0 ? 0 : errno();
     },
     mkdirAt(dirfd, name, mode) {
-      return (mkdirat(dirfd, cName(name, nameBuf), mode) as number) === 0 ? 0 : errno();
+      return (mkdirat(dirfd, cName(name, nameBuf, nameAt), mode) as number) === 0 ? 0 : errno();
     },
     symlinkAt(target, dirfd, name) {
-      return (symlinkat(cName(target, targetBuf), dirfd, cName(name, nameBuf)) as number) === 0 ? 0 : errno();
+      return (symlinkat(cName(target, targetBuf, targetAt), dirfd, cName(name, nameBuf, nameAt)) as number) === 0 ? 0 : errno();
     },
   };
 }

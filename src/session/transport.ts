@@ -21,6 +21,7 @@ import type { RequestSink } from './context.ts';
 import type { Negotiated } from '../protocol/negotiated.ts';
 import type { InitFlagName } from '../protocol/constants.ts';
 import { createUringTransport } from './uring-transport.ts';
+import { pollRead } from './poll-read.ts';
 
 export interface Transport {
   readonly kind: string;
@@ -195,6 +196,29 @@ function newWriteReq(binding: StreamWrapBinding): object {
   return req;
 }
 
+const EAGAIN = 11;
+const EIO = 5;
+
+/**
+ * One read(2) of a non-blocking fd through fs (no node:ffi in use: ./poll-read.ts): the byte count, or
+ * minus the errno. Every empty read throws EAGAIN as an Error, and capturing its stack is most of what
+ * that costs (Node 20, --cpu-prof of a stat loop: 8.7 % of the daemon's samples in readSync's own code):
+ * no stack for these.
+ */
+function readNonBlocking(fd: number, buffer: Buffer): number {
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fs.readSync(fd, buffer, 0, buffer.length, null);
+  } catch (e) {
+    // Node's errno is libuv's: minus the Linux errno.
+    const errno = (e as NodeJS.ErrnoException).errno;
+    return typeof errno === 'number' && errno < 0 ? errno : -EIO;
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
 class EpollTransport extends FdWriter implements Transport {
   readonly kind = 'epoll';
   #socket: net.Socket | undefined;
@@ -273,26 +297,26 @@ class EpollTransport extends FdWriter implements Transport {
   #poll(deliver: (buffer: Buffer, nread: number) => void): void {
     const start = performance.now();
     let deadline = start + this.#busyPollMs;
-    const stackTraceLimit = Error.stackTraceLimit;
+    const libc = pollRead();
+    let pointerOf: Buffer | undefined;
+    let pointer = 0n;
     while (!this.closed && !this.#paused && this.#idle()) {
+      const buffer = this.#buffer;
       let n: number;
-      // Every empty read throws EAGAIN as an Error, and capturing its stack is most of what that costs
-      // (Node 20, --cpu-prof of a stat loop: 8.7 % of the daemon's samples in readSync's own code); no
-      // stack for these, and handlers (called below) keep theirs.
-      Error.stackTraceLimit = 0;
-      try {
-        n = fs.readSync(this.fd, this.#buffer, 0, this.#buffer.length, null);
-      } catch (e) {
-        // EAGAIN: nothing yet. Anything else (ENODEV after unmount) libuv meets and reports on its next read.
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-        if (performance.now() > deadline) return;
-        continue;
-      } finally {
-        Error.stackTraceLimit = stackTraceLimit;
+      if (libc !== undefined) {
+        if (buffer !== pointerOf) { pointerOf = buffer; pointer = libc.pointerOf(buffer); }
+        n = libc.read(this.fd, pointer, buffer.length);
+      } else {
+        n = readNonBlocking(this.fd, buffer);
       }
-      if (n <= 0) return;
+      if (n < 0) {
+        // EAGAIN: nothing yet. Anything else (ENODEV after unmount) libuv meets and reports on its next read.
+        if (n !== -EAGAIN || performance.now() > deadline) return;
+        continue;
+      }
+      if (n === 0) return;
       this.#framesPolled++;
-      deliver(this.#buffer, n);
+      deliver(buffer, n);
       const now = performance.now();
       if (now - start > MAX_POLL_MS) return;
       deadline = now + this.#busyPollMs;
