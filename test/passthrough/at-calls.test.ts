@@ -8,6 +8,8 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { atCalls, devOf, AT_REMOVEDIR } from '../../src/passthrough/at-calls.ts';
 import { keyOf, O_PATH } from '../../src/passthrough/nodes.ts';
 import { attrFromStats } from '../../src/ops/stats.ts';
@@ -91,6 +93,36 @@ test('statAt and statFd: what lstat with { bigint: true } says, to the nanosecon
     assert.equal(c.statAt(dfd, Buffer.from('file/x')), -20, 'ENOTDIR');
   } finally {
     for (const fd of fds) fs.closeSync(fd);
+    fs.closeSync(dfd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the buffers handed to libc as addresses outlive garbage collection', { skip: calls === undefined && 'without node:ffi: run in a child under TSFUSE_NODE26 (next test)' }, () => {
+  // at-calls passes its reused buffers by address (taken once); the GC sees only the variables that hold
+  // them. A buffer no closure held would be freed, and its memory reused, under libc's feet.
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const c = calls!;
+  const dir = fs.mkdtempSync(join(tmpdir(), 'tsfuse-at-gc-'));
+  const dfd = fs.openSync(dir, O_PATH | fs.constants.O_DIRECTORY);
+  try {
+    fs.writeFileSync(join(dir, 'file'), 'x');
+    const fd = fs.openSync(join(dir, 'file'), O_PATH);
+    try {
+      for (let round = 0; round < 5; round++) {
+        gc();
+        // Small buffers of every size, filled, to take any freed memory.
+        const litter = Array.from({ length: 2000 }, (_, i) => Buffer.allocUnsafeSlow(1 + (i % 300)).fill(0x2f));
+        const st = c.statFd(fd);
+        assert.notEqual(typeof st, 'number', `statFd after a collection (round ${round}): ${String(st)}`);
+        assert.notEqual(typeof c.statAt(dfd, Buffer.from('file')), 'number');
+        assert.ok(litter.length > 0);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
     fs.closeSync(dfd);
     fs.rmSync(dir, { recursive: true, force: true });
   }

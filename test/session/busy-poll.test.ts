@@ -1,14 +1,23 @@
 // Busy polling in the epoll transport, over a FIFO (no /dev/fuse needed): after a frame whose request was
 // answered, the transport reads the next one itself instead of sleeping in epoll; never while a request
 // is unanswered, before INIT is decided, while paused, or once stopped (clone queues). And a bad busyPoll is refused before mounting.
+// Polling reads through fs.readSync, or through libc's read once node:ffi is in use (Node 26: the last
+// tests, as node:ffi stays in use once bound), then with no exception per empty read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import fs, { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTransport, type Transport } from '../../src/session/transport.ts';
 import { mount } from '../../src/session/fuse-mount.ts';
+import { pollRead } from '../../src/session/poll-read.ts';
+import { bindLibc, ffiInUse, signature } from '../../src/ffi.ts';
+import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+
+const THIS_FILE = fileURLToPath(import.meta.url);
+const MAJOR = Number(process.versions.node.split('.')[0]);
 
 const SIZE = 8192;
 const INIT = 26;
@@ -155,4 +164,108 @@ test('a bad busyPoll is refused before anything is mounted', async () => {
   } finally {
     rmSync(mountpoint, { recursive: true, force: true });
   }
+});
+
+/** Counts fs.readSync calls while `body` runs (the transport calls it through the module object). */
+async function countingReadSync(body: () => Promise<void>): Promise<number> {
+  const original = fs.readSync;
+  let calls = 0;
+  fs.readSync = ((...args: Parameters<typeof fs.readSync>) => { calls++; return original(...args); }) as typeof fs.readSync;
+  try {
+    await body();
+  } finally {
+    fs.readSync = original;
+  }
+  return calls;
+}
+
+/** Ten requests, each sent once the last was delivered: the polling scenario of the first test. */
+async function tenPolledRequests(): Promise<number> {
+  let polled = -1;
+  await withFifo(5000, async (t, write, frames, setOnFrame) => {
+    t.watchIdle!(() => true);
+    t.serve(SIZE);
+    setOnFrame((n) => { if (n < 10) write(frame(GETATTR)); });
+    write(frame(GETATTR));
+    await until(() => frames.length === 10, 'ten requests');
+    polled = t.framesPolled ?? 0;
+  });
+  return polled;
+}
+
+test('without node:ffi in use, polling reads through fs.readSync', { skip: skip || (ffiInUse() !== undefined && 'node:ffi is in use in this process') }, async () => {
+  assert.equal(pollRead(), undefined, 'pollRead never loads node:ffi itself');
+  let polled = 0;
+  const calls = await countingReadSync(async () => { polled = await tenPolledRequests(); });
+  assert.equal(polled, 9);
+  assert.ok(calls >= 9, `fs.readSync read the polled frames (${calls} calls)`);
+});
+
+test('with node:ffi in use: libc read returns bytes or minus the errno, with no exception', { skip: MAJOR >= 26 ? skip : 'needs node:ffi: run in a child under TSFUSE_NODE26 (last test)' }, () => {
+  // Any binding puts node:ffi in use, as the passthrough's do.
+  assert.notEqual(typeof bindLibc('the test needs', { getpid: signature([], 'int32') }), 'string');
+  const libc = pollRead();
+  assert.ok(libc !== undefined, 'pollRead binds read once node:ffi is in use');
+  const dir = mkdtempSync(join(tmpdir(), 'tsfuse-poll-read-'));
+  const path = join(dir, 'fifo');
+  execFileSync('mkfifo', [path]);
+  const rfd = openSync(path, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+  try {
+    const buffer = Buffer.allocUnsafeSlow(64);
+    const at = libc.pointerOf(buffer);
+    assert.equal(libc.read(rfd, at, buffer.length), -11, 'EAGAIN on an empty non-blocking FIFO');
+    writeSync(rfd, Buffer.from('frame bytes'));
+    assert.equal(libc.read(rfd, at, buffer.length), 11);
+    assert.equal(buffer.toString('latin1', 0, 11), 'frame bytes');
+    assert.equal(libc.read(-1, at, buffer.length), -9, 'EBADF');
+  } finally {
+    closeSync(rfd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('with node:ffi in use, polling reads through libc: frames intact across buffer swaps, no fs.readSync', { skip: MAJOR >= 26 ? skip : 'needs node:ffi: run in a child under TSFUSE_NODE26 (last test)', timeout: 10_000 }, async () => {
+  assert.notEqual(typeof bindLibc('the test needs', { getpid: signature([], 'int32') }), 'string');
+  let polled = 0;
+  const calls = await countingReadSync(async () => { polled = await tenPolledRequests(); });
+  assert.equal(polled, 9);
+  assert.equal(calls, 0, 'no fs.readSync while polling');
+  // Frames above the copy limit (16 KiB) are lent: the next read goes into another buffer, whose address
+  // the poll takes anew. Each frame's bytes must arrive whole, big and small alternating.
+  const big = 40_000;
+  const dir = mkdtempSync(join(tmpdir(), 'tsfuse-busy-poll-'));
+  const path = join(dir, 'fifo');
+  execFileSync('mkfifo', [path]);
+  const t = createTransport(openSync(path, 'r+'), big + 4096, 'epoll', 5000);
+  const wfd = openSync(path, 'r+');
+  const seen: string[] = [];
+  const expected: string[] = [];
+  const send = (i: number): void => {
+    const f = frame(GETATTR, i % 2 === 0 ? big : 64);
+    f.fill(0x41 + i, 8);
+    expected.push(`${f.length}:${String.fromCharCode(0x41 + i)}`);
+    writeSync(wfd, f);
+  };
+  try {
+    t.watchIdle!(() => true);
+    t.start((f, sink) => {
+      const uniform = f.subarray(8).every((b) => b === f[8]);
+      seen.push(`${f.length}:${uniform ? String.fromCharCode(f[8]!) : 'torn'}`);
+      sink.release?.();
+      if (seen.length < 12) send(seen.length);
+    }, () => {});
+    t.serve(big + 4096);
+    send(0);
+    await until(() => seen.length === 12, 'twelve frames');
+    assert.deepEqual(seen, expected);
+    assert.ok((t.framesPolled ?? 0) >= 10, `polled ${t.framesPolled}`);
+  } finally {
+    t.close();
+    closeSync(wfd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('under Node >= 26 (TSFUSE_NODE26): the node:ffi cases above pass there', { skip: MAJOR >= 26 ? 'this Node has node:ffi: run above' : NODE26_SKIP, timeout: 120_000 }, () => {
+  assert.match(passUnderNode26(THIS_FILE, 'with node:ffi in use'), /^# pass 2$/m);
 });
