@@ -4,6 +4,7 @@
  * fio for data. Each returns the figure (higher is better), the work done (for CPU per operation) and the
  * client's CPU time (so the run's own CPU is kept out of the background-load figure).
  */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadGen } from './loadgen.ts';
 
@@ -42,8 +43,17 @@ export function workloadInfo(s: Sizes): Record<WorkloadId, WorkloadInfo> {
 
 export interface Outcome { readonly value: number; readonly work: number; readonly clientCpuUs: number }
 
-/** Where a subject's files are: `dir` is the mount (or the backing directory for native). */
-export interface Target { readonly id: string; readonly dir: string; readonly native: boolean }
+/**
+ * Where a subject's files are: `dir` is the mount (or the backing directory for native). `round` names
+ * the create and unlink workloads' directory (`scratch/ID/rN`; the warm-up's is `scratch/ID/warm`): the
+ * unlink of round N removes the files the create of round N made.
+ */
+export interface Target { readonly id: string; readonly dir: string; readonly native: boolean; readonly round?: number }
+
+/** The directory of a create and the unlink after it (see Target). */
+function scratchDir(t: Target): string {
+  return join(t.dir, 'scratch', t.id, t.round === undefined ? 'warm' : `r${t.round}`);
+}
 
 /** fio's JSON report from the load generator's `exec` output (fio's stdout goes to its stderr). */
 export function parseFio(text: string): { bwBytes: number; iops: number; ioBytes: number; totalIos: number; rw: 'read' | 'write' } {
@@ -86,14 +96,17 @@ export async function runWorkload(id: WorkloadId, t: Target, lg: LoadGen, s: Siz
       return { value: entries / (ns / 1e9), work: entries, clientCpuUs: r.clientCpuUs };
     }
     case 'create': {
-      const r = await lg.run(['create', join(t.dir, 'scratch', t.id), s.seconds, 200_000], timeout);
+      const dir = scratchDir(t);
+      mkdirSync(dir, { recursive: true });
+      const r = await lg.run(['create', dir, s.seconds, 200_000], timeout);
       const [n, ns] = r.values as [number, number];
-      state.set(`created:${t.id}`, n);
+      state.set(`created:${dir}`, n);
       return { value: n / (ns / 1e9), work: n, clientCpuUs: r.clientCpuUs };
     }
     case 'unlink': {
-      const count = state.get(`created:${t.id}`) ?? 0;
-      const r = await lg.run(['unlink', join(t.dir, 'scratch', t.id), count], timeout);
+      const dir = scratchDir(t);
+      const count = state.get(`created:${dir}`) ?? 0;
+      const r = await lg.run(['unlink', dir, count], timeout);
       const [n, ns] = r.values as [number, number];
       return { value: n / (ns / 1e9), work: n, clientCpuUs: r.clientCpuUs };
     }
