@@ -98,7 +98,11 @@ try {
     ...Array.from({ length: rounds }, (_, r) => ({ r, ws: workloads.filter((w) => w !== 'unlink') })),
     ...(workloads.includes('unlink') ? Array.from({ length: rounds }, (_, r) => ({ r, ws: ['unlink' as const] })) : []),
   ];
+  let synced = false;
   for (const { r, ws } of schedule) {
+    // The files are written back before they are unlinked, as in bench/run.ts (whose other workloads run
+    // in between): removing a file whose blocks are allocated costs more than one still in delalloc.
+    if (ws[0] === 'unlink' && !synced) { await runProcess('sync', [], 120_000); synced = true; }
     const order = subjects.map((_, i) => subjects[(i + r) % subjects.length]!);
     for (const w of ws) {
       for (const s of order) {

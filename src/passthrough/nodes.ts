@@ -9,7 +9,7 @@
  * its (dev, ino) cannot be reused by another file while the node lives — which is what makes the
  * (dev, ino) key safe.
  */
-import { closeSync, openSync, fstatSync, type BigIntStats } from 'node:fs';
+import { close, closeSync, openSync, fstatSync, type BigIntStats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { toU64, type U64 } from '../protocol/u64.ts';
 
@@ -136,6 +136,9 @@ export interface ExportedNodes {
   readonly journaled?: readonly JournaledNode[];
 }
 
+/** A descriptor closed on the thread pool was ours alone and open: nothing to report (EIO from a network filesystem aside, which closeSync ignores too). */
+function ignoreCloseError(): void {}
+
 /** Earlier names kept per node: enough for the usual few hard links, bounded for a file with thousands. */
 const MAX_OLDER_NAMES = 8;
 
@@ -172,6 +175,11 @@ export class NodeTable {
   readonly #rootDev: U64;
   readonly #journaled = new Map<number, JournaledNode>();
   readonly #journaledByKey = new Map<string, JournaledNode>();
+  /**
+   * Ids of nodes whose last link was removed through the mount (see {@link lastLinkRemoved}): closing
+   * their descriptor frees the inode, which can take long.
+   */
+  readonly #unlinked = new Set<number>();
   /** Not readonly: a handoff (importNodes) brings its own. */
   root: PassthroughNode;
   /** Told of new names and dropped nodes while a crash-recovery journal is kept. */
@@ -268,6 +276,18 @@ export class NodeTable {
       node.olderNames = node.olderNames.filter((n) => n.parent !== parent || !n.name.equals(name));
     }
     if (node.olderNames?.length === 0) node.olderNames = undefined;
+  }
+
+  /**
+   * `node`'s last link is gone (an unlink of a name with st_nlink 1): its descriptor, once the kernel
+   * forgets it, is the inode's last reference, and closing it frees the inode and its blocks (ext4:
+   * ext4_evict_inode, with a discard of the blocks on a `discard` mount). That close is done on libuv's
+   * thread pool, not in line: the FORGET that brings it has no reply, but the requests queued behind it
+   * would wait. strace of an unlink loop over 2,000 written-back 4 KiB files: that close took 163 µs
+   * (median) of the daemon's time per file, the unlinkat 24 µs.
+   */
+  lastLinkRemoved(node: PassthroughNode): void {
+    if (node !== this.root && node.fd >= 0) this.#unlinked.add(node.id);
   }
 
   /** The names `node` was seen under, newest first (a copy: callers drop stale ones as they go). */
@@ -418,12 +438,16 @@ export class NodeTable {
     if (!this.#foundById(node)) this.#byKey.set(node.key, node);
   }
 
+  /** Drops `node`: forgotten by the kernel (`observed`), or the whole table going (unmount, handoff), closed in line. */
   #drop(node: PassthroughNode, observed = true): void {
     if (observed) this.observer?.dropped(node);
     this.#byId.delete(node.id);
     if (!this.#foundById(node) && this.#byKey.get(node.key) === node) this.#byKey.delete(node.key);
+    const unlinked = this.#unlinked.delete(node.id);
     if (node.fd >= 0) {
-      try { closeSync(node.fd); } catch { /* already closed */ }
+      // The number stays taken until the close is done, so no descriptor opened meanwhile can be closed by it.
+      if (unlinked && observed) close(node.fd, ignoreCloseError);
+      else try { closeSync(node.fd); } catch { /* already closed */ }
     }
     node.fd = -1;
     node.parent = undefined;

@@ -806,7 +806,10 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         }
       } catch (e) { if (resentAndDone(e, ctx, 'ENOENT')) return; throw e; }
       const gone = st === undefined ? undefined : nodes.find(st);
-      if (gone !== undefined) nodes.unnamed(gone, parent, req.name);
+      if (gone !== undefined) {
+        nodes.unnamed(gone, parent, req.name);
+        if (st!.attr.nlink === 1) nodes.lastLinkRemoved(gone);
+      }
     },
 
     rmdir(req, ctx) {
