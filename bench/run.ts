@@ -315,6 +315,7 @@ async function main(): Promise<number> {
     const tools = buildTools(join(base, 'tools'), wanted, log, args['tsfuse-node'], args['passthrough-hp']);
     for (const [k, v] of tools.missing) if (wanted.has(k)) log(`  ${k}: ${v}`);
     if (tools.fuseNativeModules) names.set(tools.fuseNativeModules, 'TMP/fuse-native');
+    names.set(tools.tsfuseDaemon, 'TMP/tsfuse-daemon.mjs');
     for (const x of [tools.goLoopback, tools.passthroughLl, tools.passthroughHp, tools.nullLl]) if (x) names.set(x, x.slice(x.lastIndexOf('/') + 1));
     names.set(process.execPath, 'node');
     names.set(fileURLToPath(new URL('..', import.meta.url)), '');

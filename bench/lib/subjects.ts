@@ -2,7 +2,7 @@
  * The filesystems `npm run bench` (bench/run.ts) measures side by side, each daemon a process of its own:
  *
  *  - native          the backing directory itself (the limit)
- *  - tsfuse          src/passthrough (bench/daemons/tsfuse.ts)
+ *  - tsfuse          src/passthrough (bench/daemons/tsfuse.ts, bundled by esbuild as dist/ is)
  *  - tsfuse+auto_cache  the same with `-o auto_cache` (asks for AUTO_INVAL_DATA): one capability's effect
  *  - tsfuse-noxattr  the same without extended attributes (`xattrs: false`, passthrough_ll's default): the
  *                    kernel then stops asking for security.capability before writes (tsfuse asks once per file)
@@ -26,6 +26,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
 import { findMount, type MountRecord } from './analysis.ts';
 import { runProcess } from './loadgen.ts';
 import { forceUnmount } from './serve.ts';
@@ -57,6 +58,12 @@ export interface Tools {
   readonly fuseNativeModules?: string;
   /** The node binary that runs tsfuse's daemons: this process's own unless `--tsfuse-node` names another. */
   readonly tsfuseNode: string;
+  /**
+   * tsfuse's daemons as users run them: bench/daemons/tsfuse.ts bundled by esbuild, as scripts/build.mjs
+   * bundles dist/ (the CLI, the library), run by plain node. Under `--import tsx` the daemon also carried
+   * tsx's module-loader thread: 20–35 MiB more RSS, measured idle on this machine.
+   */
+  readonly tsfuseDaemon: string;
   readonly missing: Map<string, string>;
 }
 
@@ -134,7 +141,12 @@ export function buildTools(workdir: string, wanted: ReadonlySet<string>, log: (s
     if (probe.ok) tools.fuseNativeModules = dir;
     else missing.set('fuse-native', `npm install or load failed: ${probe.out.slice(0, 300)}`);
   }
-  return { ...tools, tsfuseNode, missing };
+  const tsfuseDaemon = join(workdir, 'tsfuse-daemon.mjs');
+  buildSync({
+    entryPoints: [join(BENCH, 'daemons/tsfuse.ts')], outfile: tsfuseDaemon,
+    bundle: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external', logLevel: 'warning',
+  });
+  return { ...tools, tsfuseNode, tsfuseDaemon, missing };
 }
 
 /** One daemon, started. */
@@ -226,8 +238,6 @@ export async function startDaemon(argv: readonly string[], mountpoint: string, o
 /** How a subject is started: its command line and the timeouts as it takes them. */
 export interface Launch { readonly argv: readonly string[]; readonly timeouts: string; readonly cwd?: string; readonly env?: NodeJS.ProcessEnv }
 
-const TSX = ['--import', 'tsx', join(BENCH, 'daemons/tsfuse.ts')];
-
 /** The command that serves `source` at `mountpoint` as `id`, or a reason it cannot. */
 export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: string, mountpoint: string, t: Timeouts): Launch | string {
   const missing = tools.missing.get(id);
@@ -239,7 +249,7 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
     case 'tsfuse-noxattr':
       return {
         argv: [
-          tools.tsfuseNode, ...TSX, 'passthrough', source, mountpoint, String(t.entry), String(t.attr),
+          tools.tsfuseNode, tools.tsfuseDaemon, 'passthrough', source, mountpoint, String(t.entry), String(t.attr),
           ...(id === 'tsfuse+auto_cache' ? ['-o', 'auto_cache'] : []), ...(id === 'tsfuse-noxattr' ? ['--no-xattrs'] : []),
         ],
         timeouts: `entry ${t.entry} s, attr ${t.attr} s (PassthroughOptions: in every reply); ENOENT not cached`,
@@ -280,7 +290,7 @@ export function launchFor(id: SubjectId | NullSubjectId, tools: Tools, source: s
         cwd: tools.fuseNativeModules!,
       };
     case 'tsfuse-null':
-      return { argv: [tools.tsfuseNode, ...TSX, 'null', mountpoint], timeouts: 'entry 0 s, attr 0 s (in every reply)' };
+      return { argv: [tools.tsfuseNode, tools.tsfuseDaemon, 'null', mountpoint], timeouts: 'entry 0 s, attr 0 s (in every reply)' };
     case 'libfuse-null':
       return { argv: [tools.nullLl!, '-f', '-s', mountpoint], timeouts: 'entry 0 s, attr 0 s (in every reply)' };
   }

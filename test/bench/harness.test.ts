@@ -101,13 +101,13 @@ test('smoke: `bench/run.ts --tiny` measures native, tsfuse and a tsfuse variant 
   clearTimeout(timer);
   assert.equal(code, 0, `exit ${code}\n${err}\n${out}`);
   assert.match(out, /- Load during the run: loadavg/);
-  assert.match(out, /\| tsfuse \(phase 1\) \| `node --import tsx .*bench\/daemons\/tsfuse\.ts passthrough SOURCE MOUNTPOINT 0 0` \|.*\| fuse, rw,nosuid,nodev,relatime; rw,user_id=0,group_id=0 \|/);
+  assert.match(out, /\| tsfuse \(phase 1\) \| `node TMP\/tsfuse-daemon\.mjs passthrough SOURCE MOUNTPOINT 0 0` \|.*\| fuse, rw,nosuid,nodev,relatime; rw,user_id=0,group_id=0 \|/);
   const row = out.split('\n').find((l) => l.startsWith('| stat, timeouts 0 (stats/s) |'));
   assert.ok(row, out);
   const cells = row.split('|').slice(2, -1).map((c) => c.trim());
   assert.equal(cells.length, 3, row);
   for (const c of cells) assert.match(c, /^\d+(\.\d+)?[kM]?$/, row);
-  assert.match(out, /\| tsfuse-noxattr \(phase 1\) \| `node --import tsx .*bench\/daemons\/tsfuse\.ts passthrough SOURCE MOUNTPOINT 0 0 --no-xattrs` \|/);
+  assert.match(out, /\| tsfuse-noxattr \(phase 1\) \| `node TMP\/tsfuse-daemon\.mjs passthrough SOURCE MOUNTPOINT 0 0 --no-xattrs` \|/);
   // tsfuse ÷ native, then the variant ÷ tsfuse; and the variant's own table against native.
   const ratios = out.split('\n').filter((l) => l.startsWith('| stat, timeouts 0 |'));
   assert.equal(ratios.length, 2, out);
