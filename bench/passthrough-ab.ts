@@ -10,9 +10,11 @@
  * Each variant is this tree with src/passthrough replaced by PASSTHROUGH_DIR (a copy of the directory
  * taken before a change, say), built in a temp dir; the rest of src/ is this tree's, so only the
  * passthrough differs. A PASSTHROUGH_DIR that holds src/passthrough is a whole checkout instead (`git
- * archive REV src | tar -x -C DIR`): its src/ replaces this tree's, for a change to the session core. Default: `new=src/passthrough`. tsfuse daemons run bench/daemons/tsfuse.ts under
+ * archive REV src | tar -x -C DIR`): its src/ replaces this tree's, for a change to the session core.
+ * Default: `new=src/passthrough`. tsfuse daemons run bench/daemons/tsfuse.ts under
  * `--node` (default: this Node), timeouts 0. Workloads: stat of one file (LOOKUP + GETATTR each, timeouts
- * 0), a 10,000-entry readdir (per entry), create + 4 KiB write + close (per file), unlink of those files.
+ * 0), a 10,000-entry readdir (per entry), create + 4 KiB write + close (per file), unlink of those files
+ * (every round's, after every round's creates and a sync).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

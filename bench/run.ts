@@ -365,7 +365,7 @@ async function main(): Promise<number> {
     // a round of unlinks the next creates paid for the scan. perf of create loops (3,000 files, 2026-11-30):
     // recently_deleted, find_get_block_common, ext4_get_group_desc and find_inode_bit took 79 % of the
     // machine's samples natively (638 µs a file; 31–52 µs to open the same names again once they existed)
-    // and 40 % through tsfuse or passthrough_ll. Per-round create ratios had swung 0.2–3.6×.
+    // and 34–39 % through passthrough_ll or tsfuse. Per-round create ratios had swung 0.2–3.6×.
     if (PHASE1_WORKLOADS.includes('unlink')) {
       if (MODE !== 'tiny') for (const s of phase1) await runWorkload('unlink', { id: s.id, dir: s.dir, native: s.daemon === undefined }, lg, warm, state);
       for (let r = 0; r < rounds; r++) for (const s of rotate(phase1, r)) await measure(lg, 'unlink', s, r, source, state);

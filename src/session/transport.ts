@@ -298,13 +298,14 @@ class EpollTransport extends FdWriter implements Transport {
     const start = performance.now();
     let deadline = start + this.#busyPollMs;
     const libc = pollRead();
-    let pointerOf: Buffer | undefined;
+    // The buffer whose address `pointer` is (the read buffer changes when a large frame is lent out).
+    let addressed: Buffer | undefined;
     let pointer = 0n;
     while (!this.closed && !this.#paused && this.#idle()) {
       const buffer = this.#buffer;
       let n: number;
       if (libc !== undefined) {
-        if (buffer !== pointerOf) { pointerOf = buffer; pointer = libc.pointerOf(buffer); }
+        if (buffer !== addressed) { addressed = buffer; pointer = libc.pointerOf(buffer); }
         n = libc.read(this.fd, pointer, buffer.length);
       } else {
         n = readNonBlocking(this.fd, buffer);

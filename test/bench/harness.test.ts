@@ -107,6 +107,10 @@ test('smoke: `bench/run.ts --tiny` measures native, tsfuse and a tsfuse variant 
   const cells = row.split('|').slice(2, -1).map((c) => c.trim());
   assert.equal(cells.length, 3, row);
   for (const c of cells) assert.match(c, /^\d+(\.\d+)?[kM]?$/, row);
+  // Unlinks run after every round's creates, each removing the files its round made: a rate for each subject.
+  const unlinks = out.split('\n').find((l) => l.startsWith('| unlink (files/s) |'));
+  assert.ok(unlinks, out);
+  for (const c of unlinks.split('|').slice(2, -1).map((x) => x.trim())) assert.match(c, /^[1-9][\d.]*[kM]?$/, unlinks);
   assert.match(out, /\| tsfuse-noxattr \(phase 1\) \| `node TMP\/tsfuse-daemon\.mjs passthrough SOURCE MOUNTPOINT 0 0 --no-xattrs` \|/);
   // tsfuse ÷ native, then the variant ÷ tsfuse; and the variant's own table against native.
   const ratios = out.split('\n').filter((l) => l.startsWith('| stat, timeouts 0 |'));
