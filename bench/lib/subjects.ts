@@ -61,7 +61,7 @@ export interface Tools {
   /**
    * tsfuse's daemons as users run them: bench/daemons/tsfuse.ts bundled by esbuild, as scripts/build.mjs
    * bundles dist/ (the CLI, the library), run by plain node. Under `--import tsx` the daemon also carried
-   * tsx's module-loader thread: 20–35 MiB more RSS, measured idle on this machine.
+   * tsx's module-loader thread: 20–38 MiB more RSS, measured idle on this machine.
    */
   readonly tsfuseDaemon: string;
   readonly missing: Map<string, string>;
