@@ -3,13 +3,15 @@
 // gone while the inode still has others. The kernel sends LOOKUP for a name whenever its dentry's entry
 // timeout has run out (fs/fuse/dir.c fuse_dentry_revalidate), so under load `link p q; stat p; unlink p;
 // link q r` made the node remember p, then lose it. Replayed frame by frame through the fake kernel (no
-// root needed), then through a real mount with entry_timeout 0, so every stat revalidates.
+// root needed), then through a real mount with entry_timeout 0, so every stat revalidates. Last, how the
+// names an UNLINK removes decide where the node's descriptor is closed (its last link: off the thread).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, lstatSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import fs, { mkdtempSync, rmSync, lstatSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FakeKernel, build, decodeEntryOut } from '../../src/testing.ts';
+import { FakeKernel, build, decodeEntryOut, mountFake } from '../../src/testing.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import { mountSkip, pyJson, withPassthrough } from './helpers.ts';
 
@@ -131,4 +133,34 @@ print(json.dumps({'errors': errors, 'links': links}))
     assert.deepEqual(r.errors, []);
     assert.equal(r.links, 4);
   }, { entryTimeout: 0.5, kernelPassthrough: false });
+});
+
+test('UNLINK of a file\'s last link: its descriptor is closed on the thread pool at FORGET; of a name with links left, in line (fake mount)', async () => {
+  const source = mkdtempSync(join(tmpdir(), 'tsfuse-pt-unlink-'));
+  const ops = createPassthrough(source, { kernelPassthrough: false });
+  const closes = { pool: 0, inLine: 0 };
+  const { close, closeSync } = fs;
+  fs.close = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => { closes.pool++; close(fd, cb); }) as typeof fs.close;
+  fs.closeSync = (fd: number) => { closes.inLine++; closeSync(fd); };
+  syncBuiltinESMExports();
+  try {
+    await using m = await mountFake(ops);
+    await m.writeFile('/a', 'x');
+    await m.link('/a', '/b');
+    await m.writeFile('/c', 'y');
+    // /a still has /b: its node keeps its descriptor until FORGET, closed in line then.
+    await m.unlink('/a');
+    await m.unlink('/c');
+    const before = { ...closes };
+    await m.forgetAll();
+    assert.equal(closes.pool - before.pool, 1, 'the node of /c (no link left): closed on the thread pool');
+    assert.ok(closes.inLine - before.inLine >= 1, 'the node of /a and /b: closed in line');
+    assert.equal(lstatSync(join(source, 'b')).nlink, 1);
+  } finally {
+    fs.close = close;
+    fs.closeSync = closeSync;
+    syncBuiltinESMExports();
+    ops.close();
+    rmSync(source, { recursive: true, force: true });
+  }
 });
