@@ -9,7 +9,6 @@ import { checkAccess, R_OK, W_OK, setIdsToDrop, type Caller } from '../ops/permi
 import { S_ISGID, S_ISUID, S_ISVTX, S_IXGRP } from '../ops/file-mode.ts';
 import type { Inode } from './inode.ts';
 
-
 /** A caller with its groups known (the first is its fsgid). */
 export interface KnownCaller extends Caller {
   readonly groups: readonly number[];

@@ -12,13 +12,10 @@
 import { close, closeSync, openSync, fstatSync, type BigIntStats } from 'node:fs';
 import { constants as fsConstants } from 'node:fs';
 import { toU64, type U64 } from '../protocol/u64.ts';
+import { S_IFDIR, S_IFMT } from '../ops/file-mode.ts';
 
 /** O_PATH, absent from Node's fs.constants; 010000000 on every Linux architecture Node supports. */
 export const O_PATH = (fsConstants as Record<string, number | undefined>)['O_PATH'] ?? 0o10000000;
-export const S_IFMT = 0o170000;
-export const S_IFDIR = 0o040000;
-export const S_IFREG = 0o100000;
-export const S_IFLNK = 0o120000;
 
 /**
  * Node ids are a function of the backing inode where they can be: st_ino + 1 for an inode on SOURCE's

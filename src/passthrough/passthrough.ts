@@ -42,13 +42,13 @@
  */
 import * as fs from 'node:fs';
 import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
-import { S_ISGID } from '../ops/file-mode.ts';
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, S_ISGID } from '../ops/file-mode.ts';
 import type * as P from '../protocol/index.ts';
 import { FuseError, TsfuseError } from '../errors.ts';
 import { RenameFlags, INVALID_UIDGID, OpenFlags, OpenInFlags, WriteFlags } from '../protocol/constants.ts';
 import { backingSupport, type BackingFiles } from '../session/backing.ts';
 import { hasFlag } from '../protocol/negotiated.ts';
-import { NodeTable, identityOf, keyOf, O_PATH, S_IFMT, S_IFDIR, S_IFREG, S_IFLNK, type ExportedNodes, type PassthroughNode } from './nodes.ts';
+import { NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
 import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { atCalls, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
@@ -806,9 +806,9 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         }
       } catch (e) { if (resentAndDone(e, ctx, 'ENOENT')) return; throw e; }
       const gone = st === undefined ? undefined : nodes.find(st);
-      if (gone !== undefined) {
+      if (st !== undefined && gone !== undefined) {
         nodes.unnamed(gone, parent, req.name);
-        if (st!.attr.nlink === 1) nodes.lastLinkRemoved(gone);
+        if (st.attr.nlink === 1) nodes.lastLinkRemoved(gone);
       }
     },
 

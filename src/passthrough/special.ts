@@ -17,7 +17,7 @@ import { createServer } from 'node:net';
 import { linkSync, lstatSync, renameSync, unlinkSync, chmodSync } from 'node:fs';
 import { FuseError } from '../errors.ts';
 import { decodeRdev } from './attr.ts';
-import { S_IFMT } from './nodes.ts';
+import { S_IFMT } from '../ops/file-mode.ts';
 
 const S_IFIFO = 0o010000;
 const S_IFCHR = 0o020000;

@@ -7,13 +7,13 @@
 // names an UNLINK removes decide where the node's descriptor is closed (its last link: off the thread).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs, { mkdtempSync, rmSync, lstatSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
+import { mkdtempSync, rmSync, lstatSync, readlinkSync, renameSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeKernel, build, decodeEntryOut, mountFake } from '../../src/testing.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import { mountSkip, pyJson, withPassthrough } from './helpers.ts';
+import { watchingCloses } from '../support/watch-closes.ts';
 
 const S_IFREG = 0o100000;
 const ENOENT = 2;
@@ -138,28 +138,23 @@ print(json.dumps({'errors': errors, 'links': links}))
 test('UNLINK of a file\'s last link: its descriptor is closed on the thread pool at FORGET; of a name with links left, in line (fake mount)', async () => {
   const source = mkdtempSync(join(tmpdir(), 'tsfuse-pt-unlink-'));
   const ops = createPassthrough(source, { kernelPassthrough: false });
-  const closes = { pool: 0, inLine: 0 };
-  const { close, closeSync } = fs;
-  fs.close = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => { closes.pool++; close(fd, cb); }) as typeof fs.close;
-  fs.closeSync = (fd: number) => { closes.inLine++; closeSync(fd); };
-  syncBuiltinESMExports();
   try {
-    await using m = await mountFake(ops);
-    await m.writeFile('/a', 'x');
-    await m.link('/a', '/b');
-    await m.writeFile('/c', 'y');
-    // /a still has /b: its node keeps its descriptor until FORGET, closed in line then.
-    await m.unlink('/a');
-    await m.unlink('/c');
-    const before = { ...closes };
-    await m.forgetAll();
-    assert.equal(closes.pool - before.pool, 1, 'the node of /c (no link left): closed on the thread pool');
-    assert.ok(closes.inLine - before.inLine >= 1, 'the node of /a and /b: closed in line');
-    assert.equal(lstatSync(join(source, 'b')).nlink, 1);
+    await watchingCloses(async (closes) => {
+      await using m = await mountFake(ops);
+      await m.writeFile('/a', 'x');
+      await m.link('/a', '/b');
+      await m.writeFile('/c', 'y');
+      // /a still has /b: its node keeps its descriptor until FORGET, closed in line then.
+      await m.unlink('/a');
+      await m.unlink('/c');
+      const pool = closes.pool.length;
+      const inLine = closes.inLine.length;
+      await m.forgetAll();
+      assert.equal(closes.pool.length - pool, 1, 'the node of /c (no link left): closed on the thread pool');
+      assert.ok(closes.inLine.length - inLine >= 1, 'the node of /a and /b: closed in line');
+      assert.equal(lstatSync(join(source, 'b')).nlink, 1);
+    });
   } finally {
-    fs.close = close;
-    fs.closeSync = closeSync;
-    syncBuiltinESMExports();
     ops.close();
     rmSync(source, { recursive: true, force: true });
   }

@@ -4,9 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs, { closeSync, fstatSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { watchingCloses } from '../support/watch-closes.ts';
 import { COUNTED_IDS_FROM, NodeTable, O_PATH, identityOf, keyOf, type InodeIdentity, type PassthroughNode } from '../../src/passthrough/nodes.ts';
 
 function withSource(files: readonly string[], f: (source: string) => void): void {
@@ -145,23 +145,6 @@ test('an exported table without a root is refused: its descriptors are closed an
 
 interface Adopted { readonly fd: number; readonly node: PassthroughNode }
 
-/** Records which descriptors go to fs.close (thread pool) and which to fs.closeSync while `body` runs. */
-async function watchingCloses(body: (closed: { async: number[]; sync: number[] }) => Promise<void>): Promise<void> {
-  const closed = { async: [] as number[], sync: [] as number[] };
-  const { close, closeSync: closeInLine } = fs;
-  fs.close = ((fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => { closed.async.push(fd); close(fd, cb); }) as typeof fs.close;
-  fs.closeSync = (fd: number) => { closed.sync.push(fd); closeInLine(fd); };
-  // ESM named imports of node:fs (src/passthrough/nodes.ts's) follow the patched properties only after this.
-  syncBuiltinESMExports();
-  try {
-    await body(closed);
-  } finally {
-    fs.close = close;
-    fs.closeSync = closeInLine;
-    syncBuiltinESMExports();
-  }
-}
-
 test('a node whose last link was removed has its descriptor closed on the thread pool at FORGET; others, and any at clear(), in line', async () => {
   const source = mkdtempSync(join(tmpdir(), 'tsfuse-nodes-'));
   const table = new NodeTable(source);
@@ -180,8 +163,8 @@ test('a node whose last link was removed has its descriptor closed on the thread
       table.forget(kept.node.id, 1);
       assert.equal(table.get(gone.node.id), undefined, 'dropped from the table at once');
       assert.equal(gone.node.fd, -1);
-      assert.deepEqual(closed.async, [gone.fd], 'the unlinked node: on the thread pool');
-      assert.deepEqual(closed.sync, [kept.fd], 'a node with links left: in line');
+      assert.deepEqual(closed.pool, [gone.fd], 'the unlinked node: on the thread pool');
+      assert.deepEqual(closed.inLine, [kept.fd], 'a node with links left: in line');
       for (let i = 0; i < 200; i++) {
         try { fs.fstatSync(gone.fd); } catch { break; }
         await new Promise((r) => setTimeout(r, 5));
@@ -189,8 +172,8 @@ test('a node whose last link was removed has its descriptor closed on the thread
       assert.throws(() => fs.fstatSync(gone.fd), { code: 'EBADF' }, 'and closed');
       // Unmount: everything closed before clear() returns, unlinked or not.
       table.clear();
-      assert.deepEqual(closed.async, [gone.fd]);
-      assert.ok(closed.sync.includes(late.fd), 'clear() closes in line');
+      assert.deepEqual(closed.pool, [gone.fd]);
+      assert.ok(closed.inLine.includes(late.fd), 'clear() closes in line');
       assert.throws(() => fs.fstatSync(late.fd), { code: 'EBADF' });
     });
   } finally {
