@@ -58,6 +58,23 @@ async function withFifo(busyPoll: number, body: (t: Transport, write: (b: Buffer
   }
 }
 
+/**
+ * `count` requests after INIT, each sent once the last was delivered (a client waiting for each reply),
+ * with busy polling at `busyPoll` µs and every request answered or not (`idle`): how many were polled.
+ */
+async function polledOf(count: number, busyPoll: number, idle: boolean): Promise<number> {
+  let polled = -1;
+  await withFifo(busyPoll, async (t, write, frames, setOnFrame) => {
+    t.watchIdle!(() => idle);
+    t.serve(SIZE);
+    setOnFrame((n) => { if (n < count) write(frame(GETATTR)); });
+    write(frame(GETATTR));
+    await until(() => frames.length === count, `${count} requests`);
+    polled = t.framesPolled ?? 0;
+  });
+  return polled;
+}
+
 const hasMkfifo = (() => { try { execFileSync('sh', ['-c', 'command -v mkfifo']); return true; } catch { return false; } })();
 const skip = hasMkfifo ? false : 'needs mkfifo (coreutils)';
 
@@ -79,14 +96,7 @@ test('busy polling takes the next frame of a client that waits for each reply, w
 
 test('no busy polling while a request is unanswered, before INIT is decided, while paused, with busyPoll 0, or once stopped (clone queues)', { skip, timeout: 10_000 }, async () => {
   // Unanswered: the client of a request still in a handler sends nothing more, so polling would only burn CPU.
-  await withFifo(5000, async (t, write, frames, setOnFrame) => {
-    t.watchIdle!(() => false);
-    t.serve(SIZE);
-    setOnFrame((n) => { if (n < 5) write(frame(GETATTR)); });
-    write(frame(GETATTR));
-    await until(() => frames.length === 5, 'five requests');
-    assert.equal(t.framesPolled, 0);
-  });
+  assert.equal(await polledOf(5, 5000, false), 0);
   // Before serve(): frames after INIT must wait for the buffer size INIT agrees (Transport.serve).
   await withFifo(5000, async (t, write, frames, setOnFrame) => {
     t.watchIdle!(() => true);
@@ -108,14 +118,8 @@ test('no busy polling while a request is unanswered, before INIT is decided, whi
     t.resume!();
     await until(() => frames.length === 2, 'the request read after resume');
   });
-  await withFifo(0, async (t, write, frames, setOnFrame) => {
-    t.watchIdle!(() => true);
-    t.serve(SIZE);
-    setOnFrame((n) => { if (n < 5) write(frame(GETATTR)); });
-    write(frame(GETATTR));
-    await until(() => frames.length === 5, 'five requests');
-    assert.equal(t.framesPolled, 0);
-  });
+  // busyPoll 0: never.
+  assert.equal(await polledOf(5, 0, true), 0);
   // Stopped (clone queues started: other readers share the queue), after it had polled.
   await withFifo(5000, async (t, write, frames, setOnFrame) => {
     t.watchIdle!(() => true);
@@ -179,24 +183,10 @@ async function countingReadSync(body: () => Promise<void>): Promise<number> {
   return calls;
 }
 
-/** Ten requests, each sent once the last was delivered: the polling scenario of the first test. */
-async function tenPolledRequests(): Promise<number> {
-  let polled = -1;
-  await withFifo(5000, async (t, write, frames, setOnFrame) => {
-    t.watchIdle!(() => true);
-    t.serve(SIZE);
-    setOnFrame((n) => { if (n < 10) write(frame(GETATTR)); });
-    write(frame(GETATTR));
-    await until(() => frames.length === 10, 'ten requests');
-    polled = t.framesPolled ?? 0;
-  });
-  return polled;
-}
-
 test('without node:ffi in use, polling reads through fs.readSync', { skip: skip || (ffiInUse() !== undefined && 'node:ffi is in use in this process') }, async () => {
   assert.equal(pollRead(), undefined, 'pollRead never loads node:ffi itself');
   let polled = 0;
-  const calls = await countingReadSync(async () => { polled = await tenPolledRequests(); });
+  const calls = await countingReadSync(async () => { polled = await polledOf(10, 5000, true); });
   assert.equal(polled, 9);
   assert.ok(calls >= 9, `fs.readSync read the polled frames (${calls} calls)`);
 });
@@ -227,7 +217,7 @@ test('with node:ffi in use: libc read returns bytes or minus the errno, with no 
 test('with node:ffi in use, polling reads through libc: frames intact across buffer swaps, no fs.readSync', { skip: MAJOR >= 26 ? skip : 'needs node:ffi: run in a child under TSFUSE_NODE26 (last test)', timeout: 10_000 }, async () => {
   assert.notEqual(typeof bindLibc('the test needs', { getpid: signature([], 'int32') }), 'string');
   let polled = 0;
-  const calls = await countingReadSync(async () => { polled = await tenPolledRequests(); });
+  const calls = await countingReadSync(async () => { polled = await polledOf(10, 5000, true); });
   assert.equal(polled, 9);
   assert.equal(calls, 0, 'no fs.readSync while polling');
   // Frames above the copy limit (16 KiB) are lent: the next read goes into another buffer, whose address
