@@ -59,7 +59,7 @@ async function withFifo(busyPoll: number, body: (t: Transport, write: (b: Buffer
 }
 
 /**
- * `count` requests after INIT, each sent once the last was delivered (a client waiting for each reply),
+ * `count` requests once serving, each sent once the last was delivered (a client waiting for each reply),
  * with busy polling at `busyPoll` µs and every request answered or not (`idle`): how many were polled.
  */
 async function polledOf(count: number, busyPoll: number, idle: boolean): Promise<number> {
