@@ -35,6 +35,18 @@ export interface LibcBinding<N extends string> {
   errno(): number;
 }
 
+/**
+ * A zero-filled buffer and its address, for a binding that passes the same buffer to libc on every call
+ * as a 'pointer' argument: a Buffer argument costs node:ffi a conversion and a BigInt per call (heap
+ * sampling of a LOOKUP loop: ~120 bytes per call). The buffer is an ArrayBuffer of its own
+ * (allocUnsafeSlow: never on V8's heap, where a small typed array's bytes could move), and must stay
+ * reachable as long as the address is used: keep the pair, not the address alone (the GC sees no address).
+ */
+export function pinnedBuffer(ffi: FfiModule, size: number): [Buffer, bigint] {
+  const b = Buffer.allocUnsafeSlow(size).fill(0);
+  return [b, ffi.getRawPointer(b)];
+}
+
 /** The node:ffi module once a binding of {@link bindLibcFrom} has used it. */
 let usedFfi: FfiModule | undefined;
 

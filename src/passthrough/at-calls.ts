@@ -22,7 +22,7 @@
  */
 import type { Attr } from '../protocol/replies.ts';
 import { u64FromHalves, type U64 } from '../protocol/u64.ts';
-import { bindLibc, signature as sig } from '../ffi.ts';
+import { bindLibc, pinnedBuffer, signature as sig } from '../ffi.ts';
 
 /** The identity and attributes of an inode, from {@link AtCalls.statAt} / {@link AtCalls.statFd}. */
 export interface StatResult {
@@ -114,14 +114,9 @@ function bind(): AtCalls | null {
   const { statx, openat, unlinkat, mkdirat, symlinkat } = libc.fn;
   // errno's address is asked once (src/ffi.ts), so a failed call costs one read, not a second call and a BigInt.
   const errno = (): number => -libc.errno();
-  // The reused buffers go to libc as addresses taken once: a Buffer argument costs node:ffi a conversion
-  // and a BigInt per call (heap sampling of a LOOKUP loop: ~120 bytes per call). Each is an ArrayBuffer
-  // of its own (allocUnsafeSlow: never on V8's heap, where a small typed array's bytes could move) and
-  // is held by a closure that uses its address (the GC sees no address, only the variable).
-  const reused = (size: number): [Buffer, bigint] => {
-    const b = Buffer.allocUnsafeSlow(size).fill(0);
-    return [b, libc.ffi.getRawPointer(b)];
-  };
+  // The reused buffers go to libc as addresses taken once (src/ffi.ts pinnedBuffer), each held by a
+  // closure that uses its address.
+  const reused = (size: number): [Buffer, bigint] => pinnedBuffer(libc.ffi, size);
   const [sx, sxAt] = reused(STATX_SIZE);
   // Word views of it (its own ArrayBuffer, so aligned; little-endian hosts only: ARCHES).
   const w = new Uint32Array(sx.buffer, sx.byteOffset, STATX_SIZE / 4);

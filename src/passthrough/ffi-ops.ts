@@ -12,10 +12,11 @@
  *    it holds (fs/proc/base.c proc_pid_get_link), a symlink's own inode too, and never at a name another
  *    process can rename: the `f*` calls refuse O_PATH descriptors (EBADF), the `l*` ones by name would not.
  *    user.* on symlinks never arrives (fs/xattr.c xattr_permission answers EPERM/ENODATA first, as on
- *    ext4); a crafted request gets the same answers from the backing filesystem's VFS. The codec handles
- *    the size probe and ERANGE (src/protocol/replies.ts encodeXattrData), so the calls here always use a
- *    64 KiB buffer, the VFS's limit for values and lists (XATTR_SIZE_MAX, XATTR_LIST_MAX): no answer is
- *    longer. XATTR_CREATE/XATTR_REPLACE pass through; every errno passes through.
+ *    ext4); a crafted request gets the same answers from the backing filesystem's VFS. A value is read
+ *    into a reused 64 KiB buffer, the VFS's limit for values and lists (XATTR_SIZE_MAX, XATTR_LIST_MAX),
+ *    asking for no more than the caller takes; the size probe asks for the length alone. Lists are read
+ *    whole, as the names a caller may see are picked from them. XATTR_CREATE/XATTR_REPLACE pass through;
+ *    every errno passes through.
  *  - fallocate, lseek: on the open file's backing descriptor. lseek moves that descriptor's offset, which
  *    nothing else uses (reads and writes are positioned).
  *  - copy_file_range: between the two backing descriptors, offsets passed by pointer as 64-bit values.
@@ -36,9 +37,10 @@ import { S_ISGID } from '../ops/file-mode.ts';
 import type * as P from '../protocol/index.ts';
 import { FuseError } from '../errors.ts';
 import { SetxattrFlags } from '../protocol/constants.ts';
+import { XATTR_NAME_MAX } from '../protocol/requests.ts';
 import type { PassthroughNode } from './nodes.ts';
 import { u64 } from './attr.ts';
-import { bindLibc, signature as sig } from '../ffi.ts';
+import { bindLibc, pinnedBuffer, signature as sig, type FfiModule } from '../ffi.ts';
 
 /** What the operations need from the passthrough: its nodes and open files. */
 export interface FfiOpsContext {
@@ -53,15 +55,17 @@ export type FfiOperations = Required<Pick<LowLevelOperations,
 
 /** The libc calls, bound; each returns what libc returns, and `errno()` right after a failure. */
 interface Libc {
-  getxattr(path: Buffer, name: Buffer, value: Buffer, size: bigint): bigint;
-  setxattr(path: Buffer, name: Buffer, value: Buffer, size: bigint, flags: number): number;
-  listxattr(path: Buffer, list: Buffer, size: bigint): bigint;
-  removexattr(path: Buffer, name: Buffer): number;
+  /** The xattr calls take their path, name and buffer as addresses of pinned buffers (src/ffi.ts pinnedBuffer); 0n is NULL. */
+  getxattr(path: bigint, name: bigint, value: bigint, size: bigint): bigint;
+  setxattr(path: bigint, name: bigint, value: Uint8Array, size: bigint, flags: number): number;
+  listxattr(path: bigint, list: bigint, size: bigint): bigint;
+  removexattr(path: bigint, name: bigint): number;
   fallocate(fd: number, mode: number, offset: bigint, len: bigint): number;
   lseek(fd: number, offset: bigint, whence: number): bigint;
   copy_file_range(fdIn: number, offIn: Buffer, fdOut: number, offOut: Buffer, len: bigint, flags: number): bigint;
   utimensat(dirfd: number, path: Buffer, times: Buffer, flags: number): number;
   errno(): number;
+  readonly ffi: FfiModule;
 }
 
 /** LP64 targets, where size_t, ssize_t and off_t are 64 bits (the signatures below). */
@@ -69,9 +73,11 @@ const LP64_ARCHES: readonly string[] = ['x64', 'arm64', 'riscv64', 'ppc64', 'loo
 /** include/uapi/linux/limits.h XATTR_SIZE_MAX and XATTR_LIST_MAX: the VFS answers no longer value or list. */
 const XATTR_MAX = 65536;
 const XATTR_MAX_BIG = BigInt(XATTR_MAX);
+/** A node's magic link, `/proc/self/fd/` and its descriptor (at most 10 digits) and a NUL. */
+const MAGIC_LINK_PREFIX = '/proc/self/fd/';
+const MAGIC_LINK_SIZE = MAGIC_LINK_PREFIX.length + 11;
 /** MAX_RW_COUNT (INT_MAX rounded down to a page): the most one read, write or copy moves (fs/read_write.c). */
 const MAX_RW_COUNT = 0x7fff_f000n;
-const NUL = Buffer.alloc(1);
 const TRUSTED = Buffer.from('trusted.');
 const OFF_T_MAX = 2n ** 63n - 1n;
 const LITTLE_ENDIAN = endianness() === 'LE';
@@ -102,10 +108,10 @@ function libc(): Libc | null {
 function bind(): Libc | null {
   if (!LP64_ARCHES.includes(process.arch)) return null;
   const libc = bindLibc('the passthrough\'s xattr, fallocate, lseek, copy_file_range and utimensat calls need', {
-    getxattr: sig(['buffer', 'buffer', 'buffer', 'uint64'], 'int64'),
-    setxattr: sig(['buffer', 'buffer', 'buffer', 'uint64', 'int32'], 'int32'),
-    listxattr: sig(['buffer', 'buffer', 'uint64'], 'int64'),
-    removexattr: sig(['buffer', 'buffer'], 'int32'),
+    getxattr: sig(['pointer', 'pointer', 'pointer', 'uint64'], 'int64'),
+    setxattr: sig(['pointer', 'pointer', 'buffer', 'uint64', 'int32'], 'int32'),
+    listxattr: sig(['pointer', 'pointer', 'uint64'], 'int64'),
+    removexattr: sig(['pointer', 'pointer'], 'int32'),
     fallocate: sig(['int32', 'int32', 'int64', 'int64'], 'int32'),
     lseek: sig(['int32', 'int64', 'int32'], 'int64'),
     copy_file_range: sig(['int32', 'buffer', 'int32', 'buffer', 'uint64', 'uint32'], 'int64'),
@@ -125,6 +131,7 @@ function bind(): Libc | null {
     copy_file_range: (fdIn, offIn, fdOut, offOut, len, flags) => big(copyFileRange(fdIn, offIn, fdOut, offOut, len, flags)),
     utimensat: (dirfd, path, times, flags) => Number(utimensat(dirfd, path, times, flags)),
     errno: libc.errno,
+    ffi: libc.ffi,
   };
 }
 
@@ -185,28 +192,51 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
     const errno = c.errno();
     throw new FuseError(errno > 0 ? errno : 'EIO', `${call} failed`);
   };
-  /** The node's magic link, NUL-terminated. */
-  const pathOf = (ino: P.U64): Buffer => Buffer.from(`${ctx.node(ino).self}\0`);
-  const cName = (name: Buffer): Buffer => Buffer.concat([name, NUL]);
-  // Reused: every call is synchronous, and answers are copied out.
-  const xattrBuffer = Buffer.alloc(XATTR_MAX);
+  // Reused, at addresses taken once: every call is synchronous, and answers are copied out.
+  const [pathBuf, pathAt] = pinnedBuffer(c.ffi, MAGIC_LINK_SIZE);
+  pathBuf.write(MAGIC_LINK_PREFIX, 'latin1');
+  const [nameBuf, nameAt] = pinnedBuffer(c.ffi, XATTR_NAME_MAX + 1);
+  const [xattrBuffer, xattrAt] = pinnedBuffer(c.ffi, XATTR_MAX);
+  /** The node's magic link `/proc/self/fd/N`, NUL-terminated in the reused path buffer: its address. */
+  const pathOf = (ino: P.U64): bigint => {
+    const end = MAGIC_LINK_PREFIX.length + pathBuf.write(String(ctx.node(ino).fd), MAGIC_LINK_PREFIX.length, 'latin1');
+    pathBuf[end] = 0;
+    return pathAt;
+  };
+  /**
+   * `name` NUL-terminated in the reused name buffer: its address. A name longer than XATTR_NAME_MAX (which
+   * no decoded request holds) gets the VFS's own answer (fs/xattr.c import_xattr_name: ERANGE).
+   */
+  const cName = (name: Buffer): bigint => {
+    if (name.byteLength > XATTR_NAME_MAX) throw new FuseError('ERANGE', `xattr name longer than ${XATTR_NAME_MAX} bytes`);
+    nameBuf.set(name, 0);
+    nameBuf[name.byteLength] = 0;
+    return nameAt;
+  };
   const offIn = Buffer.alloc(8);
   const offOut = Buffer.alloc(8);
 
   return {
     getxattr(req) {
-      const n = c.getxattr(pathOf(req.ino), cName(req.name), xattrBuffer, XATTR_MAX_BIG);
+      // The size probe (size 0; the kernel's security.capability question before each new file's first
+      // write is one) asks libc for the length alone: with a buffer, the VFS would allocate and zero
+      // that many bytes first (fs/xattr.c do_getxattr). Otherwise at most what the caller can take, so
+      // the backing filesystem answers ERANGE itself for a longer value.
+      const probe = req.size === 0;
+      const n = probe
+        ? c.getxattr(pathOf(req.ino), cName(req.name), 0n, 0n)
+        : c.getxattr(pathOf(req.ino), cName(req.name), xattrAt, BigInt(Math.min(req.size, XATTR_MAX)));
       if (n < 0n) {
         if (c.errno() === ENODATA) throw NO_DATA;
         fail('getxattr');
       }
-      return Buffer.from(xattrBuffer.subarray(0, Number(n)));
+      // For the probe only the length is read (src/protocol/replies.ts encodeXattrData): a view will do.
+      return probe ? xattrBuffer.subarray(0, Number(n)) : Buffer.from(xattrBuffer.subarray(0, Number(n)));
     },
 
     setxattr(req) {
       const node = ctx.node(req.ino);
-      const path = Buffer.from(`${node.self}\0`);
-      if (c.setxattr(path, cName(req.name), req.value, BigInt(req.value.byteLength), req.flags) !== 0) fail('setxattr');
+      if (c.setxattr(pathOf(req.ino), cName(req.name), req.value, BigInt(req.value.byteLength), req.flags) !== 0) fail('setxattr');
       // With POSIX_ACL granted, the kernel asks the filesystem to drop S_ISGID when the caller could not
       // have kept it (fs/fuse/acl.c fuse_set_acl); the daemon, as root, kept it.
       if ((req.setxattrFlags & SetxattrFlags.ACL_KILL_SGID) !== 0) {
@@ -216,7 +246,7 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
     },
 
     listxattr(req, rc: RequestContext) {
-      const n = c.listxattr(pathOf(req.ino), xattrBuffer, BigInt(XATTR_MAX));
+      const n = c.listxattr(pathOf(req.ino), xattrAt, XATTR_MAX_BIG);
       if (n < 0n) fail('listxattr');
       const list = xattrBuffer.subarray(0, Number(n));
       // The daemon, as root, sees trusted.* names, which ext4 lists only for CAP_SYS_ADMIN callers
