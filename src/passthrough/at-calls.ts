@@ -20,9 +20,11 @@
  * undefined and the passthrough keeps its Node paths. src/mount/ffi.ts has the facts about node:ffi this
  * relies on.
  */
+import { closeSync, constants as fsConstants } from 'node:fs';
 import type { Attr } from '../protocol/replies.ts';
 import { u64FromHalves, type U64 } from '../protocol/u64.ts';
 import { bindLibc, pinnedBuffer, signature as sig } from '../ffi.ts';
+import { O_PATH } from './nodes.ts';
 
 /** The identity and attributes of an inode, from {@link AtCalls.statAt} / {@link AtCalls.statFd}. */
 export interface StatResult {
@@ -169,6 +171,21 @@ function bind(): AtCalls | null {
       return (symlinkat(cName(target, targetBuf, targetAt), dirfd, cName(name, nameBuf, nameAt)) as number) === 0 ? 0 : errno();
     },
   };
+}
+
+/**
+ * An O_PATH | O_NOFOLLOW descriptor of `name` in `dirfd`, with its stat, when that name still names the
+ * inode `fd` holds open; undefined, with nothing left open, when it names another inode or none (it was
+ * replaced or removed since `fd` was opened).
+ */
+export function openSameInode(calls: AtCalls, dirfd: number, name: Uint8Array, fd: number): { readonly fd: number; readonly st: StatResult } | undefined {
+  const byName = calls.openAt(dirfd, name, O_PATH | fsConstants.O_NOFOLLOW, 0);
+  if (byName < 0) return undefined;
+  const st = calls.statFd(byName);
+  const open = calls.statFd(fd);
+  if (typeof st !== 'number' && typeof open !== 'number' && st.ino === open.ino && st.dev === open.dev) return { fd: byName, st };
+  closeSync(byName);
+  return undefined;
 }
 
 /**

@@ -11,6 +11,8 @@
  *    `/proc/self/fd/N` (N its O_PATH | O_NOFOLLOW descriptor). Following a magic link stops at the inode
  *    it holds (fs/proc/base.c proc_pid_get_link), a symlink's own inode too, and never at a name another
  *    process can rename: the `f*` calls refuse O_PATH descriptors (EBADF), the `l*` ones by name would not.
+ *    getxattr uses fgetxattr instead when the node has a file open (./open-files.ts): the same inode,
+ *    without the procfs walk.
  *    user.* on symlinks never arrives (fs/xattr.c xattr_permission answers EPERM/ENODATA first, as on
  *    ext4); a crafted request gets the same answers from the backing filesystem's VFS. A value is read
  *    into a reused 64 KiB buffer, the VFS's limit for values and lists (XATTR_SIZE_MAX, XATTR_LIST_MAX),
@@ -48,6 +50,8 @@ export interface FfiOpsContext {
   node(ino: P.U64): PassthroughNode;
   /** The backing descriptor of an open file handle; throws (EBADF) for an unknown handle. */
   fileFd(fh: P.U64): number;
+  /** A descriptor of the node's inode open for reading or writing (an open file's), if it has one. */
+  openFd(ino: P.U64): number | undefined;
 }
 
 export type FfiOperations = Required<Pick<LowLevelOperations,
@@ -57,6 +61,7 @@ export type FfiOperations = Required<Pick<LowLevelOperations,
 interface Libc {
   /** The xattr calls take their path, name and buffer as addresses of pinned buffers (src/ffi.ts pinnedBuffer); 0n is NULL. */
   getxattr(path: bigint, name: bigint, value: bigint, size: bigint): bigint;
+  fgetxattr(fd: number, name: bigint, value: bigint, size: bigint): bigint;
   setxattr(path: bigint, name: bigint, value: Uint8Array, size: bigint, flags: number): number;
   listxattr(path: bigint, list: bigint, size: bigint): bigint;
   removexattr(path: bigint, name: bigint): number;
@@ -109,6 +114,7 @@ function bind(): Libc | null {
   if (!LP64_ARCHES.includes(process.arch)) return null;
   const libc = bindLibc('the passthrough\'s xattr, fallocate, lseek, copy_file_range and utimensat calls need', {
     getxattr: sig(['pointer', 'pointer', 'pointer', 'uint64'], 'int64'),
+    fgetxattr: sig(['int32', 'pointer', 'pointer', 'uint64'], 'int64'),
     setxattr: sig(['pointer', 'pointer', 'buffer', 'uint64', 'int32'], 'int32'),
     listxattr: sig(['pointer', 'pointer', 'uint64'], 'int64'),
     removexattr: sig(['pointer', 'pointer'], 'int32'),
@@ -118,11 +124,12 @@ function bind(): Libc | null {
     utimensat: sig(['int32', 'buffer', 'buffer', 'int32'], 'int32'),
   });
   if (typeof libc === 'string') return null;
-  const { getxattr, setxattr, listxattr, removexattr, fallocate, lseek, copy_file_range: copyFileRange, utimensat } = libc.fn;
+  const { getxattr, fgetxattr, setxattr, listxattr, removexattr, fallocate, lseek, copy_file_range: copyFileRange, utimensat } = libc.fn;
   // int64 results arrive as bigints and int32 ones as numbers (Node 26.12); normalised here either way.
   const big = (v: unknown): bigint => (typeof v === 'bigint' ? v : BigInt(v as number));
   return {
     getxattr: (path, name, value, size) => big(getxattr(path, name, value, size)),
+    fgetxattr: (fd, name, value, size) => big(fgetxattr(fd, name, value, size)),
     setxattr: (path, name, value, size, flags) => Number(setxattr(path, name, value, size, flags)),
     listxattr: (path, list, size) => big(listxattr(path, list, size)),
     removexattr: (path, name) => Number(removexattr(path, name)),
@@ -222,10 +229,14 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
       // write is one) asks libc for the length alone: with a buffer, the VFS would allocate and zero
       // that many bytes first (fs/xattr.c do_getxattr). Otherwise at most what the caller can take, so
       // the backing filesystem answers ERANGE itself for a longer value.
+      // Through an open descriptor of the inode when there is one (./open-files.ts: the kernel asks about
+      // security.capability with the file open), else through the magic link.
       const probe = req.size === 0;
-      const n = probe
-        ? c.getxattr(pathOf(req.ino), cName(req.name), 0n, 0n)
-        : c.getxattr(pathOf(req.ino), cName(req.name), xattrAt, BigInt(Math.min(req.size, XATTR_MAX)));
+      const name = cName(req.name);
+      const value = probe ? 0n : xattrAt;
+      const size = probe ? 0n : BigInt(Math.min(req.size, XATTR_MAX));
+      const fd = ctx.openFd(req.ino);
+      const n = fd === undefined ? c.getxattr(pathOf(req.ino), name, value, size) : c.fgetxattr(fd, name, value, size);
       if (n < 0n) {
         if (c.errno() === ENODATA) throw NO_DATA;
         fail('getxattr');

@@ -51,12 +51,12 @@ import { hasFlag } from '../protocol/negotiated.ts';
 import { NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
 import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
-import { atCalls, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
+import { atCalls, openSameInode, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
 import { makeSpecial, renameNoReplace } from './special.ts';
 import { byDescriptor } from './by-descriptor.ts';
 import { ffiOperations, ffiSetTimes } from './ffi-ops.ts';
 import { BackingReader } from './reads.ts';
-import { WorkerReadableFiles } from './worker-reads.ts';
+import { OpenFiles } from './open-files.ts';
 import { dropSetIds } from './set-ids.ts';
 import { ListingCache, takeListing, namedListing, exportListing, namesOnlyPage, type Listing, type ListingSource } from './listing.ts';
 import type { RecoveryJournal } from '../handoff/supervisor-journal.ts';
@@ -256,8 +256,9 @@ class NodeStat implements StatResult {
  */
 export function createPassthrough(source: string, options: PassthroughOptions = {}): PassthroughOperations {
   const nodes = new NodeTable(source);
-  // Mirrored into the handle table that lets clone-queue workers answer READ/WRITE (./worker-reads.ts).
-  const files = new WorkerReadableFiles<FileHandle>();
+  // Mirrored into the handle table that lets clone-queue workers answer READ/WRITE (./worker-reads.ts),
+  // and indexed by node (./open-files.ts).
+  const files = new OpenFiles<PassthroughNode, FileHandle>();
   const reader = new BackingReader();
   const dirs = new Map<number, DirHandle>();
   let nextDirHandle = 1;
@@ -344,6 +345,18 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     return r;
   };
   /**
+   * An O_PATH descriptor of the file CREATE just opened as `fd` under `name` in `dir`, and its stat when
+   * known. By name, checked against `fd`'s identity: procfs's entry for a just-opened descriptor is new,
+   * or stale since the number's previous file closed (fs/proc/fd.c tid_fd_revalidate), so reopening its
+   * magic link first allocates a dentry and an inode there (proc_lookupfd): 10–20 µs per create measured,
+   * against ~2 µs for a name in the directory just searched. The magic link when the name no longer
+   * names that file (replaced or removed in SOURCE meanwhile).
+   */
+  const createdPath = (dir: PassthroughNode, name: Buffer, fd: number): [number, StatResult | undefined] => {
+    const same = atc === undefined ? undefined : openSameInode(atc, dir.fd, name, fd);
+    return same === undefined ? [reopenPath(fd), undefined] : [same.fd, same.st];
+  };
+  /**
    * Runs `use` with a name of `node`, for the calls Node only offers by path (readlink, link) when
    * node:ffi is missing (./by-descriptor.ts). Any name the node was seen under may be gone or name
    * another inode by now (another client unlinked or replaced it; the daemon's own record may only
@@ -406,11 +419,11 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
    * a node with one lookup.
    */
   const finishCreate = (parent: PassthroughNode, name: Buffer, mode: number | undefined, owner: RequestContext | undefined, openFd?: number): P.EntryReply => {
-    // By name, the last component is not followed; through an open descriptor's magic link, the link is.
-    const fd = openFd === undefined ? openAt(parent, name, O_PATH | C.O_NOFOLLOW) : reopenPath(openFd);
+    // By name, the last component is not followed; the file CREATE opened is the one checked for.
+    const [fd, known] = openFd === undefined ? [openAt(parent, name, O_PATH | C.O_NOFOLLOW), undefined] : createdPath(parent, name, openFd);
     try {
       const self = `/proc/self/fd/${fd}`;
-      let st = statFd(fd);
+      let st = known ?? statFd(fd);
       let changed = false;
       if (owner !== undefined && preserveOwnership && owner.uid !== INVALID_UIDGID && owner.gid !== INVALID_UIDGID) {
         // Only a caller other than the daemon's own user can need a chown.
@@ -1038,7 +1051,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   }
   // xattrs, fallocate, lseek, copy_file_range through libc (Node >= 26); absent without node:ffi, so the
   // kernel's defaults apply (./ffi-ops.ts).
-  const viaLibc = ffiOperations({ node: nodeOf, fileFd: (fh) => fileOf(fh).fd });
+  const viaLibc = ffiOperations({ node: nodeOf, fileFd: (fh) => fileOf(fh).fd, openFd: (ino) => files.descriptorOf(nodeOf(ino)) });
   if (viaLibc !== undefined && options.xattrs === false) {
     const { getxattr: _g, setxattr: _s, listxattr: _l, removexattr: _r, ...rest } = viaLibc;
     Object.assign(ops, rest);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { atCalls, devOf, AT_REMOVEDIR } from '../../src/passthrough/at-calls.ts';
+import { atCalls, devOf, openSameInode, AT_REMOVEDIR } from '../../src/passthrough/at-calls.ts';
 import { keyOf, O_PATH } from '../../src/passthrough/nodes.ts';
 import { attrFromStats } from '../../src/ops/stats.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
@@ -155,6 +155,33 @@ test('openAt, mkdirAt, symlinkAt, unlinkAt: relative to the descriptor, errors a
     assert.equal(c.unlinkAt(dfd, Buffer.from('l'), 0), 0);
     assert.equal(c.unlinkAt(dfd, Buffer.from('new'), 0), -2);
     assert.deepEqual(fs.readdirSync(dir), []);
+  } finally {
+    fs.closeSync(dfd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('openSameInode: the name\'s O_PATH descriptor while it names the open file; nothing left open once it was replaced or removed', { skip: calls === undefined && 'without node:ffi: run in a child under TSFUSE_NODE26 (next test)' }, () => {
+  const c = calls!;
+  const dir = fs.mkdtempSync(join(tmpdir(), 'tsfuse-at-same-'));
+  const dfd = fs.openSync(dir, O_PATH | fs.constants.O_DIRECTORY);
+  const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+  try {
+    const fd = c.openAt(dfd, Buffer.from('f'), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+    const same = openSameInode(c, dfd, Buffer.from('f'), fd);
+    assert.ok(same !== undefined);
+    assert.equal(same.st.ino, fs.fstatSync(fd).ino);
+    assert.equal(BigInt(same.st.ino), fs.fstatSync(same.fd, { bigint: true }).ino);
+    fs.closeSync(same.fd);
+    // Another file renamed onto the name (the race the check is for), then the name removed.
+    fs.writeFileSync(join(dir, 'other'), 'x');
+    fs.renameSync(join(dir, 'other'), join(dir, 'f'));
+    const before = openFds();
+    assert.equal(openSameInode(c, dfd, Buffer.from('f'), fd), undefined);
+    fs.unlinkSync(join(dir, 'f'));
+    assert.equal(openSameInode(c, dfd, Buffer.from('f'), fd), undefined);
+    assert.equal(openFds(), before, 'no descriptor left open');
+    fs.closeSync(fd);
   } finally {
     fs.closeSync(dfd);
     fs.rmSync(dir, { recursive: true, force: true });

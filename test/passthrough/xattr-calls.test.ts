@@ -102,6 +102,36 @@ test('xattr calls name the right inode through the reused magic-link buffer, for
   }
 });
 
+test('getxattr while files are open (fgetxattr on an open descriptor): each node its own value, before, during and after', { skip: HERE }, () => {
+  const source = fs.mkdtempSync(join(tmpdir(), 'tsfuse-xattr-'));
+  const ops = createPassthrough(source, { preserveOwnership: false, kernelPassthrough: false });
+  try {
+    const made: { ino: number; fh: number }[] = [];
+    for (const name of ['one', 'two', 'three']) {
+      // CREATE, as the kernel sends it: the file stays open (a handle) until RELEASE.
+      const r = ops.create!({ parent: 1, name: Buffer.from(name), flags: fs.constants.O_WRONLY, mode: 0o100644, umask: 0, openFlags: 0 } as never, ctx) as unknown as { entry: { ino: number }; open: { fh: number } };
+      made.push({ ino: r.entry.ino, fh: r.open.fh });
+      set(ops, r.entry.ino, 'user.name', Buffer.from(name));
+      // The kernel's question before the first write: the size probe of security.capability.
+      assert.throws(() => get(ops, r.entry.ino, 'security.capability', 0), { code: 'ENODATA' });
+    }
+    // A second open of "two" (OPEN), then the first handle released: the other still answers for it.
+    const again = ops.open!({ ino: made[1]!.ino, flags: fs.constants.O_RDONLY, openFlags: 0 } as never, ctx) as unknown as { fh: number };
+    ops.release!({ ino: made[1]!.ino, fh: made[1]!.fh, flags: 0, releaseFlags: 0, lockOwner: 0 } as never, ctx);
+    ['one', 'two', 'three'].forEach((name, i) => {
+      assert.equal(get(ops, made[i]!.ino, 'user.name', 100).toString(), name);
+      assert.equal(get(ops, made[i]!.ino, 'user.name', 0).length, name.length);
+    });
+    ops.release!({ ino: made[1]!.ino, fh: again.fh, flags: 0, releaseFlags: 0, lockOwner: 0 } as never, ctx);
+    for (const { ino, fh } of [made[0]!, made[2]!]) ops.release!({ ino, fh, flags: 0, releaseFlags: 0, lockOwner: 0 } as never, ctx);
+    // All closed: through the magic links again.
+    ['one', 'two', 'three'].forEach((name, i) => assert.equal(get(ops, made[i]!.ino, 'user.name', 100).toString(), name));
+  } finally {
+    ops.close();
+    fs.rmSync(source, { recursive: true, force: true });
+  }
+});
+
 test('the xattr buffers handed to libc as addresses outlive garbage collection', { skip: HERE }, () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
