@@ -125,7 +125,9 @@ test('getxattr while files are open (fgetxattr on an open descriptor): each node
     ops.release!({ ino: made[1]!.ino, fh: again.fh, flags: 0, releaseFlags: 0, lockOwner: 0 } as never, ctx);
     for (const { ino, fh } of [made[0]!, made[2]!]) ops.release!({ ino, fh, flags: 0, releaseFlags: 0, lockOwner: 0 } as never, ctx);
     // All closed: through the magic links again.
-    ['one', 'two', 'three'].forEach((name, i) => assert.equal(get(ops, made[i]!.ino, 'user.name', 100).toString(), name));
+    ['one', 'two', 'three'].forEach((name, i) => {
+      assert.equal(get(ops, made[i]!.ino, 'user.name', 100).toString(), name);
+    });
   } finally {
     ops.close();
     fs.rmSync(source, { recursive: true, force: true });
