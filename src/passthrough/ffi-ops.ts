@@ -228,9 +228,9 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
       // The size probe (size 0; the kernel's security.capability question before each new file's first
       // write is one) asks libc for the length alone: with a buffer, the VFS would allocate and zero
       // that many bytes first (fs/xattr.c do_getxattr). Otherwise at most what the caller can take, so
-      // the backing filesystem answers ERANGE itself for a longer value.
-      // Through an open descriptor of the inode when there is one (./open-files.ts: the kernel asks about
-      // security.capability with the file open), else through the magic link.
+      // the backing filesystem answers ERANGE itself for a longer value. Through a descriptor the node
+      // has open when there is one (./open-files.ts: that question comes with the file open), else
+      // through the magic link.
       const probe = req.size === 0;
       const name = cName(req.name);
       const value = probe ? 0n : xattrAt;
