@@ -430,8 +430,11 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         const parentSetgid = st.uid !== owner.uid || st.gid !== owner.gid ? (statFd(parent.fd).mode & S_ISGID) !== 0 : false;
         const gid = parentSetgid ? st.gid : owner.gid;
         if (st.uid !== owner.uid || st.gid !== gid) {
-          // Through the magic link: changes this inode even when it is a symlink, and follows nothing else.
-          fs.chownSync(self, owner.uid, gid);
+          // Through the file CREATE opened, else the magic link: either changes this inode, even when it is
+          // a symlink, and follows nothing else (the open file spares a first walk of the new descriptor's
+          // procfs entry: see createdPath).
+          if (openFd !== undefined) fs.fchownSync(openFd, owner.uid, gid);
+          else fs.chownSync(self, owner.uid, gid);
           st = statFd(fd);
           changed = true;
         }
@@ -440,7 +443,11 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
         const have = st.mode & 0o7777;
         // A directory made in a setgid directory inherits S_ISGID: keep it.
         const want = (mode & 0o7777) | ((st.mode & S_IFMT) === S_IFDIR ? have & S_ISGID : 0);
-        if (have !== want) { fs.chmodSync(self, want); changed = true; }
+        if (have !== want) {
+          if (openFd !== undefined) fs.fchmodSync(openFd, want);
+          else fs.chmodSync(self, want);
+          changed = true;
+        }
       }
       if (changed) st = statFd(fd);
       return entry(nodes.adopt(fd, st, parent, name), st.attr);
