@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildLoadGen, runProcess, type LoadGen } from './lib/loadgen.ts';
-import { buildTools, launchFor, openFileLimit, startDaemon, type Running, type SubjectId } from './lib/subjects.ts';
+import { buildTools, filesPerCreateRun, launchFor, openFileLimit, startDaemon, type Running, type SubjectId } from './lib/subjects.ts';
 import { median } from './lib/analysis.ts';
 
 const { values: args } = parseArgs({
@@ -103,7 +103,7 @@ try {
   // Every file a round creates stays cached, and with it a descriptor in passthrough_ll and tsfuse, until
   // the unlinks: all rounds' files must fit under the daemons' open-file limit (which this machine may not
   // let us raise: bench/lib/subjects.ts FD_LIMIT). Past it, creates fail with EMFILE.
-  const createCap = Math.min(100_000, Math.floor((openFileLimit() * 0.8) / rounds));
+  const createCap = Math.min(100_000, filesPerCreateRun(rounds));
   if (workloads.includes('create') && createCap < 100_000) log(`create: at most ${createCap} files per round (${rounds} rounds under an open-file limit of ${openFileLimit()})`);
   let synced = false;
   for (const { r, ws } of schedule) {

@@ -38,10 +38,10 @@ import {
 } from './lib/analysis.ts';
 import { describeMachine, dropCaches, dropDentries, LoadSampler, loadavg, machineBusyUs } from './lib/machine.ts';
 import {
-  ALL_SUBJECTS, ANCHORS, FD_LIMIT, NULL_SUBJECTS, buildTools, launchFor, openFileLimit, processMemory, startDaemon,
+  ALL_SUBJECTS, ANCHORS, FD_LIMIT, NULL_SUBJECTS, buildTools, filesPerCreateRun, launchFor, openFileLimit, processMemory, startDaemon,
   type NullSubjectId, type Running, type SubjectId, type Timeouts, type Tools,
 } from './lib/subjects.ts';
-import { runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
+import { CREATE_FILES, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,11 +66,18 @@ const PRESETS: Record<string, Sizes & { rounds: number; quietMs: number }> = {
   tiny: { seconds: 0.1, bigMiB: 8, dirEntries: 500, lookupFiles: 500, lookupPasses: 2, rounds: 1, quietMs: 0 },
 };
 const preset = fitLookups(PRESETS[MODE]!);
-const sizes: Sizes = { ...preset, ...(args.seconds !== undefined && { seconds: Number(args.seconds) }) };
 const rounds = args.rounds !== undefined ? Number(args.rounds) : preset.rounds;
 const wantedList = (args.subjects ?? (MODE === 'tiny' ? 'native,tsfuse' : [...ALL_SUBJECTS, ...NULL_SUBJECTS].join(','))).split(',');
 const wanted = new Set(wantedList);
 const dropAllowed = !args['no-drop-caches'] && MODE !== 'tiny';
+/**
+ * Every create's files stay until the unlinks after the last round, each with a descriptor in
+ * passthrough_ll and tsfuse while the kernel keeps its inode. The cold read's drop_caches between rounds
+ * makes the kernel forget them; without it, all rounds' files and the warm-up's must fit under the
+ * daemons' open-file limit, or the later creates fail with EMFILE.
+ */
+const createFiles = dropAllowed ? CREATE_FILES : Math.min(CREATE_FILES, filesPerCreateRun(rounds + 1));
+const sizes: Sizes = { ...preset, createFiles, ...(args.seconds !== undefined && { seconds: Number(args.seconds) }) };
 const memoryWanted = !args['no-memory'];
 /** Above this many cores of background CPU, a measurement waits (up to 2 s) before it starts. */
 const QUIET_CORES = 0.25;
@@ -228,6 +235,10 @@ function report(machine: string, sampler: LoadSampler, started: number, loadBefo
   p();
   if (FD_LIMIT.length > 0) {
     p(`Every daemon runs under \`${FD_LIMIT.join(' ')}\` (an open file per cached inode for passthrough_ll and tsfuse).`);
+    p();
+  }
+  if (createFiles < CREATE_FILES) {
+    p(`Each create run made at most ${createFiles.toLocaleString('en')} files: without drop_caches between rounds, every round's files stay cached until the unlinks, and must fit under the daemons' open-file limit of ${openFileLimit().toLocaleString('en')}.`);
     p();
   }
   const subjectsOf = (w: WorkloadId): string[] => [...(samples.get(w)?.keys() ?? [])];

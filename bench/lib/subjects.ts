@@ -200,6 +200,14 @@ export function openFileLimit(): number {
   return hard === undefined || hard === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(hard);
 }
 
+/**
+ * The most files each of `runs` create runs may make when all their files stay cached at once (each
+ * holding a descriptor in passthrough_ll and tsfuse): together a fifth under {@link openFileLimit}.
+ */
+export function filesPerCreateRun(runs: number): number {
+  return Math.floor((openFileLimit() * 0.8) / runs);
+}
+
 /** Spawns a daemon and resolves once `mountpoint` is a FUSE mount; rejects if it exits or takes > 30 s. */
 export async function startDaemon(argv: readonly string[], mountpoint: string, opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Running> {
   const [cmd, ...args] = [...FD_LIMIT, ...argv];

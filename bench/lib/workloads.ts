@@ -19,7 +19,12 @@ export interface Sizes {
   /** Files looked up per pass of the memory workload, and passes (each followed by forgets). */
   readonly lookupFiles: number;
   readonly lookupPasses: number;
+  /** The most files one create run makes (default {@link CREATE_FILES}). */
+  readonly createFiles?: number;
 }
+
+/** The most files a create run makes unless {@link Sizes.createFiles} says fewer. */
+export const CREATE_FILES = 200_000;
 
 export type WorkloadId = 'stat' | 'readdir' | 'create' | 'unlink' | 'seqReadCold' | 'seqReadCached' | 'seqWrite' | 'randRead' | 'randReadAttr1' | 'nullStat';
 
@@ -98,7 +103,7 @@ export async function runWorkload(id: WorkloadId, t: Target, lg: LoadGen, s: Siz
     case 'create': {
       const dir = scratchDir(t);
       mkdirSync(dir, { recursive: true });
-      const r = await lg.run(['create', dir, s.seconds, 200_000], timeout);
+      const r = await lg.run(['create', dir, s.seconds, s.createFiles ?? CREATE_FILES], timeout);
       const [n, ns] = r.values as [number, number];
       state.set(`created:${dir}`, n);
       return { value: n / (ns / 1e9), work: n, clientCpuUs: r.clientCpuUs };

@@ -37,7 +37,7 @@ import { endianness } from 'node:os';
 import type { LowLevelOperations, RequestContext } from '../ops/lowlevel.ts';
 import { S_ISGID } from '../ops/file-mode.ts';
 import type * as P from '../protocol/index.ts';
-import { FuseError } from '../errors.ts';
+import { Errno, FuseError } from '../errors.ts';
 import { SetxattrFlags } from '../protocol/constants.ts';
 import { XATTR_NAME_MAX } from '../protocol/requests.ts';
 import type { PassthroughNode } from './nodes.ts';
@@ -50,8 +50,8 @@ export interface FfiOpsContext {
   node(ino: P.U64): PassthroughNode;
   /** The backing descriptor of an open file handle; throws (EBADF) for an unknown handle. */
   fileFd(fh: P.U64): number;
-  /** A descriptor of the node's inode open for reading or writing (an open file's), if it has one. */
-  openFd(ino: P.U64): number | undefined;
+  /** A descriptor of `node`'s inode open for reading or writing (an open file's), if it has one. */
+  openFd(node: PassthroughNode): number | undefined;
 }
 
 export type FfiOperations = Required<Pick<LowLevelOperations,
@@ -86,14 +86,13 @@ const MAX_RW_COUNT = 0x7fff_f000n;
 const TRUSTED = Buffer.from('trusted.');
 const OFF_T_MAX = 2n ** 63n - 1n;
 const LITTLE_ENDIAN = endianness() === 'LE';
-const ENODATA = 61;
 /**
  * getxattr's "no such attribute", one shared frozen error: the kernel asks for security.capability
  * before the first write to each file (fs/backing-file.c backing_file_write_iter and fs/fuse/file.c
  * fuse_cache_write_iter call file_remove_privs), so every create + write meets it, and an Error with its
  * stack trace per answer cost more than the getxattr.
  */
-const NO_DATA = Object.freeze(new FuseError(ENODATA));
+const NO_DATA = Object.freeze(new FuseError(Errno.ENODATA));
 
 /** An offset or length as the off_t libc takes; EINVAL beyond it (a crafted frame: the kernel sends none). */
 function offT(v: P.U64): bigint {
@@ -204,9 +203,9 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
   pathBuf.write(MAGIC_LINK_PREFIX, 'latin1');
   const [nameBuf, nameAt] = pinnedBuffer(c.ffi, XATTR_NAME_MAX + 1);
   const [xattrBuffer, xattrAt] = pinnedBuffer(c.ffi, XATTR_MAX);
-  /** The node's magic link `/proc/self/fd/N`, NUL-terminated in the reused path buffer: its address. */
-  const pathOf = (ino: P.U64): bigint => {
-    const end = MAGIC_LINK_PREFIX.length + pathBuf.write(String(ctx.node(ino).fd), MAGIC_LINK_PREFIX.length, 'latin1');
+  /** `node`'s magic link `/proc/self/fd/N`, NUL-terminated in the reused path buffer: its address. */
+  const pathOf = (node: PassthroughNode): bigint => {
+    const end = MAGIC_LINK_PREFIX.length + pathBuf.write(String(node.fd), MAGIC_LINK_PREFIX.length, 'latin1');
     pathBuf[end] = 0;
     return pathAt;
   };
@@ -235,10 +234,11 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
       const name = cName(req.name);
       const value = probe ? 0n : xattrAt;
       const size = probe ? 0n : BigInt(Math.min(req.size, XATTR_MAX));
-      const fd = ctx.openFd(req.ino);
-      const n = fd === undefined ? c.getxattr(pathOf(req.ino), name, value, size) : c.fgetxattr(fd, name, value, size);
+      const node = ctx.node(req.ino);
+      const fd = ctx.openFd(node);
+      const n = fd === undefined ? c.getxattr(pathOf(node), name, value, size) : c.fgetxattr(fd, name, value, size);
       if (n < 0n) {
-        if (c.errno() === ENODATA) throw NO_DATA;
+        if (c.errno() === Errno.ENODATA) throw NO_DATA;
         fail('getxattr');
       }
       // For the probe only the length is read (src/protocol/replies.ts encodeXattrData): a view will do.
@@ -247,7 +247,7 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
 
     setxattr(req) {
       const node = ctx.node(req.ino);
-      if (c.setxattr(pathOf(req.ino), cName(req.name), req.value, BigInt(req.value.byteLength), req.flags) !== 0) fail('setxattr');
+      if (c.setxattr(pathOf(node), cName(req.name), req.value, BigInt(req.value.byteLength), req.flags) !== 0) fail('setxattr');
       // With POSIX_ACL granted, the kernel asks the filesystem to drop S_ISGID when the caller could not
       // have kept it (fs/fuse/acl.c fuse_set_acl); the daemon, as root, kept it.
       if ((req.setxattrFlags & SetxattrFlags.ACL_KILL_SGID) !== 0) {
@@ -257,7 +257,7 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
     },
 
     listxattr(req, rc: RequestContext) {
-      const n = c.listxattr(pathOf(req.ino), xattrAt, XATTR_MAX_BIG);
+      const n = c.listxattr(pathOf(ctx.node(req.ino)), xattrAt, XATTR_MAX_BIG);
       if (n < 0n) fail('listxattr');
       const list = xattrBuffer.subarray(0, Number(n));
       // The daemon, as root, sees trusted.* names, which ext4 lists only for CAP_SYS_ADMIN callers
@@ -275,7 +275,7 @@ export function ffiOperations(ctx: FfiOpsContext): FfiOperations | undefined {
     },
 
     removexattr(req) {
-      if (c.removexattr(pathOf(req.ino), cName(req.name)) !== 0) fail('removexattr');
+      if (c.removexattr(pathOf(ctx.node(req.ino)), cName(req.name)) !== 0) fail('removexattr');
     },
 
     fallocate(req) {

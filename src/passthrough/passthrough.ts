@@ -1058,7 +1058,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   }
   // xattrs, fallocate, lseek, copy_file_range through libc (Node >= 26); absent without node:ffi, so the
   // kernel's defaults apply (./ffi-ops.ts).
-  const viaLibc = ffiOperations({ node: nodeOf, fileFd: (fh) => fileOf(fh).fd, openFd: (ino) => files.descriptorOf(nodeOf(ino)) });
+  const viaLibc = ffiOperations({ node: nodeOf, fileFd: (fh) => fileOf(fh).fd, openFd: (node) => files.descriptorOf(node) });
   if (viaLibc !== undefined && options.xattrs === false) {
     const { getxattr: _g, setxattr: _s, listxattr: _l, removexattr: _r, ...rest } = viaLibc;
     Object.assign(ops, rest);

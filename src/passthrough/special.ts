@@ -17,12 +17,7 @@ import { createServer } from 'node:net';
 import { linkSync, lstatSync, renameSync, unlinkSync, chmodSync } from 'node:fs';
 import { FuseError } from '../errors.ts';
 import { decodeRdev } from './attr.ts';
-import { S_IFMT } from '../ops/file-mode.ts';
-
-const S_IFIFO = 0o010000;
-const S_IFCHR = 0o020000;
-const S_IFBLK = 0o060000;
-const S_IFSOCK = 0o140000;
+import { S_IFBLK, S_IFCHR, S_IFIFO, S_IFMT, S_IFSOCK } from '../ops/file-mode.ts';
 
 let tempCounter = 0;
 function tempName(): string {

@@ -22,6 +22,7 @@ import type { Negotiated } from '../protocol/negotiated.ts';
 import type { InitFlagName } from '../protocol/constants.ts';
 import { createUringTransport } from './uring-transport.ts';
 import { pollRead } from './poll-read.ts';
+import { Errno } from '../errors.ts';
 
 export interface Transport {
   readonly kind: string;
@@ -196,9 +197,6 @@ function newWriteReq(binding: StreamWrapBinding): object {
   return req;
 }
 
-const EAGAIN = 11;
-const EIO = 5;
-
 /**
  * One read(2) of a non-blocking fd through fs (no node:ffi in use: ./poll-read.ts): the byte count, or
  * minus the errno. Every empty read throws EAGAIN as an Error, and capturing its stack is most of what
@@ -213,7 +211,7 @@ function readNonBlocking(fd: number, buffer: Buffer): number {
   } catch (e) {
     // Node's errno is libuv's: minus the Linux errno.
     const errno = (e as NodeJS.ErrnoException).errno;
-    return typeof errno === 'number' && errno < 0 ? errno : -EIO;
+    return typeof errno === 'number' && errno < 0 ? errno : -Errno.EIO;
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
   }
@@ -312,7 +310,7 @@ class EpollTransport extends FdWriter implements Transport {
       }
       if (n < 0) {
         // EAGAIN: nothing yet. Anything else (ENODEV after unmount) libuv meets and reports on its next read.
-        if (n !== -EAGAIN || performance.now() > deadline) return;
+        if (n !== -Errno.EAGAIN || performance.now() > deadline) return;
         continue;
       }
       if (n === 0) return;
