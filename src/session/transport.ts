@@ -290,7 +290,8 @@ class EpollTransport extends FdWriter implements Transport {
    * after a LOOKUP) sends its next request within microseconds, and on a virtual machine waking a
    * sleeping reader on another vCPU (fs/fuse/dev.c fuse_dev_wake_and_unlock → an IPI through the
    * hypervisor) costs more than the request itself. The event loop gets the thread back at least every
-   * MAX_POLL_MS, so timers, signals and other I/O are never starved.
+   * MAX_POLL_MS, so timers, signals and other I/O are never starved. Between empty reads it yields the
+   * CPU (poll-read.ts yieldCpu), so a client just woken on this CPU is not kept waiting behind the poll.
    */
   #poll(deliver: (buffer: Buffer, nread: number) => void): void {
     const start = performance.now();
@@ -311,6 +312,7 @@ class EpollTransport extends FdWriter implements Transport {
       if (n < 0) {
         // EAGAIN: nothing yet. Anything else (ENODEV after unmount) libuv meets and reports on its next read.
         if (n !== -Errno.EAGAIN || performance.now() > deadline) return;
+        libc?.yieldCpu();
         continue;
       }
       if (n === 0) return;

@@ -185,6 +185,9 @@ async function countingReadSync(body: () => Promise<void>): Promise<number> {
 
 test('without node:ffi in use, polling reads through fs.readSync', { skip: skip || (ffiInUse() !== undefined && 'node:ffi is in use in this process') }, async () => {
   assert.equal(pollRead(), undefined, 'pollRead never loads node:ffi itself');
+  // A first run compiles the path: its first poll could outlast the 2 ms a poll may hold the thread, and
+  // epoll would then read the next frame (1 run in ~25 failed so).
+  await polledOf(10, 5000, true);
   let polled = 0;
   const calls = await countingReadSync(async () => { polled = await polledOf(10, 5000, true); });
   assert.equal(polled, 9);
@@ -208,6 +211,7 @@ test('with node:ffi in use: libc read returns bytes or minus the errno, with no 
     assert.equal(libc.read(rfd, at, buffer.length), 11);
     assert.equal(buffer.toString('latin1', 0, 11), 'frame bytes');
     assert.equal(libc.read(-1, at, buffer.length), -9, 'EBADF');
+    libc.yieldCpu(); // sched_yield(2) cannot fail: bound, it just returns
   } finally {
     closeSync(rfd);
     rmSync(dir, { recursive: true, force: true });
@@ -216,10 +220,22 @@ test('with node:ffi in use: libc read returns bytes or minus the errno, with no 
 
 test('with node:ffi in use, polling reads through libc: frames intact across buffer swaps, no fs.readSync', { skip: MAJOR >= 26 ? skip : 'needs node:ffi: run in a child under TSFUSE_NODE26 (last test)', timeout: 10_000 }, async () => {
   assert.notEqual(typeof bindLibc('the test needs', { getpid: signature([], 'int32') }), 'string');
+  await polledOf(10, 5000, true); // compiles the path (see the fs.readSync case)
+  // Each empty read is followed by a yield of the CPU (poll-read.ts yieldCpu), counted here.
+  const libc = pollRead()!;
+  const yieldCpu = libc.yieldCpu;
+  let yields = 0;
+  libc.yieldCpu = () => { yields++; yieldCpu(); };
   let polled = 0;
-  const calls = await countingReadSync(async () => { polled = await polledOf(10, 5000, true); });
+  let calls = 0;
+  try {
+    calls = await countingReadSync(async () => { polled = await polledOf(10, 5000, true); });
+  } finally {
+    libc.yieldCpu = yieldCpu;
+  }
   assert.equal(polled, 9);
   assert.equal(calls, 0, 'no fs.readSync while polling');
+  assert.ok(yields > 0, 'the CPU was yielded between empty reads');
   // Frames above the copy limit (16 KiB) are lent: the next read goes into another buffer, whose address
   // the poll takes anew. Each frame's bytes must arrive whole, big and small alternating.
   const big = 40_000;
