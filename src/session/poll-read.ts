@@ -19,12 +19,12 @@ export interface PollRead {
   /** The address of `buffer`'s bytes, for {@link read} (stable: the transport's buffers are off-heap, allocUnsafeSlow). */
   pointerOf(buffer: Buffer): bigint;
   /**
-   * sched_yield(2): lets a task waiting for this CPU run now. The client a reply wakes is placed on the
-   * replying thread's CPU when that one looks cheaper to reach (kernel/sched/fair.c select_task_rq_fair,
-   * wake_affine), and there it waited behind the polling thread until the scheduler preempted it. An
-   * unlink loop through the passthrough on this 2-vCPU VM, fuse tracepoints (fuse_request_end → the
-   * client's next fuse_request_send): median 21–30 µs without the yield, 6–8 µs with it. With nothing
-   * else runnable here, the call returns at once.
+   * sched_yield(2): lets a task waiting for this CPU run now. The client a reply wakes is queued on the
+   * polling thread's CPU when no other CPU is idle (kernel/sched/fair.c select_task_rq_fair finds no idle
+   * sibling: say a libuv thread is freeing an unlinked file's blocks on the other), and there it waited
+   * until the scheduler preempted the poll. An unlink loop through the passthrough on ext4, 2-vCPU VM,
+   * fuse tracepoints (fuse_request_end → the client's next fuse_request_send): medians 21–30 µs without
+   * the yield, 6–8 µs with it. With nothing else runnable here, the call returns at once.
    */
   yieldCpu(): void;
 }
