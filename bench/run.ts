@@ -38,7 +38,7 @@ import {
 } from './lib/analysis.ts';
 import { describeMachine, dropCaches, dropDentries, LoadSampler, loadavg, machineBusyUs } from './lib/machine.ts';
 import {
-  ALL_SUBJECTS, ANCHORS, FD_LIMIT, NULL_SUBJECTS, buildTools, filesPerCreateRun, launchFor, openFileLimit, processMemory, startDaemon,
+  ALL_SUBJECTS, ANCHORS, FD_LIMIT, NULL_SUBJECTS, STDERR_KEPT, buildTools, filesPerCreateRun, launchFor, openFileLimit, processMemory, startDaemon,
   type NullSubjectId, type Running, type SubjectId, type Timeouts, type Tools,
 } from './lib/subjects.ts';
 import { CREATE_FILES, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
@@ -122,6 +122,16 @@ function record(w: WorkloadId, subject: string, s: Sample): void {
   m.set(subject, list);
 }
 
+/** {@link runWorkload}, its failure named: which workload, on which subject, in which round. */
+async function runNamed(...a: Parameters<typeof runWorkload>): ReturnType<typeof runWorkload> {
+  const [w, t] = a;
+  try {
+    return await runWorkload(...a);
+  } catch (e) {
+    throw new Error(`${w} on ${t.id} (${t.round === undefined ? 'warm-up' : `round ${t.round + 1}`}): ${(e as Error).message}`, { cause: e });
+  }
+}
+
 /** Runs one workload on one subject and records the sample. */
 async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number, source: string, state: Map<string, number>): Promise<void> {
   if (w === 'seqReadCold') await dropCaches();
@@ -135,7 +145,7 @@ async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number,
   const busy0 = machineBusyUs();
   const own0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
-  const out = await runWorkload(w, { id: subj.id, dir: subj.dir, native: subj.daemon === undefined, round }, lg, sizes, state);
+  const out = await runNamed(w, { id: subj.id, dir: subj.dir, native: subj.daemon === undefined, round }, lg, sizes, state);
   const wallUs = Number(process.hrtime.bigint() - t0) / 1e3;
   const own = process.cpuUsage(own0);
   const daemonsUs = running.reduce((sum, d, i) => sum + d.cpuUs() - cpu0[i]!, 0);
@@ -355,7 +365,7 @@ async function main(): Promise<number> {
     if (MODE !== 'tiny') {
       for (const s of phase1) {
         for (const w of ['stat', 'readdir', 'create', 'randRead'] as const) {
-          await runWorkload(w, { id: s.id, dir: s.dir, native: s.daemon === undefined }, lg, warm, state);
+          await runNamed(w, { id: s.id, dir: s.dir, native: s.daemon === undefined }, lg, warm, state);
         }
       }
     }
@@ -378,7 +388,7 @@ async function main(): Promise<number> {
     // machine's samples natively (638 µs a file; 31–52 µs to open the same names again once they existed)
     // and 34–39 % through passthrough_ll or tsfuse. Per-round create ratios had swung 0.2–3.6×.
     if (PHASE1_WORKLOADS.includes('unlink')) {
-      if (MODE !== 'tiny') for (const s of phase1) await runWorkload('unlink', { id: s.id, dir: s.dir, native: s.daemon === undefined }, lg, warm, state);
+      if (MODE !== 'tiny') for (const s of phase1) await runNamed('unlink', { id: s.id, dir: s.dir, native: s.daemon === undefined }, lg, warm, state);
       for (let r = 0; r < rounds; r++) for (const s of rotate(phase1, r)) await measure(lg, 'unlink', s, r, source, state);
       log(`  unlinks: ${si(samples.get('unlink')?.get('tsfuse')?.at(-1)?.value ?? Number.NaN)} (tsfuse, last round)`);
     }
@@ -405,6 +415,13 @@ async function main(): Promise<number> {
     }
     for (let r = 0; r < rounds; r++) for (const s of rotate(phase2, r)) await measure(lg, 'randReadAttr1', s, r, source, state);
     await stopAll();
+  } catch (e) {
+    // A request that failed inside a daemon is often explained only there (a handler's exception, a warning).
+    for (const d of running) {
+      const said = d.stderr().trim();
+      if (said !== '') log(`bench: ${redactCommand(d.argv, names)} wrote to stderr (last ${STDERR_KEPT} characters kept):\n${said}`);
+    }
+    throw e;
   } finally {
     sampler.stop();
     await stopAll();

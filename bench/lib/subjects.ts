@@ -160,7 +160,12 @@ export interface Running {
   mount(): MountRecord | undefined;
   /** Unmounts and waits for the daemon to exit (killing it after a timeout). Idempotent. */
   stop(): Promise<void>;
+  /** The last {@link STDERR_KEPT} characters the daemon wrote to stderr: what a failed run reports. */
+  stderr(): string;
 }
+
+/** How much of each daemon's stderr is kept (the end of it: a failure's message comes last). */
+export const STDERR_KEPT = 4000;
 
 const TICK_US = 1e6 / 100; // USER_HZ
 
@@ -213,7 +218,7 @@ export async function startDaemon(argv: readonly string[], mountpoint: string, o
   const [cmd, ...args] = [...FD_LIMIT, ...argv];
   const child: ChildProcess = spawn(cmd!, args, { stdio: ['ignore', 'ignore', 'pipe'], cwd: opts.cwd ?? REPO, ...(opts.env && { env: opts.env }) });
   let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (s: string) => { if (err.length < 4000) err += s; });
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => { err = (err + s).slice(-STDERR_KEPT); });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   const alive = () => child.exitCode === null && child.signalCode === null;
   const deadline = Date.now() + 30_000;
@@ -222,7 +227,7 @@ export async function startDaemon(argv: readonly string[], mountpoint: string, o
     if (!alive() || Date.now() > deadline) {
       if (alive()) child.kill('SIGKILL');
       await forceUnmount(mountpoint);
-      throw new Error(`${argv[0]} did not mount ${mountpoint}: ${alive() ? 'timeout' : `exited ${child.exitCode ?? child.signalCode}`} ${err.trim().slice(0, 500)}`);
+      throw new Error(`${argv[0]} did not mount ${mountpoint}: ${alive() ? 'timeout' : `exited ${child.exitCode ?? child.signalCode}`} ${err.trim().slice(-500)}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -233,6 +238,7 @@ export async function startDaemon(argv: readonly string[], mountpoint: string, o
     cpuUs: () => processCpuUs(pid),
     memory: () => processMemory(pid),
     mount: () => findMount(mountinfo(), mountpoint),
+    stderr: () => err,
     stop: () => (stopping ??= (async () => {
       await runProcess('umount', ['--', mountpoint], 15_000).catch(() => {});
       // fuse-native's process lives on after its mount has gone; others exit within milliseconds.

@@ -4,14 +4,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   backgroundCores, findMount, judgeNoise, median, optionsTable, parseLoadavg, parseProcStat, ratioCell, redactCommand,
   roundRatios, summarize, type Sample,
 } from '../../bench/lib/analysis.ts';
 import { CREATE_FILES, fioArgs, parseFio } from '../../bench/lib/workloads.ts';
-import { filesPerCreateRun } from '../../bench/lib/subjects.ts';
+import { STDERR_KEPT, filesPerCreateRun, startDaemon, type Running } from '../../bench/lib/subjects.ts';
 
 const s = (round: number, value: number): Sample => ({ round, value, backgroundCores: 0 });
 
@@ -125,4 +127,20 @@ test('smoke: `bench/run.ts --tiny` measures native, tsfuse and a tsfuse variant 
   assert.match(ratios[1]!, /^\| stat, timeouts 0 \| \d+\.\d+× \|$/);
   assert.match(out, /### tsfuse without xattrs .* ÷ each anchor/);
   assert.match(out, /\| workload \| ÷ native \| no xattrs ÷ default \|/);
+});
+
+test('a daemon\'s stderr is kept, its last STDERR_KEPT characters, for the report of a failed run', { skip: smokeSkip, timeout: 60_000 }, async () => {
+  const mountpoint = mkdtempSync(join(tmpdir(), 'tsfuse-bench-stderr-'));
+  const script = `printf '%${STDERR_KEPT + 1000}s' | tr ' ' x >&2; printf 'the end' >&2; exec "$0" --import tsx bench/daemons/tsfuse.ts null "$1"`;
+  let d: Running | undefined;
+  try {
+    d = await startDaemon(['sh', '-c', script, process.execPath, mountpoint], mountpoint);
+    // The daemon's own lines may follow ours: look at what the kept text holds, not only at its end.
+    const kept = d.stderr();
+    assert.ok(kept.length <= STDERR_KEPT, `${kept.length} characters kept`);
+    assert.match(kept, /x{1000}the end/);
+  } finally {
+    await d?.stop();
+    rmSync(mountpoint, { recursive: true, force: true });
+  }
 });
