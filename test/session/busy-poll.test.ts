@@ -79,6 +79,7 @@ const hasMkfifo = (() => { try { execFileSync('sh', ['-c', 'command -v mkfifo'])
 const skip = hasMkfifo ? false : 'needs mkfifo (coreutils)';
 
 test('busy polling takes the next frame of a client that waits for each reply, without a wake-up', { skip, timeout: 10_000 }, async () => {
+  await polledOf(10, 5000, true); // compiles the path (see the fs.readSync case below)
   await withFifo(5000, async (t, write, frames, setOnFrame) => {
     t.watchIdle!(() => true);
     write(frame(INIT));
