@@ -79,6 +79,13 @@ export class PassthroughNode {
    */
   olderNames: KnownName[] | undefined = undefined;
   #prefix: Buffer | undefined = undefined;
+  /**
+   * A directory's recent LOOKUPs, as a count from 0 to {@link NEW_CHILDREN_MAX}: up by one for each that
+   * found an inode the table did not hold, down by one for each that found a node. passthrough.ts
+   * `lookupEntry` opens the name first where it is high (a listing of new files, a tree after
+   * drop_caches) and stats it first elsewhere (revalidations of known nodes).
+   */
+  newChildren = 0;
 
   constructor(id: number, fd: number, st: Pick<InodeIdentity, 'dev' | 'ino' | 'mode'>) {
     this.id = id;
@@ -110,6 +117,9 @@ export class PassthroughNode {
   /** `st_dev:st_ino`, as {@link keyOf} prints a stat: the crash-recovery journal's and the listing cache's name for the inode. */
   get key(): string { return `${this.dev}:${this.ino}`; }
 }
+
+/** The most {@link PassthroughNode.newChildren} counts up to. */
+export const NEW_CHILDREN_MAX = 3;
 
 /** A (directory, name) an inode was seen under. */
 export interface KnownName { readonly parent: PassthroughNode; readonly name: Buffer }

@@ -48,7 +48,7 @@ import { FuseError, TsfuseError } from '../errors.ts';
 import { RenameFlags, INVALID_UIDGID, OpenFlags, OpenInFlags, WriteFlags } from '../protocol/constants.ts';
 import { backingSupport, type BackingFiles } from '../session/backing.ts';
 import { hasFlag } from '../protocol/negotiated.ts';
-import { NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
+import { NEW_CHILDREN_MAX, NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
 import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { atCalls, openSameInode, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
@@ -395,21 +395,51 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     return st;
   };
 
-  /** One lookup of `name` in `parent`, counted. */
+  /**
+   * One lookup of `name` in `parent`, counted. A node the table holds needs one statx by name; a new one
+   * needs its O_PATH descriptor, and the inode's identity from that descriptor (the name may be replaced
+   * between a stat and an open). So where `parent`'s recent lookups found new inodes, the name is opened
+   * first (openat, statx of the descriptor: two calls, and a close when the inode is known after all);
+   * elsewhere it is stat'ed first (one call for a known node, three for a new one). In-process (FakeKernel,
+   * tmpfs, Node 26): a new file's LOOKUP 9.1 → 6.6 µs opened first; a known directory's 4.8 → 8.5 µs.
+   */
   const lookupEntry = (parent: PassthroughNode, name: Buffer): P.EntryReply => {
-    const st = statAt(parent, name);
-    if (st === undefined) throw NO_ENTRY;
-    const known = nodes.find(st);
-    if (known !== undefined) return entry(nodes.adoptKnown(known, parent, name), st.attr);
-    const fd = openAt(parent, name, O_PATH | C.O_NOFOLLOW);
-    let fst: StatResult;
+    let fd = -1;
+    let st: StatResult | undefined;
+    if (parent.newChildren >= 2) {
+      try {
+        fd = openAt(parent, name, O_PATH | C.O_NOFOLLOW);
+      } catch (e) {
+        const code = errCode(e);
+        if (code === 'ENOENT') throw NO_ENTRY;
+        // Out of descriptors: a known node can still be found by name.
+        if (code !== 'EMFILE' && code !== 'ENFILE') throw e;
+      }
+    }
+    if (fd < 0) {
+      st = statAt(parent, name);
+      if (st === undefined) throw NO_ENTRY;
+      const known = nodes.find(st);
+      if (known !== undefined) return knownEntry(parent, known, name, st);
+      fd = openAt(parent, name, O_PATH | C.O_NOFOLLOW);
+    }
     try {
-      fst = statFd(fd);
+      st = statFd(fd);
     } catch (e) {
       fs.closeSync(fd);
       throw e;
     }
-    return entry(nodes.adopt(fd, fst, parent, name), fst.attr);
+    const known = nodes.find(st);
+    if (known !== undefined) {
+      fs.closeSync(fd);
+      return knownEntry(parent, known, name, st);
+    }
+    if (parent.newChildren < NEW_CHILDREN_MAX) parent.newChildren++;
+    return entry(nodes.adopt(fd, st, parent, name), st.attr);
+  };
+  const knownEntry = (parent: PassthroughNode, node: PassthroughNode, name: Buffer, st: StatResult): P.EntryReply => {
+    if (parent.newChildren > 0) parent.newChildren--;
+    return entry(nodes.adoptKnown(node, parent, name), st.attr);
   };
 
   /**
