@@ -120,6 +120,8 @@ export class PassthroughNode {
 
 /** The most {@link PassthroughNode.newChildren} counts up to. */
 export const NEW_CHILDREN_MAX = 3;
+/** From this {@link PassthroughNode.newChildren} up, a LOOKUP in the directory opens the name first. */
+export const OPEN_FIRST_FROM = 2;
 
 /** A (directory, name) an inode was seen under. */
 export interface KnownName { readonly parent: PassthroughNode; readonly name: Buffer }

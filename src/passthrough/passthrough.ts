@@ -48,7 +48,7 @@ import { FuseError, TsfuseError } from '../errors.ts';
 import { RenameFlags, INVALID_UIDGID, OpenFlags, OpenInFlags, WriteFlags } from '../protocol/constants.ts';
 import { backingSupport, type BackingFiles } from '../session/backing.ts';
 import { hasFlag } from '../protocol/negotiated.ts';
-import { NEW_CHILDREN_MAX, NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
+import { NEW_CHILDREN_MAX, OPEN_FIRST_FROM, NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
 import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { atCalls, openSameInode, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
@@ -406,7 +406,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   const lookupEntry = (parent: PassthroughNode, name: Buffer): P.EntryReply => {
     let fd = -1;
     let st: StatResult | undefined;
-    if (parent.newChildren >= 2) {
+    if (parent.newChildren >= OPEN_FIRST_FROM) {
       try {
         fd = openAt(parent, name, O_PATH | C.O_NOFOLLOW);
       } catch (e) {
