@@ -187,7 +187,7 @@ async function countingReadSync(body: () => Promise<void>): Promise<number> {
 test('without node:ffi in use, polling reads through fs.readSync', { skip: skip || (ffiInUse() !== undefined && 'node:ffi is in use in this process') }, async () => {
   assert.equal(pollRead(), undefined, 'pollRead never loads node:ffi itself');
   // A first run compiles the path: its first poll could outlast the 2 ms a poll may hold the thread, and
-  // epoll would then read the next frame (1 run in ~25 failed so).
+  // epoll would then read the next frame (2 runs in ~33 failed so).
   await polledOf(10, 5000, true);
   let polled = 0;
   const calls = await countingReadSync(async () => { polled = await polledOf(10, 5000, true); });
