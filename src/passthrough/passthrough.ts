@@ -429,13 +429,12 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       fs.closeSync(fd);
       throw e;
     }
-    const known = nodes.find(st);
-    if (known !== undefined) {
-      fs.closeSync(fd);
-      return knownEntry(parent, known, name, st);
-    }
-    if (parent.newChildren < NEW_CHILDREN_MAX) parent.newChildren++;
-    return entry(nodes.adopt(fd, st, parent, name), st.attr);
+    // adopt keeps `fd` for a new node, and closes it when the inode was a node already.
+    const node = nodes.adopt(fd, st, parent, name);
+    if (node.fd !== fd) {
+      if (parent.newChildren > 0) parent.newChildren--;
+    } else if (parent.newChildren < NEW_CHILDREN_MAX) parent.newChildren++;
+    return entry(node, st.attr);
   };
   const knownEntry = (parent: PassthroughNode, node: PassthroughNode, name: Buffer, st: StatResult): P.EntryReply => {
     if (parent.newChildren > 0) parent.newChildren--;
