@@ -305,7 +305,7 @@ function report(machine: string, sampler: LoadSampler, started: number, loadBefo
   if (memory.size > 0) {
     const mib = (b: number) => (b / 2 ** 20).toFixed(1);
     const first = [...memory.values()][0]!;
-    p(`### Memory (phase 2 mounts, attr_timeout=1): ${first.lookups.toLocaleString('en')} lookups = ${sizes.lookupPasses} passes over ${sizes.lookupFiles.toLocaleString('en')} files, each pass followed by \`echo 2 > drop_caches\` (FORGETs)`);
+    p(`### Memory (phase 2 mounts, attr_timeout=1): ${first.lookups.toLocaleString('en')} lookups = ${sizes.lookupPasses} passes over ${sizes.lookupFiles.toLocaleString('en')} files, each pass followed by \`echo 2 > drop_caches\` (FORGETs); each lookup an fstatat(2) relative to the directory, one LOOKUP per file for every daemon (lookups/s includes the drop_caches)`);
     if (sizes.lookupFiles < PRESETS[MODE]!.lookupFiles) {
       p();
       p(`(${PRESETS[MODE]!.lookupFiles.toLocaleString('en')} files in ${PRESETS[MODE]!.lookupPasses} passes would not fit under the daemons' open-file limit of ${openFileLimit().toLocaleString('en')}, which this machine does not let us raise: the same lookups in more passes over fewer files.)`);
