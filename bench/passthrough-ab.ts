@@ -6,6 +6,7 @@
  *
  *   node --import tsx bench/passthrough-ab.ts [--variant NAME=PASSTHROUGH_DIR|CHECKOUT]… [--anchors passthrough_ll,bindfs,go-fuse]
  *        [--rounds N] [--seconds S] [--workloads stat,readdir,create,unlink] [--node BIN] [--cpu-prof DIR]
+ *        [--daemon-args NAME=ARGS]…
  *
  * Each variant is this tree with src/passthrough replaced by PASSTHROUGH_DIR (a copy of the directory
  * taken before a change, say), built in a temp dir; the rest of src/ is this tree's, so only the
@@ -14,7 +15,10 @@
  * Default: `new=src/passthrough`. tsfuse daemons run bench/daemons/tsfuse.ts under
  * `--node` (default: this Node), timeouts 0. Workloads: stat of one file (LOOKUP + GETATTR each, timeouts
  * 0), a 10,000-entry readdir (per entry), create + 4 KiB write + close (per file), unlink of those files
- * (every round's, after every round's creates and a sync).
+ * (every round's, after every round's creates and a sync). `--daemon-args NAME=ARGS` appends ARGS
+ * (space-separated) to variant NAME's daemon command line: two variants of one tree that differ in a
+ * daemon option (`--variant a=src/passthrough --variant b=src/passthrough --daemon-args
+ * b=--growing-young-generation`).
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,6 +37,7 @@ const { values: args } = parseArgs({
     workloads: { type: 'string', default: 'stat,readdir,create,unlink' },
     node: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'daemon-args': { type: 'string', multiple: true },
   },
 });
 
@@ -47,6 +52,14 @@ const REPO = resolve(import.meta.dirname, '..');
 const log = (s: string): void => { process.stderr.write(`${s}\n`); };
 
 interface Subject { readonly name: string; readonly argv: (source: string, mp: string) => string[] }
+
+/** `--daemon-args NAME=ARGS`: more arguments for a variant's daemon, by variant name. */
+const daemonArgs = new Map<string, string[]>();
+for (const spec of args['daemon-args'] ?? []) {
+  const eq = spec.indexOf('=');
+  if (eq <= 0) throw new Error(`--daemon-args takes NAME=ARGS, not ${JSON.stringify(spec)}`);
+  daemonArgs.set(spec.slice(0, eq), spec.slice(eq + 1).split(' ').filter((a) => a !== ''));
+}
 
 const base = mkdtempSync(join(tmpdir(), 'tsfuse-pt-ab-'));
 const subjects: Subject[] = [];
@@ -64,8 +77,9 @@ for (const spec of args.variant ?? ['new=src/passthrough']) {
   symlinkSync(join(REPO, 'node_modules'), join(tree, 'node_modules'));
   const prof = (kind: string): string[] => args['cpu-prof'] === undefined ? []
     : ['--cpu-prof', '--cpu-prof-interval=50', `--cpu-prof-dir=${resolve(args['cpu-prof'])}`, `--cpu-prof-name=${name}-${kind}-${Date.now()}.cpuprofile`];
-  subjects.push({ name, argv: (source, mp) => [nodeBin, ...prof('passthrough'), '--import', 'tsx', join(tree, 'bench/daemons/tsfuse.ts'), 'passthrough', source, mp, '0', '0'] });
+  subjects.push({ name, argv: (source, mp) => [nodeBin, ...prof('passthrough'), '--import', 'tsx', join(tree, 'bench/daemons/tsfuse.ts'), 'passthrough', source, mp, '0', '0', ...(daemonArgs.get(name) ?? [])] });
 }
+for (const name of daemonArgs.keys()) if (!subjects.some((s) => s.name === name)) throw new Error(`--daemon-args names no variant: ${name}`);
 const anchors = args.anchors === '' ? [] : args.anchors.split(',') as SubjectId[];
 
 const lg: LoadGen = buildLoadGen();

@@ -30,6 +30,7 @@ import { mountsAt, readMountinfo } from './mount/mountinfo.ts';
 import type { LowLevelOperations } from './ops/lowlevel.ts';
 import { mount } from './session/fuse-mount.ts';
 import { formatStats } from './session/stats-format.ts';
+import { limitYoungGeneration } from './session/young-generation.ts';
 import { STATS_COMMAND, watchSnapshotKey } from './cli-stats.ts';
 import { DEMO_COMMAND } from './demo/command.ts';
 import { RESTART_COMMAND } from './handoff/command.ts';
@@ -234,6 +235,9 @@ async function mountCommand(fs: FilesystemCommand, parsed: ParsedCommand, io: Io
     return 1;
   }
   if (!foreground && !daemon) return startBackground(fs.name, parsed, logFile, io);
+  // From here this process serves the filesystem until it unmounts: its node table should not grow V8's
+  // young generation for good (src/session/young-generation.ts).
+  limitYoungGeneration();
 
   // The daemon's stderr already is the log file (or /dev/null): the parent opened it.
   let log: LogDestination;

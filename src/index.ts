@@ -25,6 +25,7 @@ export {
 } from './mount/index.ts';
 // Tracing: the diagnostics channels and the `-d` formatter
 export { startTrace, formatRequest, formatReply } from './session/trace.ts';
+export { limitYoungGeneration } from './session/young-generation.ts';
 export { REQUEST_CHANNEL, REPLY_CHANNEL, type RequestMessage, type ReplyMessage } from './session/core.ts';
 export type { InHeaderFields } from './protocol/header.ts';
 export { opcodeName } from './protocol/opcodes.ts';

@@ -1,6 +1,7 @@
 // The tsfuse command: help, argument errors (node:util parseArgs, reworded), library errors in the command's
 // words, and (as root) real mounts: background mount → cat → umount, --log, EROFS from the demo, a busy
-// umount that suggests -z, -z itself, --clean-stale, and passthrough --no-xattrs (under Node 26).
+// umount that suggests -z, -z itself, --clean-stale, passthrough --no-xattrs (under Node 26), and the
+// young-generation limit a mounting command sets in its own process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -287,6 +288,28 @@ test('--log with -d: the foreground trace goes to the file, not to stderr', { sk
     assert.match(text, /rx \d+: LOOKUP n1 \{name: "hello.txt"\}/);
     assert.match(text, /rx \d+: READ n2/);
     assert.doesNotMatch(stderr, /rx \d+:/, 'the trace is not on stderr');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await w.cleanup();
+  }
+});
+
+test('a mounting command holds V8\'s young generation at its size (limitYoungGeneration); --help does not', { skip: mountSkip, timeout: 60_000 }, async () => {
+  const probe = ['--import', join(import.meta.dirname, 'fixtures', 'v8-flags-probe.mjs')];
+  const help = await run(process.execPath, [...probe, ...CLI, 'hello', '--help']);
+  assert.equal(help.code, 0, help.stderr);
+  assert.doesNotMatch(help.stderr, /v8 flags set/);
+  const w = workspace();
+  const child = spawn(process.execPath, [...probe, ...CLI, 'hello', w.dir, '-f'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((r) => child.on('close', r));
+  try {
+    await waitFor(() => /mounted at/.test(stderr), 20_000, 'the foreground mount');
+    assert.equal(stderr.match(/v8 flags set: .*/g)?.join('|'), 'v8 flags set: --semi-space-growth-factor=1');
+    assert.ok(stderr.indexOf('v8 flags set') < stderr.indexOf('mounted at'), stderr);
+    child.kill('SIGINT');
+    assert.equal(await exited, 0);
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await w.cleanup();
