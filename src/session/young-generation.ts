@@ -4,9 +4,9 @@
  * CheckNewSpaceExpansionCriteria, `semi_space_growth_factor`): keeping 300,000 small objects alive took
  * it from 1 to 32 MiB under Node 20 and from 0.5 to 16 MiB under Node 26 (v8.getHeapSpaceStatistics,
  * new_space), and it stays that size. A filesystem that looks up a tree keeps what each LOOKUP made (its
- * node table), so the passthrough's first pass over 18,000 files grew it to the maximum: most of the
- * ~1,100 bytes per cached inode that `npm run bench` measured, where the table itself holds ~210
- * (bench/RESULTS.md, "Memory per cached inode"). `--max-semi-space-size` caps it too, but only on Node's
+ * node table), so the passthrough's first pass over 18,000 files grew it to its maximum, where it stayed
+ * through the passes of lookups and forgets that followed (bench/RESULTS.md, "The young generation held
+ * at its size"). `--max-semi-space-size` caps it too, but only on Node's
  * command line, as V8 sizes the young generation when the process starts; the growth factor is read at
  * each expansion, so it can be set at run time.
  */
