@@ -6,9 +6,9 @@
  * new_space), and it stays that size. A filesystem that looks up a tree keeps what each LOOKUP made (its
  * node table), so the passthrough's first pass over 18,000 files grew it to its maximum, where it stayed
  * through the passes of lookups and forgets that followed (bench/RESULTS.md, "The young generation held
- * at its size"). `--max-semi-space-size` caps it too, but only on Node's
- * command line, as V8 sizes the young generation when the process starts; the growth factor is read at
- * each expansion, so it can be set at run time.
+ * at its size"). `--max-semi-space-size` caps it too, but only on Node's command line, as V8 sizes the
+ * young generation when the process starts; the growth factor is read at each expansion, so it can be
+ * set at run time.
  */
 import { setFlagsFromString } from 'node:v8';
 
