@@ -87,6 +87,18 @@ export class PassthroughNode {
    */
   newChildren = 0;
 
+  /** Whether a LOOKUP in this directory opens the name first (see {@link newChildren}). */
+  get opensFirst(): boolean { return this.newChildren >= OPEN_FIRST_FROM; }
+
+  /** Counts a LOOKUP in this directory that found a new inode (`isNew`) or a node the table held. */
+  countLookup(isNew: boolean): void {
+    if (isNew) {
+      if (this.newChildren < NEW_CHILDREN_MAX) this.newChildren++;
+    } else if (this.newChildren > 0) {
+      this.newChildren--;
+    }
+  }
+
   constructor(id: number, fd: number, st: Pick<InodeIdentity, 'dev' | 'ino' | 'mode'>) {
     this.id = id;
     this.fd = fd;
@@ -119,9 +131,9 @@ export class PassthroughNode {
 }
 
 /** The most {@link PassthroughNode.newChildren} counts up to. */
-export const NEW_CHILDREN_MAX = 3;
+const NEW_CHILDREN_MAX = 3;
 /** From this {@link PassthroughNode.newChildren} up, a LOOKUP in the directory opens the name first. */
-export const OPEN_FIRST_FROM = 2;
+const OPEN_FIRST_FROM = 2;
 
 /** A (directory, name) an inode was seen under. */
 export interface KnownName { readonly parent: PassthroughNode; readonly name: Buffer }

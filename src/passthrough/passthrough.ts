@@ -48,7 +48,7 @@ import { FuseError, TsfuseError } from '../errors.ts';
 import { RenameFlags, INVALID_UIDGID, OpenFlags, OpenInFlags, WriteFlags } from '../protocol/constants.ts';
 import { backingSupport, type BackingFiles } from '../session/backing.ts';
 import { hasFlag } from '../protocol/negotiated.ts';
-import { NEW_CHILDREN_MAX, OPEN_FIRST_FROM, NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
+import { NodeTable, identityOf, keyOf, O_PATH, type ExportedNodes, type PassthroughNode } from './nodes.ts';
 import type { HandoffExportContext, HandoffImportContext } from '../handoff/types.ts';
 import { attrOf, direntType, timeToSet, u64 } from './attr.ts';
 import { atCalls, openSameInode, AT_FDCWD, AT_REMOVEDIR, type StatResult } from './at-calls.ts';
@@ -406,7 +406,7 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
   const lookupEntry = (parent: PassthroughNode, name: Buffer): P.EntryReply => {
     let fd = -1;
     let st: StatResult | undefined;
-    if (parent.newChildren >= OPEN_FIRST_FROM) {
+    if (parent.opensFirst) {
       try {
         fd = openAt(parent, name, O_PATH | C.O_NOFOLLOW);
       } catch (e) {
@@ -420,7 +420,10 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
       st = statAt(parent, name);
       if (st === undefined) throw NO_ENTRY;
       const known = nodes.find(st);
-      if (known !== undefined) return knownEntry(parent, known, name, st);
+      if (known !== undefined) {
+        parent.countLookup(false);
+        return entry(nodes.adoptKnown(known, parent, name), st.attr);
+      }
       fd = openAt(parent, name, O_PATH | C.O_NOFOLLOW);
     }
     try {
@@ -431,14 +434,8 @@ export function createPassthrough(source: string, options: PassthroughOptions = 
     }
     // adopt keeps `fd` for a new node, and closes it when the inode was a node already.
     const node = nodes.adopt(fd, st, parent, name);
-    if (node.fd !== fd) {
-      if (parent.newChildren > 0) parent.newChildren--;
-    } else if (parent.newChildren < NEW_CHILDREN_MAX) parent.newChildren++;
+    parent.countLookup(node.fd === fd);
     return entry(node, st.attr);
-  };
-  const knownEntry = (parent: PassthroughNode, node: PassthroughNode, name: Buffer, st: StatResult): P.EntryReply => {
-    if (parent.newChildren > 0) parent.newChildren--;
-    return entry(nodes.adoptKnown(node, parent, name), st.attr);
   };
 
   /**

@@ -13,15 +13,14 @@ import { FakeKernel, build, decodeEntryOut } from '../../src/testing.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import { atCalls, type AtCalls } from '../../src/passthrough/at-calls.ts';
 import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+import { openDescriptors } from '../support/descriptors.ts';
+import { Errno } from '../../src/errors.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const calls = atCalls();
-const ENOENT = 2;
 
-/** Descriptors of this process open on files below `dir` (not `dir` itself: the root node's; Node's own come and go). */
-const openUnder = (dir: string): number => fs.readdirSync('/proc/self/fd').filter((fd) => {
-  try { return fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(`${dir}/`); } catch { return false; }
-}).length;
+/** Descriptors of this process open on files below `dir` (not `dir` itself: the root node's). */
+const openUnder = (dir: string): number => openDescriptors((target) => target.startsWith(`${dir}/`));
 
 /** A passthrough of a fresh SOURCE holding d/f0…f5, d/a and its hard link d/a2, through the fake kernel. */
 interface Fixture {
@@ -105,7 +104,7 @@ test('opened first: a missing name is ENOENT, a hard link of a known inode is th
     const a = await lookup(d, 'a');
     const fds = openUnder(source);
     assert.equal(fds, 5, 'one descriptor per node: d, f0, f1, f2, a');
-    assert.equal(await lookup(d, 'missing'), -ENOENT);
+    assert.equal(await lookup(d, 'missing'), -Errno.ENOENT);
     // a2 names the inode of a: the same node, counted twice (FORGET 2 below drops it).
     assert.equal(await lookup(d, 'a2'), a);
     assert.equal(openUnder(source), fds, 'no descriptor left open');
