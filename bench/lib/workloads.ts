@@ -19,6 +19,8 @@ export interface Sizes {
   /** Files looked up per pass of the memory workload, and passes (each followed by forgets). */
   readonly lookupFiles: number;
   readonly lookupPasses: number;
+  /** Lookups of other files before the memory workload's first pass, kept cached through it (bench/run.ts memoryWorkload). */
+  readonly warmFiles: number;
   /** The most files one create run makes (default {@link CREATE_FILES}). */
   readonly createFiles?: number;
 }
