@@ -41,7 +41,7 @@ import {
   ALL_SUBJECTS, ANCHORS, FD_LIMIT, NULL_SUBJECTS, STDERR_KEPT, buildTools, filesPerCreateRun, launchFor, openFileLimit, processMemory, startDaemon,
   type NullSubjectId, type Running, type SubjectId, type Timeouts, type Tools,
 } from './lib/subjects.ts';
-import { CREATE_FILES, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
+import { CREATE_FILES, fitLookups, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,7 +65,7 @@ const PRESETS: Record<string, Sizes & { rounds: number; quietMs: number }> = {
   quick: { seconds: 0.3, bigMiB: 128, dirEntries: 10_000, lookupFiles: 10_000, lookupPasses: 3, warmFiles: 1_000, rounds: 2, quietMs: 15_000 },
   tiny: { seconds: 0.1, bigMiB: 8, dirEntries: 500, lookupFiles: 500, lookupPasses: 2, warmFiles: 100, rounds: 1, quietMs: 0 },
 };
-const preset = fitLookups(PRESETS[MODE]!);
+const preset = fitLookups(PRESETS[MODE]!, openFileLimit());
 const rounds = args.rounds !== undefined ? Number(args.rounds) : preset.rounds;
 const wantedList = (args.subjects ?? (MODE === 'tiny' ? 'native,tsfuse' : [...ALL_SUBJECTS, ...NULL_SUBJECTS].join(','))).split(',');
 const wanted = new Set(wantedList);
@@ -78,21 +78,10 @@ const dropAllowed = !args['no-drop-caches'] && MODE !== 'tiny';
  */
 const createFiles = dropAllowed ? CREATE_FILES : Math.min(CREATE_FILES, filesPerCreateRun(rounds + 1));
 const sizes: Sizes = { ...preset, createFiles, ...(args.seconds !== undefined && { seconds: Number(args.seconds) }) };
-const memoryWanted = !args['no-memory'];
+const memoryWanted = !args['no-memory'] && sizes.lookupFiles > 0;
 /** Above this many cores of background CPU, a measurement waits (up to 2 s) before it starts. */
 const QUIET_CORES = 0.25;
 
-/**
- * The lookup workload's files, fitted under the daemons' open-file limit (passthrough_ll and tsfuse's
- * passthrough hold a descriptor per cached inode, the warm-up's included: past the limit every lookup
- * fails with EMFILE) with a tenth to spare, keeping the number of lookups: fewer files, more passes.
- */
-function fitLookups<S extends Sizes>(s: S): S {
-  const fit = Math.floor((openFileLimit() * 0.9) / 1000) * 1000 - s.warmFiles;
-  if (s.lookupFiles <= fit) return s;
-  const lookups = s.lookupFiles * s.lookupPasses;
-  return { ...s, lookupFiles: fit, lookupPasses: Math.ceil(lookups / fit) };
-}
 
 /** tsfuse with one setting changed, each shown against the default per round (not in the memory workload). */
 const TSFUSE_VARIANTS: readonly (readonly [SubjectId, string])[] = [['tsfuse+auto_cache', 'auto_cache ÷ default'], ['tsfuse-noxattr', 'no xattrs ÷ default']];
@@ -109,6 +98,7 @@ const samples = new Map<WorkloadId, Map<string, Sample[]>>();
 const allBackground: number[] = [];
 const optionRecords: OptionsRecord[] = [];
 const skipped = new Map<string, string>();
+if (!args['no-memory'] && !memoryWanted) skipped.set('memory', `the daemons' open-file limit of ${openFileLimit()} leaves no room for the lookups' files: raise the hard limit (prlimit --nofile) or pass --no-memory`);
 const memory = new Map<string, { idle: number; warmed: number; cached: number; perInode: number; after: number; peak: number; lookups: number; seconds: number }>();
 const peakAfterPhase1 = new Map<string, number>();
 const running: Running[] = [];

@@ -25,6 +25,21 @@ export interface Sizes {
   readonly createFiles?: number;
 }
 
+/**
+ * The lookup workload's files, fitted under the daemons' open-file limit (passthrough_ll and tsfuse's
+ * passthrough hold a descriptor per cached inode, the warm-up's included: past the limit every lookup
+ * fails with EMFILE) with a tenth to spare, keeping the number of lookups: fewer files, more passes.
+ * None (0 files, 0 passes) where not even 100 fit.
+ */
+export function fitLookups<S extends Sizes>(s: S, openFileLimit: number): S {
+  const room = Math.floor(openFileLimit * 0.9) - s.warmFiles;
+  const fit = room >= 10_000 ? Math.floor(room / 1000) * 1000 : Math.floor(room / 100) * 100;
+  if (s.lookupFiles <= fit) return s;
+  if (fit <= 0) return { ...s, lookupFiles: 0, lookupPasses: 0 };
+  const lookups = s.lookupFiles * s.lookupPasses;
+  return { ...s, lookupFiles: fit, lookupPasses: Math.ceil(lookups / fit) };
+}
+
 /** The most files a create run makes unless {@link Sizes.createFiles} says fewer. */
 export const CREATE_FILES = 200_000;
 

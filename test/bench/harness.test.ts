@@ -12,7 +12,7 @@ import {
   backgroundCores, findMount, judgeNoise, median, optionsTable, parseLoadavg, parseProcStat, ratioCell, redactCommand,
   roundRatios, summarize, type Sample,
 } from '../../bench/lib/analysis.ts';
-import { CREATE_FILES, fioArgs, parseFio } from '../../bench/lib/workloads.ts';
+import { CREATE_FILES, fioArgs, fitLookups, parseFio } from '../../bench/lib/workloads.ts';
 import { STDERR_KEPT, filesPerCreateRun, startDaemon, type Running } from '../../bench/lib/subjects.ts';
 
 const s = (round: number, value: number): Sample => ({ round, value, backgroundCores: 0 });
@@ -74,6 +74,18 @@ test('option recording: the kernel\'s view of a mount, and command lines with th
   assert.equal(redactCommand(['x', 'a b'], names), "x 'a b'");
   const t = optionsTable([{ subject: 'bindfs', command: 'bindfs -f SOURCE MOUNTPOINT', timeouts: 'entry 0 s', mount: m }]);
   assert.match(t, /\| bindfs \| `bindfs -f SOURCE MOUNTPOINT` \| entry 0 s \| fuse, rw,nosuid,nodev; rw,user_id=0,group_id=0,default_permissions,allow_other \|/);
+});
+
+test('the memory workload\'s files fit under the open-file limit with the warm-up\'s, keeping the number of lookups', () => {
+  const full = { seconds: 1, bigMiB: 1024, dirEntries: 10_000, lookupFiles: 100_000, lookupPasses: 10, warmFiles: 2_000 };
+  // This machine's limit: 18,000 descriptors to spare, 2,000 of them the warm-up's.
+  assert.deepEqual(fitLookups(full, 20_000), { ...full, lookupFiles: 16_000, lookupPasses: 63 });
+  assert.equal(fitLookups(full, 1 << 20), full);
+  // A container's 1,024: rounded to hundreds, and none at all where not even 100 fit.
+  const tiny = { ...full, lookupFiles: 500, lookupPasses: 2, warmFiles: 100 };
+  assert.equal(fitLookups(tiny, 1024), tiny);
+  assert.deepEqual(fitLookups(tiny, 600), { ...tiny, lookupFiles: 400, lookupPasses: 3 });
+  assert.deepEqual(fitLookups(tiny, 150), { ...tiny, lookupFiles: 0, lookupPasses: 0 });
 });
 
 test('fio: the command keeps the native cache and drops the mount\'s; the JSON report is read', () => {
