@@ -2,7 +2,7 @@
  * One queue against clone queues (`-o clone_fd`, src/session/clone-queues.ts) on the shipped passthrough,
  * with 4 parallel clients. Needs Node >= 26 (node:ffi) and root.
  *
- *   node26 --import tsx bench/clone-queues.ts [--workers N] [--seconds 2] [--rounds 5] [--busy-poll µs]
+ *   node26 --import tsx bench/clone-queues.ts [--workers N] [--seconds 2] [--rounds 5] [--busy-poll µs] [--before DIR]
  *
  * Serves the passthrough (kernel passthrough off, so READs reach the daemon) from this process twice,
  * through mount(): A with no options (one queue, the epoll transport), B with `clone_fd` (and
@@ -10,7 +10,9 @@
  * loops, sequential 128 KiB reads (fio, 4 jobs), random 4 KiB reads (fio, 4 jobs, page cache bypassed by
  * direct_io on both mounts so that every read reaches the daemon). Rounds interleave A and B with the
  * order rotated; prints medians of throughput and of this process's CPU per unit (user+sys, all threads),
- * the per-round B/A ratios, and /proc/loadavg before and after.
+ * the per-round B/A ratios, and /proc/loadavg before and after. `--before DIR` adds C: B's options
+ * served by the passthrough of another checkout (DIR/src), to measure a change of the clone queues
+ * themselves in the same run.
  */
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '2' },
     rounds: { type: 'string', default: '5' },
     'busy-poll': { type: 'string' },
+    before: { type: 'string' },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -42,6 +45,7 @@ const lg = buildLoadGen();
 await lg.run(['exec', 'dd', 'if=/dev/urandom', `of=${join(source, 'big')}`, 'bs=1M', 'count=256', 'status=none'], 120_000);
 mkdirSync(join(base, 'a'));
 mkdirSync(join(base, 'b'));
+mkdirSync(join(base, 'c'));
 const passthrough = { entryTimeout: 0, attrTimeout: 0, kernelPassthrough: false } as const;
 /** --busy-poll µs: the main thread's busy polling on both mounts (default: the library's). */
 const busyPoll = args['busy-poll'] === undefined ? {} : { busyPoll: Number(args['busy-poll']) };
@@ -51,6 +55,11 @@ const mounts: FuseMount[] = [
   await servePassthrough(source, join(base, 'b'), { passthrough, mount: { method: 'mount', watchdog: false, options: `direct_io,${cloneOptions}`, ...busyPoll } }),
 ];
 const names = [`1 queue`, `${mounts[1]!.queues} queues (${cloneOptions})`];
+if (args.before !== undefined) {
+  const before = (await import(join(args.before, 'src/passthrough/index.ts'))) as { servePassthrough: typeof servePassthrough };
+  mounts.push(await before.servePassthrough(source, join(base, 'c'), { passthrough, mount: { method: 'mount', watchdog: false, options: `direct_io,${cloneOptions}`, ...busyPoll } }));
+  names.push(`${args.before}: ${mounts[2]!.queues} queues`);
+}
 if (mounts[1]!.queues === 1) process.stderr.write('mount B has one queue: clone queues need Node >= 26 (node:ffi)\n');
 const results = new Map<string, { rate: number[]; cpu: number[] }>();
 
@@ -72,15 +81,20 @@ try {
       }
     }
   }
+  // Each mount after A: its rate and CPU, and its per-round ratios to A (B/A, then C/A).
+  const others = names.slice(1);
   const lines = [
-    `| 4 clients | ${names[0]}: rate, µs CPU/unit | ${names[1]}: rate, µs CPU/unit | ratio (median of per-round B/A) | per-round ratios | CPU/unit B/A |`,
-    '| --- | ---: | ---: | ---: | --- | ---: |',
+    `| 4 clients | ${names[0]}: rate, µs CPU/unit | ${others.map((n, i) => `${n}: rate, µs CPU/unit | ratio ${'BC'[i]}/A (median of per-round) | per-round ratios | CPU/unit ${'BC'[i]}/A`).join(' | ')} |`,
+    `| --- | ---: | ${others.map(() => '---: | ---: | --- | ---:').join(' | ')} |`,
   ];
   for (const w of FOUR_CLIENT_WORKLOADS) {
     const a = results.get(`${w}/0`)!;
-    const b = results.get(`${w}/1`)!;
-    const ratios = b.rate.map((x, i) => x / a.rate[i]!);
-    lines.push(`| ${w} (${FOUR_CLIENT_UNITS[w]}) | ${Math.round(median(a.rate))}, ${median(a.cpu).toFixed(1)} | ${Math.round(median(b.rate))}, ${median(b.cpu).toFixed(1)} | ${median(ratios).toFixed(2)}× | ${ratios.map((r) => r.toFixed(2)).join(' ')} | ${(median(b.cpu) / median(a.cpu)).toFixed(2)} |`);
+    const cells = others.map((_, i) => {
+      const b = results.get(`${w}/${i + 1}`)!;
+      const ratios = b.rate.map((x, r) => x / a.rate[r]!);
+      return `${Math.round(median(b.rate))}, ${median(b.cpu).toFixed(1)} | ${median(ratios).toFixed(2)}× | ${ratios.map((r) => r.toFixed(2)).join(' ')} | ${(median(b.cpu) / median(a.cpu)).toFixed(2)}`;
+    });
+    lines.push(`| ${w} (${FOUR_CLIENT_UNITS[w]}) | ${Math.round(median(a.rate))}, ${median(a.cpu).toFixed(1)} | ${cells.join(' | ')} |`);
   }
   process.stdout.write(`${process.version}, ${ROUNDS} rounds of ${SECONDS} s; loadavg before ${loadBefore}, after ${loadavg()}\n${lines.join('\n')}\n`);
 } finally {

@@ -8,7 +8,8 @@
  * processing list, but all of them, and the main descriptor, read the connection's one input queue
  * (fuse_dev_do_read takes the next pending request, whoever reads), and a reply must be written to the
  * descriptor whose processing list holds its request (fuse_dev_do_write looks the unique up there).
- * So the main thread's epoll transport keeps reading as before, and the workers take what they can.
+ * So the main thread's epoll transport keeps reading as before, and the workers take what they can; a
+ * worker that can answer almost nothing of what it reads stops reading for a while (see BACKOFF_WINDOW).
  *
  * Why workers answer READ themselves rather than pass frames to the main thread: handlers run on the
  * main thread, so a queue whose frames are forwarded only adds a thread hop per request to the thread
@@ -43,8 +44,24 @@ const READ = 15;
 const WRITE = 16;
 const INTERRUPT = 36;
 
-/** The workers' shared control words: [state, pause epoch, then one acknowledged epoch per worker]. */
+/** The workers' shared control words: [state, pause epoch, back-offs so far] (see {@link CloneQueues.backoffs}). */
 const State = { Run: 0, Pause: 1, Stop: 2 } as const;
+const CONTROL_WORDS = 3;
+
+/**
+ * A worker that forwarded nearly every frame it read stops reading for a while: each frame it cannot
+ * answer (stat's LOOKUP and GETATTR, say) costs a hop to the main thread on top of the handling there,
+ * and with 4 stat clients two workers halved the throughput of one queue (bench/RESULTS.md "Several
+ * reader queues"). While it sleeps the main queue reads those frames itself. It counts frames in
+ * windows of BACKOFF_WINDOW; a window with at least BACKOFF_FORWARDED forwarded sends it to sleep for
+ * BACKOFF_MIN_MS, doubled after each such window up to BACKOFF_MAX_MS, and a window with fewer starts
+ * the count again. So a workload of READs keeps its workers, and a metadata one gives them one window
+ * of frames per BACKOFF_MAX_MS.
+ */
+const BACKOFF_WINDOW = 64;
+const BACKOFF_FORWARDED = 60;
+const BACKOFF_MIN_MS = 5;
+const BACKOFF_MAX_MS = 100;
 
 /**
  * When an INTERRUPT is delivered again (ms after the first): its target may have been read by another
@@ -180,6 +197,25 @@ const buf = Buffer.allocUnsafeSlow(size);
 let data = Buffer.allocUnsafeSlow(128 * 1024);
 const out = Buffer.alloc(16);
 const writeOut = Buffer.alloc(8);
+// Frames read and forwarded in the current window, and the next back-off (see BACKOFF_WINDOW).
+let seen = 0;
+let forwarded = 0;
+let backoff = ${BACKOFF_MIN_MS};
+
+/** Counts a frame; after a window of mostly forwarded ones, sleeps (a pause or stop wakes it early). */
+function counted(wasForwarded) {
+  if (wasForwarded) forwarded++;
+  if (++seen < ${BACKOFF_WINDOW}) return;
+  if (forwarded >= ${BACKOFF_FORWARDED}) {
+    Atomics.add(ctl, 2, 1);
+    Atomics.wait(ctl, 0, ${State.Run}, backoff);
+    backoff = Math.min(backoff * 2, ${BACKOFF_MAX_MS});
+  } else {
+    backoff = ${BACKOFF_MIN_MS};
+  }
+  seen = 0;
+  forwarded = 0;
+}
 
 /** The descriptor of handle (lo, hi), or -1: absent, or the table changed while looking (the seqlock). */
 function descriptorOf(lo, hi) {
@@ -263,11 +299,11 @@ for (;;) {
     break;
   }
   const opcode = buf.readUInt32LE(4);
-  if (opcode === ${READ} && read(n)) continue;
-  if (opcode === ${WRITE} && writes && write(n)) continue;
+  if ((opcode === ${READ} && read(n)) || (opcode === ${WRITE} && writes && write(n))) { counted(false); continue; }
   const frame = new Uint8Array(n);
   frame.set(buf.subarray(0, n));
   parentPort.postMessage(frame, [frame.buffer]);
+  counted(true);
 }
 // By libc, not fs: a worker's fs.closeSync of a descriptor it did not open through fs (this one came
 // from epoll_create1) makes Node warn "closed but not opened in unmanaged mode".
@@ -325,7 +361,7 @@ export class CloneQueues {
     const wake = lib.eventfd();
     if (wake < 0) throw new Error(`eventfd failed with errno ${-wake}`);
     this.#wake = wake;
-    this.#control = new Int32Array(new SharedArrayBuffer(8));
+    this.#control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
     const arg = Buffer.alloc(4);
     if (endianness() === 'LE') arg.writeUInt32LE(options.deviceFd); else arg.writeUInt32BE(options.deviceFd);
     for (let i = 0; i < options.workers; i++) {
@@ -391,6 +427,9 @@ export class CloneQueues {
   /** Worker queues running (the main thread's queue not included). */
   get workers(): number { return this.#queues.filter((q) => !q.closed).length; }
 
+  /** Times a worker stopped reading because it forwarded nearly every frame (see BACKOFF_WINDOW). */
+  get backoffs(): number { return Atomics.load(this.#control, 2); }
+
   /** While paused: workers that have not yet acknowledged (each may still hold a frame it read). */
   get pending(): number {
     if (Atomics.load(this.#control, 0) !== State.Pause) return 0;
@@ -424,7 +463,9 @@ export class CloneQueues {
     if (this.#closing !== undefined || Atomics.load(this.#control, 0) === State.Pause) return;
     Atomics.add(this.#control, 1, 1);
     Atomics.store(this.#control, 0, State.Pause);
+    // Out of epoll_wait(2), and out of a back-off's Atomics.wait.
     this.#kick();
+    Atomics.notify(this.#control, 0);
   }
 
   /** Reads again after {@link pause}. */

@@ -134,6 +134,11 @@ export class Session {
   get queues(): number { return 1 + (this.#clones?.workers ?? 0); }
   /** Whether this thread busy-polls /dev/fuse after a reply (`busyPoll`, the epoll transport); off once clone queues start. */
   get busyPolling(): boolean { return this.#transport.busyPolling ?? false; }
+  /**
+   * Times a clone queue's worker stopped reading for a while because nearly every frame it read was one
+   * only the main thread answers (metadata): see src/session/clone-queues.ts BACKOFF_WINDOW. 0 with one queue.
+   */
+  get cloneBackoffs(): number { return this.#clones?.backoffs ?? 0; }
 
   /**
    * Stops serving and closes the descriptor; resolves with {@link closed}, once the filesystem's destroy

@@ -315,6 +315,32 @@ os.write(fd, b'x'); os.close(fd)
     assert.deepEqual([single.queues, single.busyPolling], [1, true]);
   });
 
+  test('a worker that forwards nearly every frame (lookups) backs off, one that answers READs does not; a pause still drains them all', async () => {
+    const w = workspace();
+    const d = await startDaemon('node26', { source: w.source, mountpoint: w.mountpoint, options: 'clone_fd,max_threads=2,direct_io', fs: 'passthrough', via: 'session' });
+    try {
+      assert.equal(d.ready.queues, 3);
+      assert.deepEqual(await randomReads(join(w.mountpoint, 'file'), join(w.source, 'file'), 4, 300), [0, 0, 0, 0]);
+      const afterReads = await d.command<{ backoffs: number }>({ cmd: 'counts' });
+      assert.equal(afterReads.backoffs, 0, 'READs answered in the workers keep them reading');
+      // Names that do not exist: each one a LOOKUP (ENOENT is not cached), which only the main thread answers.
+      const lookups = (k: number): string => `python3 -c "import os; [os.path.exists('${join(w.mountpoint, 'dir')}/none-${k}-%d' % i) for i in range(3000)]"`;
+      await sh([0, 1, 2, 3].map((k) => `${lookups(k)} &`).join('\n') + '\nwait');
+      const afterLookups = await d.command<{ backoffs: number; counts: Record<string, number> }>({ cmd: 'counts' });
+      assert.ok((afterLookups.counts['LOOKUP'] ?? 0) >= 12_000, `the main thread answered ${afterLookups.counts['LOOKUP']} LOOKUPs`);
+      assert.ok(afterLookups.backoffs > 0, 'the workers stopped reading while they only forwarded');
+      // Right after, a worker may be asleep in its back-off: the pause wakes it to acknowledge.
+      assert.deepEqual(await d.command<{ paused: boolean; pending: number }>({ cmd: 'pause' }), { paused: true, pending: 0 });
+      await d.command({ cmd: 'resume' });
+      assert.deepEqual(await randomReads(join(w.mountpoint, 'file'), join(w.source, 'file'), 2, 50), [0, 0]);
+    } finally {
+      const r = await d.command<{ after: Counts }>({ cmd: 'unmount' }).catch((e: unknown) => ({ error: e }));
+      w.cleanup();
+      assert.ok('after' in r, `unmounted: ${JSON.stringify(r)}`);
+      assert.deepEqual(r.after, { threads: d.ready.before.threads, fuseFds: 0 });
+    }
+  });
+
   test('pausing (as a handoff does) stops every queue once what was read is answered; resuming serves the waiting request', async () => {
     const w = workspace();
     const d = await startDaemon('node26', { source: w.source, mountpoint: w.mountpoint, options: 'clone_fd,max_threads=2,direct_io', fs: 'passthrough', via: 'session' });
