@@ -44,9 +44,12 @@ const READ = 15;
 const WRITE = 16;
 const INTERRUPT = 36;
 
-/** The workers' shared control words: [state, pause epoch, back-offs so far] (see {@link CloneQueues.backoffs}). */
+/**
+ * The workers' shared control words: [state, pause epoch, back-offs so far, workers reading] (see
+ * {@link CloneQueues.backoffs} and {@link CloneQueues.readingWorkers}).
+ */
 const State = { Run: 0, Pause: 1, Stop: 2 } as const;
-const CONTROL_WORDS = 3;
+const CONTROL_WORDS = 4;
 
 /**
  * A worker that forwarded nearly every frame it read stops reading for a while: each frame it cannot
@@ -208,7 +211,9 @@ function counted(wasForwarded) {
   if (++seen < ${BACKOFF_WINDOW}) return;
   if (forwarded >= ${BACKOFF_FORWARDED}) {
     Atomics.add(ctl, 2, 1);
+    Atomics.sub(ctl, 3, 1);
     Atomics.wait(ctl, 0, ${State.Run}, backoff);
+    Atomics.add(ctl, 3, 1);
     backoff = Math.min(backoff * 2, ${BACKOFF_MAX_MS});
   } else {
     backoff = ${BACKOFF_MIN_MS};
@@ -281,6 +286,7 @@ function write(n) {
   return true;
 }
 
+Atomics.add(ctl, 3, 1);
 for (;;) {
   const state = Atomics.load(ctl, 0);
   if (state === ${State.Stop}) break;
@@ -305,6 +311,7 @@ for (;;) {
   parentPort.postMessage(frame, [frame.buffer]);
   counted(true);
 }
+Atomics.sub(ctl, 3, 1);
 // By libc, not fs: a worker's fs.closeSync of a descriptor it did not open through fs (this one came
 // from epoll_create1) makes Node warn "closed but not opened in unmanaged mode".
 libc.close(ep);
@@ -429,6 +436,9 @@ export class CloneQueues {
 
   /** Times a worker stopped reading because it forwarded nearly every frame (see BACKOFF_WINDOW). */
   get backoffs(): number { return Atomics.load(this.#control, 2); }
+
+  /** Workers reading their clone now: started, and neither backing off nor ended. */
+  get readingWorkers(): number { return Atomics.load(this.#control, 3); }
 
   /** While paused: workers that have not yet acknowledged (each may still hold a frame it read). */
   get pending(): number {

@@ -132,8 +132,10 @@ export class Session {
   get phase(): SessionPhase { return this.#phase; }
   /** /dev/fuse queues read: 1, plus the clone queues' workers (src/session/clone-queues.ts). */
   get queues(): number { return 1 + (this.#clones?.workers ?? 0); }
-  /** Whether this thread busy-polls /dev/fuse after a reply (`busyPoll`, the epoll transport); off once clone queues start. */
+  /** Whether this thread busy-polls /dev/fuse after a reply now (`busyPoll`, the epoll transport); with clone queues, only while every worker backs off. */
   get busyPolling(): boolean { return this.#transport.busyPolling ?? false; }
+  /** Frames this thread took by busy polling, rather than after a wake-up. */
+  get framesPolled(): number { return this.#transport.framesPolled ?? 0; }
   /**
    * Times a clone queue's worker stopped reading for a while because nearly every frame it read was one
    * only the main thread answers (metadata): see src/session/clone-queues.ts BACKOFF_WINDOW. 0 with one queue.
@@ -197,8 +199,10 @@ export class Session {
       });
       // The workers read the same input queue, and forward what they cannot answer here by message,
       // which waits while this thread spins on /dev/fuse (up to 2 ms a turn). Without the spin, 4 stat
-      // clients got 1.24× the stats (27k against 22k; random reads alike, bench/clone-queues.ts).
-      this.#transport.stopBusyPolling?.();
+      // clients got 1.24× the stats (27k against 22k; random reads alike, bench/clone-queues.ts). So it
+      // spins only while every worker is backing off (their frames are then all read here).
+      const clones = this.#clones;
+      this.#transport.pollOnlyWhile?.(() => clones.readingWorkers === 0);
     } catch (e) {
       warn('clone_fd: no clone queues started; serving on one queue', e);
     }

@@ -67,9 +67,13 @@ export interface Transport {
   watchIdle?(isIdle: () => boolean): void;
   /** Frames taken by busy polling rather than after a wake-up (see watchIdle). Absent: the transport does not poll. */
   readonly framesPolled?: number;
-  /** Busy polling off from now on (other readers share the queue: clone queues). Absent: the transport does not poll. */
-  stopBusyPolling?(): void;
-  /** Whether it busy-polls (a window above 0, not stopped). Absent: the transport does not poll. */
+  /**
+   * Busy polling from now on only while `mayPoll()` holds, asked before each read (other readers share
+   * the queue: clone queues, whose forwarded frames wait while this thread spins). Absent: the transport
+   * does not poll.
+   */
+  pollOnlyWhile?(mayPoll: () => boolean): void;
+  /** Whether it busy-polls now (a window above 0, and what {@link pollOnlyWhile} set allows). Absent: the transport does not poll. */
   readonly busyPolling?: boolean;
 }
 
@@ -267,6 +271,8 @@ class EpollTransport extends FdWriter implements Transport {
     this.#reading = this.#buffer;
   }
 
+  /** Set by {@link pollOnlyWhile}: busy polling only while it returns true. */
+  #mayPoll: (() => boolean) | undefined;
   /** How long to keep reading after a frame before sleeping in epoll again (ms; 0: never). */
   #busyPollMs: number;
   /** INIT is decided: frames of any size may be read (see Transport.serve). */
@@ -279,8 +285,8 @@ class EpollTransport extends FdWriter implements Transport {
   watchIdle(isIdle: () => boolean): void { this.#idle = isIdle; }
   get framesPolled(): number { return this.#framesPolled; }
 
-  stopBusyPolling(): void { this.#busyPollMs = 0; }
-  get busyPolling(): boolean { return this.#busyPollMs > 0; }
+  pollOnlyWhile(mayPoll: () => boolean): void { this.#mayPoll = mayPoll; }
+  get busyPolling(): boolean { return this.#busyPollMs > 0 && (this.#mayPoll?.() ?? true); }
 
   /**
    * Busy polling: after a frame, while every request handed over has been answered (a synchronous
@@ -300,7 +306,8 @@ class EpollTransport extends FdWriter implements Transport {
     // The buffer whose address `pointer` is (the read buffer changes when a large frame is lent out).
     let addressed: Buffer | undefined;
     let pointer = 0n;
-    while (!this.closed && !this.#paused && this.#idle()) {
+    const mayPoll = this.#mayPoll;
+    while (!this.closed && !this.#paused && this.#idle() && (mayPoll === undefined || mayPoll())) {
       const buffer = this.#buffer;
       let n: number;
       if (libc !== undefined) {

@@ -95,7 +95,7 @@ test('busy polling takes the next frame of a client that waits for each reply, w
   });
 });
 
-test('no busy polling while a request is unanswered, before INIT is decided, while paused, with busyPoll 0, or once stopped (clone queues)', { skip, timeout: 10_000 }, async () => {
+test('no busy polling while a request is unanswered, before INIT is decided, while paused, with busyPoll 0, or while pollOnlyWhile holds it back (clone queues)', { skip, timeout: 10_000 }, async () => {
   // Unanswered: the client of a request still in a handler sends nothing more, so polling would only burn CPU.
   assert.equal(await polledOf(5, 5000, false), 0);
   // Before serve(): frames after INIT must wait for the buffer size INIT agrees (Transport.serve).
@@ -121,21 +121,27 @@ test('no busy polling while a request is unanswered, before INIT is decided, whi
   });
   // busyPoll 0: never.
   assert.equal(await polledOf(5, 0, true), 0);
-  // Stopped (clone queues started: other readers share the queue), after it had polled.
+  // Held back (clone queues started: other readers share the queue), after it had polled; then allowed again.
   await withFifo(5000, async (t, write, frames, setOnFrame) => {
     t.watchIdle!(() => true);
     t.serve(SIZE);
-    setOnFrame((n) => { if (n < 3 || (n > 3 && n < 8)) write(frame(GETATTR)); });
+    setOnFrame((n) => { if (n < 3 || (n > 3 && n < 8) || (n > 8 && n < 13)) write(frame(GETATTR)); });
     write(frame(GETATTR));
     await until(() => frames.length === 3, 'three requests');
     const polled = t.framesPolled ?? 0;
     assert.ok(polled > 0, 'it polled before');
     assert.equal(t.busyPolling, true);
-    t.stopBusyPolling!();
+    let mayPoll = false;
+    t.pollOnlyWhile!(() => mayPoll);
     assert.equal(t.busyPolling, false);
     write(frame(GETATTR));
     await until(() => frames.length === 8, 'five more requests');
-    assert.equal(t.framesPolled, polled, 'none polled after stopBusyPolling');
+    assert.equal(t.framesPolled, polled, 'none polled while held back');
+    mayPoll = true;
+    assert.equal(t.busyPolling, true);
+    write(frame(GETATTR));
+    await until(() => frames.length === 13, 'five more requests');
+    assert.ok((t.framesPolled ?? 0) > polled, 'it polls again once allowed');
   });
 });
 

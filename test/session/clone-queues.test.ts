@@ -300,7 +300,7 @@ os.write(fd, b'x'); os.close(fd)
     }
   });
 
-  test('the main thread stops busy polling once clone queues start (the workers forward to it by message); with one queue it polls', async () => {
+  test('with clone queues the main thread does not busy-poll while workers read (they forward to it by message); with one queue it polls', async () => {
     const ready = async (options: string): Promise<Ready> => {
       const w = workspace();
       const d = await startDaemon('node26', { source: w.source, mountpoint: w.mountpoint, options, fs: 'passthrough', via: 'session' });
@@ -315,20 +315,22 @@ os.write(fd, b'x'); os.close(fd)
     assert.deepEqual([single.queues, single.busyPolling], [1, true]);
   });
 
-  test('a worker that forwards nearly every frame (lookups) backs off, one that answers READs does not; a pause still drains them all', async () => {
+  test('a worker that forwards nearly every frame (lookups) backs off, and the main thread polls while all do; one that answers READs does not; a pause still drains them all', async () => {
     const w = workspace();
     const d = await startDaemon('node26', { source: w.source, mountpoint: w.mountpoint, options: 'clone_fd,max_threads=2,direct_io', fs: 'passthrough', via: 'session' });
     try {
       assert.equal(d.ready.queues, 3);
       assert.deepEqual(await randomReads(join(w.mountpoint, 'file'), join(w.source, 'file'), 4, 300), [0, 0, 0, 0]);
-      const afterReads = await d.command<{ backoffs: number }>({ cmd: 'counts' });
+      const afterReads = await d.command<{ backoffs: number; framesPolled: number }>({ cmd: 'counts' });
       assert.equal(afterReads.backoffs, 0, 'READs answered in the workers keep them reading');
+      assert.equal(afterReads.framesPolled, 0, 'so the main thread never polled');
       // Names that do not exist: each one a LOOKUP (ENOENT is not cached), which only the main thread answers.
       const lookups = (k: number): string => `python3 -c "import os; [os.path.exists('${join(w.mountpoint, 'dir')}/none-${k}-%d' % i) for i in range(3000)]"`;
       await sh([0, 1, 2, 3].map((k) => `${lookups(k)} &`).join('\n') + '\nwait');
-      const afterLookups = await d.command<{ backoffs: number; counts: Record<string, number> }>({ cmd: 'counts' });
+      const afterLookups = await d.command<{ backoffs: number; framesPolled: number; counts: Record<string, number> }>({ cmd: 'counts' });
       assert.ok((afterLookups.counts['LOOKUP'] ?? 0) >= 12_000, `the main thread answered ${afterLookups.counts['LOOKUP']} LOOKUPs`);
       assert.ok(afterLookups.backoffs > 0, 'the workers stopped reading while they only forwarded');
+      assert.ok(afterLookups.framesPolled > 0, 'the main thread polled while they all backed off');
       // Right after, a worker may be asleep in its back-off: the pause wakes it to acknowledge.
       assert.deepEqual(await d.command<{ paused: boolean; pending: number }>({ cmd: 'pause' }), { paused: true, pending: 0 });
       await d.command({ cmd: 'resume' });
