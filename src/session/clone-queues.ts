@@ -168,16 +168,27 @@ export function planCloneQueues(input: CloneQueuePlanInput): CloneQueuePlan {
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
 const { fd, wake, control, index, size, table, writes, writeInSize } = workerData;
 const ffi = process.getBuiltinModule('node:ffi');
 const sig = (a, r) => ({ arguments: a, return: r, parameters: a, result: r });
+// The clone's reads and replies and the backing files' I/O go through libc with raw pointers to buffers
+// that never move (allocUnsafeSlow): fs.readSync answers every empty read with an exception (2.6 µs,
+// src/session/poll-read.ts), and each fs call wraps its result and its arguments. Counts are ints, so
+// no BigInt is made per request; an offset below 2^53 passes as a Number.
 const libc = ffi.dlopen(null, {
   epoll_create1: sig(['int32'], 'int32'),
   epoll_ctl: sig(['int32', 'int32', 'int32', 'buffer'], 'int32'),
   epoll_wait: sig(['int32', 'buffer', 'int32', 'int32'], 'int32'),
   close: sig(['int32'], 'int32'),
+  read: sig(['int32', 'pointer', 'uint32'], 'int32'),
+  pread64: sig(['int32', 'pointer', 'uint32', 'int64'], 'int32'),
+  pwrite64: sig(['int32', 'pointer', 'uint32', 'int64'], 'int32'),
+  writev: sig(['int32', 'pointer', 'int32'], 'int32'),
+  __errno_location: sig([], 'pointer'),
 }).functions;
+const errnoAt = libc.__errno_location();
+const errno = () => ffi.getInt32(errnoAt);
+const EAGAIN = 11, EINTR = 4, ENOENT = 2, ENODEV = 19;
 const ctl = new Int32Array(control);
 const tbl = new Int32Array(table);
 const bits = 31 - Math.clz32(tbl[1]);
@@ -197,9 +208,20 @@ ev.writeUInt32LE(1, 0);
 if (libc.epoll_ctl(ep, 1, wake, ev) !== 0) throw new Error('epoll_ctl(eventfd) failed');
 const events = Buffer.alloc(EVENT * 2);
 const buf = Buffer.allocUnsafeSlow(size);
+const bufAt = ffi.getRawPointer(buf);
 let data = Buffer.allocUnsafeSlow(128 * 1024);
-const out = Buffer.alloc(16);
-const writeOut = Buffer.alloc(8);
+const out = Buffer.allocUnsafeSlow(16);
+const writeOut = Buffer.allocUnsafeSlow(8);
+// struct iovec[2] for writev: the reply header, then the data (READ) or fuse_write_out (WRITE).
+const iov = Buffer.allocUnsafeSlow(32);
+const iovAt = ffi.getRawPointer(iov);
+iov.writeBigUInt64LE(ffi.getRawPointer(out), 0);
+iov.writeBigUInt64LE(16n, 8);
+const dataAt = () => ffi.getRawPointer(data);
+let dataPointer = dataAt();
+const writeOutAt = ffi.getRawPointer(writeOut);
+/** Where a WRITE's bytes start in buf. */
+const writeDataAt = bufAt + BigInt(40 + writeInSize);
 // Frames read and forwarded in the current window, and the next back-off (see BACKOFF_WINDOW).
 let seen = 0;
 let forwarded = 0;
@@ -236,23 +258,26 @@ function descriptorOf(lo, hi) {
   return Atomics.load(tbl, 0) === seq ? found : -1;
 }
 
-function errnoOf(e) {
-  const n = typeof e?.errno === 'number' ? Math.abs(e.errno) : 0;
+/** errno as a reply's error: 1..511, else EIO. */
+function errnoOf(n) {
   return n >= 1 && n <= 511 ? n : 5;
 }
 
-/** One reply on this clone; a refused one (not "nobody waits": ENOENT) is retried as a bare EIO. */
-function reply(parts, total, errno) {
-  out.writeUInt32LE(total, 0);
-  out.writeInt32LE(-errno, 4);
+/**
+ * One reply on this clone: the header, then \`length\` bytes at \`at\` (none: 0); a refused one (not
+ * "nobody waits": ENOENT) is retried as a bare EIO.
+ */
+function reply(at, length, error) {
+  out.writeUInt32LE(16 + length, 0);
+  out.writeInt32LE(-error, 4);
   out.writeUInt32LE(buf.readUInt32LE(8), 8);
   out.writeUInt32LE(buf.readUInt32LE(12), 12);
-  try { fs.writevSync(fd, parts); }
-  catch (e) {
-    if (e.code === 'ENOENT' || e.code === 'ENODEV' || errno === 5 && total === 16) return;
-    out.writeUInt32LE(16, 0); out.writeInt32LE(-5, 4);
-    try { fs.writevSync(fd, [out]); } catch {}
-  }
+  if (length > 0) { iov.writeBigUInt64LE(at, 16); iov.writeUInt32LE(length, 24); iov.writeUInt32LE(0, 28); }
+  if (libc.writev(fd, iovAt, length > 0 ? 2 : 1) >= 0) return;
+  const e = errno();
+  if (e === ENOENT || e === ENODEV || (error === 5 && length === 0)) return;
+  out.writeUInt32LE(16, 0); out.writeInt32LE(-5, 4);
+  libc.writev(fd, iovAt, 1);
 }
 
 /** A READ (n bytes in buf) answered here; false to forward it. */
@@ -262,11 +287,10 @@ function read(n) {
   const offHi = buf.readUInt32LE(52);
   if (d < 0 || offHi >= 0x200000) return false;
   const want = buf.readUInt32LE(56);
-  if (want > data.length) { if (want > 64 * 1024 * 1024) return false; data = Buffer.allocUnsafeSlow(want); }
-  let got;
-  try { got = fs.readSync(d, data, 0, want, offHi * 4294967296 + buf.readUInt32LE(48)); }
-  catch (e) { reply([out], 16, errnoOf(e)); return true; }
-  reply(got > 0 ? [out, data.subarray(0, got)] : [out], 16 + got, 0);
+  if (want > data.length) { if (want > 64 * 1024 * 1024) return false; data = Buffer.allocUnsafeSlow(want); dataPointer = dataAt(); }
+  const got = libc.pread64(d, dataPointer, want, offHi * 4294967296 + buf.readUInt32LE(48));
+  if (got < 0) reply(0n, 0, errnoOf(errno()));
+  else reply(dataPointer, got, 0);
   return true;
 }
 
@@ -278,11 +302,11 @@ function write(n) {
   const d = descriptorOf(buf.readInt32LE(40), buf.readInt32LE(44));
   const offHi = buf.readUInt32LE(52);
   if (d < 0 || offHi >= 0x200000) return false;
-  let done;
-  try { done = fs.writeSync(d, buf, 40 + writeInSize, len, offHi * 4294967296 + buf.readUInt32LE(48)); }
-  catch (e) { reply([out], 16, errnoOf(e)); return true; }
+  const done = libc.pwrite64(d, writeDataAt, len, offHi * 4294967296 + buf.readUInt32LE(48));
+  if (done < 0) { reply(0n, 0, errnoOf(errno())); return true; }
   writeOut.writeUInt32LE(done, 0);
-  reply([out, writeOut], 24, 0);
+  writeOut.writeUInt32LE(0, 4);
+  reply(writeOutAt, 8, 0);
   return true;
 }
 
@@ -296,12 +320,12 @@ for (;;) {
     while (Atomics.load(ctl, 0) === ${State.Pause}) Atomics.wait(ctl, 0, ${State.Pause});
     continue;
   }
-  let n;
-  try { n = fs.readSync(fd, buf, 0, size, null); }
-  catch (e) {
-    if (e.code === 'EAGAIN') { libc.epoll_wait(ep, events, 2, -1); continue; }
-    if (e.code === 'EINTR' || e.code === 'ENOENT') continue;
-    parentPort.postMessage({ ended: e.code, message: e.message });
+  const n = libc.read(fd, bufAt, size);
+  if (n < 0) {
+    const e = errno();
+    if (e === EAGAIN) { libc.epoll_wait(ep, events, 2, -1); continue; }
+    if (e === EINTR || e === ENOENT) continue;
+    parentPort.postMessage({ ended: e === ENODEV ? 'ENODEV' : 'errno ' + e, message: 'reading the clone failed with errno ' + e });
     break;
   }
   const opcode = buf.readUInt32LE(4);
