@@ -217,6 +217,8 @@ const iov = Buffer.allocUnsafeSlow(32);
 const iovAt = ffi.getRawPointer(iov);
 iov.writeBigUInt64LE(ffi.getRawPointer(out), 0);
 iov.writeBigUInt64LE(16n, 8);
+/** The address iov[1] holds now. */
+let iovData = 0n;
 const dataAt = () => ffi.getRawPointer(data);
 let dataPointer = dataAt();
 const writeOutAt = ffi.getRawPointer(writeOut);
@@ -272,7 +274,12 @@ function reply(at, length, error) {
   out.writeInt32LE(-error, 4);
   out.writeUInt32LE(buf.readUInt32LE(8), 8);
   out.writeUInt32LE(buf.readUInt32LE(12), 12);
-  if (length > 0) { iov.writeBigUInt64LE(at, 16); iov.writeUInt32LE(length, 24); iov.writeUInt32LE(0, 28); }
+  if (length > 0) {
+    // Rewritten only when it changes: writeBigUInt64LE makes BigInts of its own on each call.
+    if (at !== iovData) { iov.writeBigUInt64LE(at, 16); iovData = at; }
+    iov.writeUInt32LE(length, 24);
+    iov.writeUInt32LE(0, 28);
+  }
   if (libc.writev(fd, iovAt, length > 0 ? 2 : 1) >= 0) return;
   const e = errno();
   if (e === ENOENT || e === ENODEV || (error === 5 && length === 0)) return;
