@@ -45,7 +45,6 @@ const lg = buildLoadGen();
 await lg.run(['exec', 'dd', 'if=/dev/urandom', `of=${join(source, 'big')}`, 'bs=1M', 'count=256', 'status=none'], 120_000);
 mkdirSync(join(base, 'a'));
 mkdirSync(join(base, 'b'));
-mkdirSync(join(base, 'c'));
 const passthrough = { entryTimeout: 0, attrTimeout: 0, kernelPassthrough: false } as const;
 /** --busy-poll µs: the main thread's busy polling on both mounts (default: the library's). */
 const busyPoll = args['busy-poll'] === undefined ? {} : { busyPoll: Number(args['busy-poll']) };
@@ -56,6 +55,7 @@ const mounts: FuseMount[] = [
 ];
 const names = [`1 queue`, `${mounts[1]!.queues} queues (${cloneOptions})`];
 if (args.before !== undefined) {
+  mkdirSync(join(base, 'c'));
   const before = (await import(join(args.before, 'src/passthrough/index.ts'))) as { servePassthrough: typeof servePassthrough };
   mounts.push(await before.servePassthrough(source, join(base, 'c'), { passthrough, mount: { method: 'mount', watchdog: false, options: `direct_io,${cloneOptions}`, ...busyPoll } }));
   names.push(`${args.before}: ${mounts[2]!.queues} queues`);

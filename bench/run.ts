@@ -82,7 +82,6 @@ const memoryWanted = !args['no-memory'] && sizes.lookupFiles > 0;
 /** Above this many cores of background CPU, a measurement waits (up to 2 s) before it starts. */
 const QUIET_CORES = 0.25;
 
-
 /** tsfuse with one setting changed, each shown against the default per round (not in the memory workload). */
 const TSFUSE_VARIANTS: readonly (readonly [SubjectId, string])[] = [['tsfuse+auto_cache', 'auto_cache ÷ default'], ['tsfuse-noxattr', 'no xattrs ÷ default']];
 

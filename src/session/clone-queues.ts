@@ -32,6 +32,7 @@ import type { Negotiated } from '../protocol/negotiated.ts';
 import { HASH_MULTIPLIER, PROBE_WINDOW, SLOT_INTS, TABLE_HEADER, type HandleDescriptors } from '../ops/handle-descriptors.ts';
 import type { RequestSink } from './context.ts';
 import { bindLibc, signature as sig } from '../ffi.ts';
+import { Errno } from '../errors.ts';
 
 /** What clone queues deliver to the main thread: the session core's frame handler. */
 export type CloneFrameHandler = (frame: Buffer, sink: RequestSink) => void;
@@ -188,7 +189,7 @@ const libc = ffi.dlopen(null, {
 }).functions;
 const errnoAt = libc.__errno_location();
 const errno = () => ffi.getInt32(errnoAt);
-const EAGAIN = 11, EINTR = 4, ENOENT = 2, ENODEV = 19;
+const EAGAIN = ${Errno.EAGAIN}, EINTR = ${Errno.EINTR}, ENOENT = ${Errno.ENOENT}, ENODEV = ${Errno.ENODEV}, EIO = ${Errno.EIO};
 const ctl = new Int32Array(control);
 const tbl = new Int32Array(table);
 const bits = 31 - Math.clz32(tbl[1]);
@@ -262,7 +263,7 @@ function descriptorOf(lo, hi) {
 
 /** errno as a reply's error: 1..511, else EIO. */
 function errnoOf(n) {
-  return n >= 1 && n <= 511 ? n : 5;
+  return n >= 1 && n <= 511 ? n : EIO;
 }
 
 /**
@@ -282,8 +283,8 @@ function reply(at, length, error) {
   }
   if (libc.writev(fd, iovAt, length > 0 ? 2 : 1) >= 0) return;
   const e = errno();
-  if (e === ENOENT || e === ENODEV || (error === 5 && length === 0)) return;
-  out.writeUInt32LE(16, 0); out.writeInt32LE(-5, 4);
+  if (e === ENOENT || e === ENODEV || (error === EIO && length === 0)) return;
+  out.writeUInt32LE(16, 0); out.writeInt32LE(-EIO, 4);
   libc.writev(fd, iovAt, 1);
 }
 
