@@ -371,6 +371,13 @@ export interface CloneQueuesOptions {
   /** Where forwarded frames go (the session core), each with its clone's sink. */
   readonly deliver: CloneFrameHandler;
   readonly onWarning: (message: string, cause?: unknown) => void;
+  /**
+   * Opens queue `index`'s descriptor (non-blocking; closed by CloneQueues once its worker has exited),
+   * or throws. Default: a clone of `deviceFd` (FUSE_DEV_IOC_CLONE). test/session/clone-worker.test.ts
+   * gives a socket that carries one frame per read as a clone does, to make the worker's error paths
+   * happen on demand.
+   */
+  readonly openQueue?: (index: number) => number;
 }
 
 /** Running clone queues: see the module comment. */
@@ -401,26 +408,36 @@ export class CloneQueues {
     if (wake < 0) throw new Error(`eventfd failed with errno ${-wake}`);
     this.#wake = wake;
     this.#control = new Int32Array(new SharedArrayBuffer(CONTROL_WORDS * 4));
-    const arg = Buffer.alloc(4);
-    if (endianness() === 'LE') arg.writeUInt32LE(options.deviceFd); else arg.writeUInt32BE(options.deviceFd);
+    const openQueue = options.openQueue ?? ((i: number) => this.#openClone(lib, options.deviceFd, i));
     for (let i = 0; i < options.workers; i++) {
       let fd: number;
       try {
-        fd = fs.openSync('/dev/fuse', fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+        fd = openQueue(i);
       } catch (e) {
-        this.#warn(`clone_fd: opening /dev/fuse for queue ${i + 1} failed; serving with ${this.#queues.length + 1} queue(s)`, e);
-        break;
-      }
-      // fs/fuse/dev.c fuse_dev_ioctl_clone: attaches this new open file to the connection of deviceFd.
-      const r = lib.ioctl(fd, FUSE_DEV_IOC_CLONE, arg);
-      if (r < 0) {
-        fs.closeSync(fd);
-        if (i === 0) { fs.closeSync(wake); throw new Error(`FUSE_DEV_IOC_CLONE failed with errno ${-r}`); }
-        this.#warn(`clone_fd: FUSE_DEV_IOC_CLONE failed with errno ${-r}; serving with ${this.#queues.length + 1} queue(s)`);
+        if (i === 0) { fs.closeSync(wake); throw e; }
+        this.#warn(`clone_fd: ${(e as Error).message}; serving with ${this.#queues.length + 1} queue(s)`, (e as Error).cause);
         break;
       }
       this.#queues.push(this.#startWorker(fd, i, options));
     }
+  }
+
+  /** A new descriptor on `deviceFd`'s connection (fs/fuse/dev.c fuse_dev_ioctl_clone attaches it), or throws. */
+  #openClone(lib: Libc, deviceFd: number, index: number): number {
+    let fd: number;
+    try {
+      fd = fs.openSync('/dev/fuse', fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    } catch (e) {
+      throw new Error(`opening /dev/fuse for queue ${index + 1} failed`, { cause: e });
+    }
+    const arg = Buffer.alloc(4);
+    if (endianness() === 'LE') arg.writeUInt32LE(deviceFd); else arg.writeUInt32BE(deviceFd);
+    const r = lib.ioctl(fd, FUSE_DEV_IOC_CLONE, arg);
+    if (r < 0) {
+      fs.closeSync(fd);
+      throw new Error(`FUSE_DEV_IOC_CLONE failed with errno ${-r}`);
+    }
+    return fd;
   }
 
   #startWorker(fd: number, index: number, options: CloneQueuesOptions): CloneQueue {
