@@ -98,7 +98,11 @@ const allBackground: number[] = [];
 const optionRecords: OptionsRecord[] = [];
 const skipped = new Map<string, string>();
 if (!args['no-memory'] && !memoryWanted) skipped.set('memory', `the daemons' open-file limit of ${openFileLimit()} leaves no room for the lookups' files: raise the hard limit (prlimit --nofile) or pass --no-memory`);
-const memory = new Map<string, { idle: number; warmed: number; cached: number; perInode: number; after: number; peak: number; lookups: number; seconds: number }>();
+/** RSS figures, and `private*`: the same of RssAnon (see bench/lib/subjects.ts processMemory). */
+const memory = new Map<string, {
+  idle: number; warmed: number; cached: number; perInode: number; after: number; peak: number; lookups: number; seconds: number;
+  privateIdle: number; privatePerInode: number; privateAfter: number;
+}>();
 const peakAfterPhase1 = new Map<string, number>();
 const running: Running[] = [];
 let startedQuiet = false;
@@ -210,21 +214,25 @@ async function memoryWorkload(lg: LoadGen, subj: Subject): Promise<void> {
   const many = join(subj.dir, 'many');
   dropDentries();
   await new Promise((r) => setTimeout(r, 300));
-  const idle = d.memory().rss;
+  const idle = d.memory();
   await lg.run(['lookups', join(subj.dir, 'warm'), sizes.warmFiles], 600_000);
   await new Promise((r) => setTimeout(r, 200));
-  const warmed = d.memory().rss;
+  const warmed = d.memory();
   const t0 = Date.now();
-  let cached = 0;
+  let cached = warmed;
   for (let p = 0; p < sizes.lookupPasses; p++) {
     await lg.run(['lookups', many, sizes.lookupFiles], 600_000);
-    if (p === 0) { await new Promise((r) => setTimeout(r, 200)); cached = d.memory().rss; }
+    if (p === 0) { await new Promise((r) => setTimeout(r, 200)); cached = d.memory(); }
     dropDentries();
   }
   const seconds = (Date.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 1000));
   const m = d.memory();
-  memory.set(subj.id, { idle, warmed, cached, perInode: (cached - warmed) / sizes.lookupFiles, after: m.rss, peak: m.peak, lookups: sizes.lookupPasses * sizes.lookupFiles, seconds });
+  memory.set(subj.id, {
+    idle: idle.rss, warmed: warmed.rss, cached: cached.rss, perInode: (cached.rss - warmed.rss) / sizes.lookupFiles, after: m.rss, peak: m.peak,
+    lookups: sizes.lookupPasses * sizes.lookupFiles, seconds,
+    privateIdle: idle.private, privatePerInode: (cached.private - warmed.private) / sizes.lookupFiles, privateAfter: m.private,
+  });
 }
 
 function report(machine: string, sampler: LoadSampler, started: number, loadBefore: { bg: number; loadavg: number }): { text: string; noisy: boolean } {
@@ -316,8 +324,11 @@ function report(machine: string, sampler: LoadSampler, started: number, loadBefo
     p();
     p(`"Bytes per cached inode" is (RSS with the ${sizes.lookupFiles.toLocaleString('en')} cached − RSS after the warm-up) ÷ ${sizes.lookupFiles.toLocaleString('en')}: what each more inode costs, without what a daemon's first requests cost once (JIT compilation, code paged in).`);
     p();
-    p(table(['daemon', 'RSS idle (MiB)', `RSS after the warm-up (${sizes.warmFiles.toLocaleString('en')} inodes)`, `RSS with ${sizes.lookupFiles.toLocaleString('en')} more inodes cached`, 'bytes per cached inode', 'RSS after all lookups + forgets', 'peak RSS, phase 2', 'peak RSS, phase 1 (all workloads)', 'lookups/s'], [...memory].map(([id, m]) => [
-      id, mib(m.idle), mib(m.warmed), mib(m.cached), m.perInode.toFixed(0), mib(m.after), mib(m.peak), peakAfterPhase1.has(id) ? mib(peakAfterPhase1.get(id)!) : '–', si(m.lookups / m.seconds),
+    p('"Private" counts only the daemon\'s anonymous pages (RssAnon: heap, stacks, malloc arenas), not those of its program files (the node binary, libc, libfuse), which are page cache shared by every process that maps them: of a bare Node process\'s ~40 MiB of RSS, 6–8 MiB are private.');
+    p();
+    p(table(['daemon', 'RSS idle (MiB)', `RSS after the warm-up (${sizes.warmFiles.toLocaleString('en')} inodes)`, `RSS with ${sizes.lookupFiles.toLocaleString('en')} more inodes cached`, 'bytes per cached inode', 'RSS after all lookups + forgets', 'peak RSS, phase 2', 'peak RSS, phase 1 (all workloads)', 'private idle (MiB)', 'private bytes per cached inode', 'private after all lookups + forgets', 'lookups/s'], [...memory].map(([id, m]) => [
+      id, mib(m.idle), mib(m.warmed), mib(m.cached), m.perInode.toFixed(0), mib(m.after), mib(m.peak), peakAfterPhase1.has(id) ? mib(peakAfterPhase1.get(id)!) : '–',
+      mib(m.privateIdle), m.privatePerInode.toFixed(0), mib(m.privateAfter), si(m.lookups / m.seconds),
     ])));
     p();
   }

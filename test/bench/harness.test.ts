@@ -145,6 +145,14 @@ test('smoke: `bench/run.ts --tiny` measures native, tsfuse and a tsfuse variant 
   const memoryRows = out.split('\n').filter((l) => /^\| tsfuse(-noxattr)? \| \d/.test(l));
   assert.equal(memoryRows.length, 1, out);
   assert.match(memoryRows[0]!, /^\| tsfuse \| (\d+\.\d \| ){3}-?\d+ \| /);
+  // Private memory (RssAnon) beside RSS: part of it, and counted the same way per inode.
+  assert.match(out, /\| private idle \(MiB\) \| private bytes per cached inode \| private after all lookups \+ forgets \| lookups\/s \|/);
+  const memoryCells = memoryRows[0]!.split('|').slice(2, -1).map((c) => c.trim());
+  assert.equal(memoryCells.length, 11, memoryRows[0]);
+  const [rssIdle, , , , rssAfter, , , privateIdle, privatePerInode, privateAfter] = memoryCells.map(Number);
+  assert.ok(privateIdle! > 0 && privateIdle! < rssIdle!, `private ${privateIdle} MiB of ${rssIdle} idle`);
+  assert.ok(privateAfter! > 0 && privateAfter! < rssAfter!, `private ${privateAfter} MiB of ${rssAfter} after`);
+  assert.ok(Number.isInteger(privatePerInode), memoryRows[0]);
 });
 
 test('a daemon\'s stderr is kept, its last STDERR_KEPT characters, for the report of a failed run', { skip: smokeSkip, timeout: 60_000 }, async () => {
