@@ -50,7 +50,11 @@ export interface NodeTableObserver {
 /**
  * One backing inode the kernel knows about. Kept small, as the kernel may hold millions: what can be
  * derived from the descriptor or the identity (the /proc paths, the key string) is made when asked for,
- * and an inode of SOURCE's device is found through its id (see {@link NodeTable.find}), not a second map.
+ * what few nodes have (older names of a hard link) is kept by the table, and an inode of SOURCE's
+ * device is found through its id (see {@link NodeTable.find}), not a second map. Each field costs 8
+ * bytes per node (V8 without pointer compression, as Node builds it): 8 fields and the object's header
+ * make 88 bytes, its name string ~32 more, its entry in the table's map ~30 (heap measured per node on
+ * Node 26: 173 bytes with 11 fields).
  */
 export class PassthroughNode {
   /** Our node id (1 for SOURCE; see {@link DETERMINISTIC_IDS_BELOW}). */
@@ -60,8 +64,8 @@ export class PassthroughNode {
   /** st_dev and st_ino of the backing inode (canonical U64s: `===` compares them). */
   readonly dev: U64;
   readonly ino: U64;
-  /** S_IFMT bits (a file's type never changes). */
-  readonly type: number;
+  /** S_IFMT bits (a file's type never changes), and below them {@link newChildren}: one field for both. */
+  #bits: number;
   /** Lookups the kernel holds (FORGET subtracts); the root is never dropped. */
   nlookup = 0;
   /**
@@ -73,38 +77,37 @@ export class PassthroughNode {
   parent: PassthroughNode | undefined = undefined;
   /** The bytes of that name as a latin1 string (each byte one character): smaller than a Buffer, which is an object of its own over a slab. */
   #name: string | undefined = undefined;
-  /**
-   * Earlier names of a hard-linked inode, newest first (at most {@link MAX_OLDER_NAMES}); usually
-   * undefined. Without them, unlinking the newest name left a file that still had others unlinkable.
-   */
-  olderNames: KnownName[] | undefined = undefined;
-  #prefix: Buffer | undefined = undefined;
-  /**
-   * A directory's recent LOOKUPs, as a count from 0 to {@link NEW_CHILDREN_MAX}: up by one for each that
-   * found an inode the table did not hold, down by one for each that found a node. passthrough.ts
-   * `lookupEntry` opens the name first where it is high (a listing of new files, a tree after
-   * drop_caches) and stats it first elsewhere (revalidations of known nodes).
-   */
-  newChildren = 0;
-
-  /** Whether a LOOKUP in this directory opens the name first (see {@link newChildren}). */
-  get opensFirst(): boolean { return this.newChildren >= OPEN_FIRST_FROM; }
-
-  /** Counts a LOOKUP in this directory that found a new inode (`isNew`) or a node the table held. */
-  countLookup(isNew: boolean): void {
-    if (isNew) {
-      if (this.newChildren < NEW_CHILDREN_MAX) this.newChildren++;
-    } else if (this.newChildren > 0) {
-      this.newChildren--;
-    }
-  }
 
   constructor(id: number, fd: number, st: Pick<InodeIdentity, 'dev' | 'ino' | 'mode'>) {
     this.id = id;
     this.fd = fd;
     this.dev = st.dev;
     this.ino = st.ino;
-    this.type = st.mode & S_IFMT;
+    this.#bits = st.mode & S_IFMT;
+  }
+
+  /** S_IFMT bits (a file's type never changes). */
+  get type(): number { return this.#bits & S_IFMT; }
+
+  /**
+   * A directory's recent LOOKUPs, as a count from 0 to {@link NEW_CHILDREN_MAX}: up by one for each that
+   * found an inode the table did not hold, down by one for each that found a node. passthrough.ts
+   * `lookupEntry` opens the name first where it is high (a listing of new files, a tree after
+   * drop_caches) and stats it first elsewhere (revalidations of known nodes).
+   */
+  get newChildren(): number { return this.#bits & NEW_CHILDREN_MAX; }
+
+  /** Whether a LOOKUP in this directory opens the name first (see {@link newChildren}). */
+  get opensFirst(): boolean { return (this.#bits & NEW_CHILDREN_MAX) >= OPEN_FIRST_FROM; }
+
+  /** Counts a LOOKUP in this directory that found a new inode (`isNew`) or a node the table held. */
+  countLookup(isNew: boolean): void {
+    const n = this.#bits & NEW_CHILDREN_MAX;
+    if (isNew) {
+      if (n < NEW_CHILDREN_MAX) this.#bits++;
+    } else if (n > 0) {
+      this.#bits--;
+    }
   }
 
   /** The newest name (a new Buffer per read); see {@link parent}. */
@@ -119,21 +122,31 @@ export class PassthroughNode {
     return true;
   }
 
-  /** `/proc/self/fd/N/`: prefix a name to reach an entry of this directory (Node's calls by path; kept once made). */
-  get prefix(): Buffer {
-    if (this.#prefix === undefined) this.#prefix = Buffer.from(`/proc/self/fd/${this.fd}/`);
-    return this.#prefix;
-  }
+  /** `/proc/self/fd/N/`: prefix a name to reach an entry of this directory (Node's calls by path; see {@link fdPrefix}). */
+  get prefix(): Buffer { return fdPrefix(this.fd); }
   /** `/proc/self/fd/N`: the inode itself (a magic link: following it stops at the inode, even a symlink). */
   get self(): string { return `/proc/self/fd/${this.fd}`; }
   /** `st_dev:st_ino`, as {@link keyOf} prints a stat: the crash-recovery journal's and the listing cache's name for the inode. */
   get key(): string { return `${this.dev}:${this.ino}`; }
 }
 
-/** The most {@link PassthroughNode.newChildren} counts up to. */
+/** The most {@link PassthroughNode.newChildren} counts up to; also its bits' mask (below S_IFMT's). */
 const NEW_CHILDREN_MAX = 3;
 /** From this {@link PassthroughNode.newChildren} up, a LOOKUP in the directory opens the name first. */
 const OPEN_FIRST_FROM = 2;
+
+/**
+ * Prefixes made, by descriptor number: a prefix depends on the number alone, so one made for a closed
+ * descriptor is right for the next one given that number. Numbers are small and dense (the lowest free
+ * one is given), so an array; it holds one Buffer per number that was ever a prefix (directories, in
+ * Node's calls by path), rather than a field in every node.
+ */
+const prefixes: Buffer[] = [];
+
+/** `/proc/self/fd/N/` for descriptor `fd`. */
+export function fdPrefix(fd: number): Buffer {
+  return prefixes[fd] ??= Buffer.from(`/proc/self/fd/${fd}/`);
+}
 
 /** A (directory, name) an inode was seen under. */
 export interface KnownName { readonly parent: PassthroughNode; readonly name: Buffer }
@@ -201,6 +214,12 @@ export class NodeTable {
    * their descriptor frees the inode, which can take long.
    */
   readonly #unlinked = new Set<number>();
+  /**
+   * Earlier names of hard-linked inodes, newest first (at most {@link MAX_OLDER_NAMES}): few nodes have
+   * any, so a map here rather than a field in every node. Without them, unlinking the newest name left a
+   * file that still had others unlinkable.
+   */
+  readonly #olderNames = new Map<PassthroughNode, KnownName[]>();
   /** Not readonly: a handoff (importNodes) brings its own. */
   root: PassthroughNode;
   /** Told of new names and dropped nodes while a crash-recovery journal is kept. */
@@ -277,10 +296,10 @@ export class NodeTable {
   rename(node: PassthroughNode, parent: PassthroughNode, name: Buffer): void {
     if (node === this.root) return;
     if (node.isNamed(parent, name)) return;
-    const older = node.olderNames?.filter((n) => n.parent !== parent || !n.name.equals(name)) ?? [];
+    const older = this.#olderNames.get(node)?.filter((n) => n.parent !== parent || !n.name.equals(name)) ?? [];
     if (node.parent !== undefined && node.name !== undefined) older.unshift({ parent: node.parent, name: node.name });
     if (older.length > MAX_OLDER_NAMES) older.length = MAX_OLDER_NAMES;
-    node.olderNames = older.length > 0 ? older : undefined;
+    this.#setOlderNames(node, older);
     node.parent = parent;
     node.name = name;
     this.observer?.named(node);
@@ -288,15 +307,22 @@ export class NodeTable {
 
   /** `parent`/`name` no longer names `node` (unlinked, renamed away, or found to name another inode). */
   unnamed(node: PassthroughNode, parent: PassthroughNode, name: Buffer): void {
+    const older = this.#olderNames.get(node);
     if (node.isNamed(parent, name)) {
-      const next = node.olderNames?.shift();
+      const next = older?.shift();
       node.parent = next?.parent;
       node.name = next?.name;
       if (next !== undefined) this.observer?.named(node);
-    } else if (node.olderNames !== undefined) {
-      node.olderNames = node.olderNames.filter((n) => n.parent !== parent || !n.name.equals(name));
+      if (older !== undefined) this.#setOlderNames(node, older);
+    } else if (older !== undefined) {
+      this.#setOlderNames(node, older.filter((n) => n.parent !== parent || !n.name.equals(name)));
     }
-    if (node.olderNames?.length === 0) node.olderNames = undefined;
+  }
+
+  /** Earlier names of a hard-linked `node`, newest first (see {@link #olderNames}); none: empty. */
+  #setOlderNames(node: PassthroughNode, older: KnownName[]): void {
+    if (older.length > 0) this.#olderNames.set(node, older);
+    else this.#olderNames.delete(node);
   }
 
   /**
@@ -314,7 +340,8 @@ export class NodeTable {
   /** The names `node` was seen under, newest first (a copy: callers drop stale ones as they go). */
   namesOf(node: PassthroughNode): KnownName[] {
     const out: KnownName[] = node.parent !== undefined && node.name !== undefined ? [{ parent: node.parent, name: node.name }] : [];
-    if (node.olderNames !== undefined) out.push(...node.olderNames);
+    const older = this.#olderNames.get(node);
+    if (older !== undefined) out.push(...older);
     return out;
   }
 
@@ -342,7 +369,7 @@ export class NodeTable {
     for (const n of this.#byId.values()) {
       nodes.push({
         id: n.id, fd: pass(n.fd), key: n.key, type: n.type, nlookup: n.nlookup, parent: n.parent?.id, name: n.name,
-        olderNames: n.olderNames?.map((k) => [k.parent.id, k.name] as const),
+        olderNames: this.#olderNames.get(n)?.map((k) => [k.parent.id, k.name] as const),
       });
     }
     return { nextId: this.#nextId, nodes, journaled: [...this.#journaled.values()] };
@@ -370,10 +397,10 @@ export class NodeTable {
       const node = imported.get(e.id)!;
       node.parent = e.parent === undefined ? undefined : imported.get(e.parent);
       node.name = e.name;
-      node.olderNames = e.olderNames?.flatMap(([parent, name]) => {
+      this.#setOlderNames(node, e.olderNames?.flatMap(([parent, name]) => {
         const dir = imported.get(parent);
         return dir === undefined ? [] : [{ parent: dir, name }];
-      });
+      }) ?? []);
       this.#index(node);
     }
     // Tables from before deterministic ids counted from 2: ids from the counter start above them all.
@@ -473,6 +500,6 @@ export class NodeTable {
     node.fd = -1;
     node.parent = undefined;
     node.name = undefined;
-    node.olderNames = undefined;
+    this.#olderNames.delete(node);
   }
 }
