@@ -145,7 +145,12 @@ const prefixes: Buffer[] = [];
 
 /** `/proc/self/fd/N/` for descriptor `fd`. */
 export function fdPrefix(fd: number): Buffer {
-  return prefixes[fd] ??= Buffer.from(`/proc/self/fd/${fd}/`);
+  let prefix = prefixes[fd];
+  if (prefix === undefined) {
+    prefix = Buffer.from(`/proc/self/fd/${fd}/`);
+    prefixes[fd] = prefix;
+  }
+  return prefix;
 }
 
 /** A (directory, name) an inode was seen under. */
