@@ -54,9 +54,12 @@ console.log('lint: biome lint (config: biome.jsonc)');
 const lint = await step(process.execPath, [join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'lint', '--error-on-warnings', '--no-errors-on-unmatched']);
 console.log(lint === 0 ? 'lint: clean' : 'lint: FAILED (findings above; `npx biome lint --write` applies the safe fixes)');
 
-// 2. Tests. Tests run the unprivileged (fusermount3) path under a Node >= 26 binary, which strips
-// TypeScript types itself: its coverage of a source file has different byte offsets than tsx's, and c8
-// would merge the two into nonsense. So those runs go through a wrapper that drops NODE_V8_COVERAGE.
+// 2. Tests. Some tests run a Node >= 26 binary (node:ffi). Where it strips TypeScript types itself, its
+// coverage of a source file has other byte offsets than tsx's, and c8 would merge the two into nonsense.
+// Where it runs with `--import tsx`, tsx transforms every file of src/ exactly as under Node 20 (the same
+// source maps, checked for all of src/), so its coverage counts. So those runs go through a wrapper that
+// drops NODE_V8_COVERAGE unless the command imports tsx and runs as root (the unprivileged tests run it
+// as another user, who cannot write to c8's directory).
 restore('before the tests, from an earlier run');
 const env = { ...process.env };
 const node26 = findNode26();
@@ -65,7 +68,21 @@ if (node26.path !== undefined) {
   wrapperDir = mkdtempSync(join(tmpdir(), scratchPrefix())); // swept after a crash too
   chmodSync(wrapperDir, 0o755); // the unprivileged tests run it as another user
   const wrapper = join(wrapperDir, 'node');
-  writeFileSync(wrapper, `#!/bin/sh\nunset NODE_V8_COVERAGE\nexec '${node26.path.replaceAll("'", "'\\''")}' "$@"\n`, { mode: 0o755 });
+  const keepCoverageIfTsx = [
+    '#!/bin/sh',
+    'keep=',
+    'if [ "$(id -u)" = 0 ]; then',
+    '  prev=',
+    '  for a in "$@"; do',
+    '    if [ "$prev" = --import ] && [ "$a" = tsx ] || [ "$a" = --import=tsx ]; then keep=1; fi',
+    '    prev=$a',
+    '  done',
+    'fi',
+    '[ -n "$keep" ] || unset NODE_V8_COVERAGE',
+    `exec '${node26.path.replaceAll("'", "'\\''")}' "$@"`,
+    '',
+  ].join('\n');
+  writeFileSync(wrapper, keepCoverageIfTsx, { mode: 0o755 });
   env.TSFUSE_NODE26 = wrapper;
 } else {
   console.log(`test runner: the fusermount3 tests will skip: ${node26.reason}`);

@@ -156,7 +156,7 @@ interface Daemon { child: ChildProcess; ready: Ready; next<T>(): Promise<T>; com
 /** Starts the fixture daemon (Node 26 or this Node) and waits for its first message. */
 async function startDaemon(node: 'node26' | 'this', spec: { source: string; mountpoint: string; options: string; fs: 'passthrough' | 'opted-out'; via: 'session' | 'mount' }): Promise<Daemon> {
   const child = node === 'node26'
-    ? fork(FIXTURE, [JSON.stringify(spec)], { execPath: NODE26!, execArgv: ['--no-warnings'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    ? fork(FIXTURE, [JSON.stringify(spec)], { execPath: NODE26!, execArgv: ['--import', 'tsx', '--no-warnings'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : fork(FIXTURE, [JSON.stringify(spec)], { execArgv: ['--import', 'tsx', '--no-warnings'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const next = <T>(): Promise<T> => new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the daemon did not answer within 60 s')), 60_000);

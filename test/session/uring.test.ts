@@ -60,11 +60,13 @@ function setEnableUring(value: 'Y' | 'N'): () => void {
 interface DaemonHandle {
   readonly child: ChildProcess;
   next(): Promise<Record<string, unknown>>;
+  /** Waits up to 5 s for the daemon to exit on its own (so that it writes its coverage), then kills it. */
+  stop(): Promise<void>;
 }
 
 function startDaemon(mountpoint: string): DaemonHandle {
   const child = fork(FIXTURE, [JSON.stringify({ mountpoint, transport: 'uring' })], {
-    execPath: NODE26!, execArgv: ['--no-warnings'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    execPath: NODE26!, execArgv: ['--import', 'tsx', '--no-warnings'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const queue: Record<string, unknown>[] = [];
   const waiting: ((m: Record<string, unknown>) => void)[] = [];
@@ -81,6 +83,11 @@ function startDaemon(mountpoint: string): DaemonHandle {
       exited,
       rejectAfter(15_000, 'the daemon did not answer within 15 s'),
     ]),
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      await Promise.race([exited.catch(() => {}), new Promise((r) => setTimeout(r, 5_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
   };
 }
 
@@ -132,7 +139,7 @@ describe('FUSE over io_uring', { skip: skipRing }, () => {
     } finally {
       restore();
       await forceUnmount(dir);
-      if (daemon !== undefined && daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+      await daemon?.stop();
     }
   });
 
@@ -149,7 +156,7 @@ describe('FUSE over io_uring', { skip: skipRing }, () => {
     } finally {
       restore();
       await forceUnmount(dir);
-      if (daemon !== undefined && daemon.child.exitCode === null) daemon.child.kill('SIGKILL');
+      await daemon?.stop();
     }
   });
 });
