@@ -53,8 +53,9 @@ export interface NodeTableObserver {
  * what few nodes have (older names of a hard link) is kept by the table, and an inode of SOURCE's
  * device is found through its id (see {@link NodeTable.find}), not a second map. Each field costs 8
  * bytes per node (V8 without pointer compression, as Node builds it): 8 fields and the object's header
- * make 88 bytes, its name string ~32 more, its entry in the table's map ~30 (heap measured per node on
- * Node 26: 173 bytes with 11 fields).
+ * make 88 bytes, its name string ~32 more, its entry in the table's map ~30: 150 bytes of heap per node,
+ * measured on Node 26, where the 11 fields it had took 173 (bench/RESULTS.md, "Memory counted private,
+ * and a smaller node").
  */
 export class PassthroughNode {
   /** Our node id (1 for SOURCE; see {@link DETERMINISTIC_IDS_BELOW}). */

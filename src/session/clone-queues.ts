@@ -415,7 +415,7 @@ export class CloneQueues {
         fd = openQueue(i);
       } catch (e) {
         if (i === 0) { fs.closeSync(wake); throw e; }
-        this.#warn(`clone_fd: ${(e as Error).message}; serving with ${this.#queues.length + 1} queue(s)`, (e as Error).cause);
+        this.#warn(`clone_fd: ${(e as Error).message}; serving with ${this.#queues.length + 1} queue(s)`);
         break;
       }
       this.#queues.push(this.#startWorker(fd, i, options));
@@ -428,7 +428,7 @@ export class CloneQueues {
     try {
       fd = fs.openSync('/dev/fuse', fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
     } catch (e) {
-      throw new Error(`opening /dev/fuse for queue ${index + 1} failed`, { cause: e });
+      throw new Error(`opening /dev/fuse for queue ${index + 1} failed: ${(e as Error).message}`, { cause: e });
     }
     const arg = Buffer.alloc(4);
     if (endianness() === 'LE') arg.writeUInt32LE(deviceFd); else arg.writeUInt32BE(deviceFd);

@@ -8,7 +8,7 @@
 // (TSFUSE_NODE26), as the last test.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -188,6 +188,31 @@ test('frames the worker does not answer reach the main thread, whose reply goes 
   });
 });
 
+test('a queue that cannot be opened: the first throws and leaves nothing open; a later one warns, and the queues opened serve', { skip }, async () => {
+  const table = new HandleDescriptors();
+  const base = { deviceFd: -1, workerIo: table, negotiated: PRE_INIT, bufferSize: 64 * 1024, deliver: () => {} };
+  const openBefore = readdirSync('/proc/self/fd').length;
+  assert.throws(() => CloneQueues.start({
+    ...base, workers: 2, onWarning: () => assert.fail('no warning when the first queue fails'),
+    openQueue: () => { throw new Error('opening /dev/fuse for queue 1 failed: EACCES'); },
+  }), { message: 'opening /dev/fuse for queue 1 failed: EACCES' });
+  assert.equal(readdirSync('/proc/self/fd').length, openBefore, 'the eventfd was closed again');
+
+  const [clone, kernel] = seqpacketPair();
+  const warnings: string[] = [];
+  const queues = CloneQueues.start({
+    ...base, workers: 3, onWarning: (m) => warnings.push(m),
+    openQueue: (i) => { if (i === 0) return clone; throw new Error(`FUSE_DEV_IOC_CLONE failed with errno ${Errno.EINVAL}`); },
+  });
+  try {
+    assert.equal(queues.workers, 1);
+    assert.deepEqual(warnings, [`clone_fd: FUSE_DEV_IOC_CLONE failed with errno ${Errno.EINVAL}; serving with 2 queue(s)`]);
+  } finally {
+    await queues.close();
+    closeSync(kernel);
+  }
+});
+
 test('under Node >= 26 (TSFUSE_NODE26): the node:ffi cases above pass there', { skip: MAJOR >= 26 ? 'this Node has node:ffi: run above' : NODE26_SKIP, timeout: 120_000 }, () => {
-  assert.match(passUnderNode26(THIS_FILE), /^# pass 4$/m);
+  assert.match(passUnderNode26(THIS_FILE), /^# pass 5$/m);
 });
