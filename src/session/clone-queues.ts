@@ -218,6 +218,8 @@ const iov = Buffer.allocUnsafeSlow(32);
 const iovAt = ffi.getRawPointer(iov);
 iov.writeBigUInt64LE(ffi.getRawPointer(out), 0);
 iov.writeBigUInt64LE(16n, 8);
+// iov[1].iov_len's high half: a reply's data is under 4 GiB, so only the low half changes (reply()).
+iov.writeUInt32LE(0, 28);
 /** The address iov[1] holds now. */
 let iovData = 0n;
 const dataAt = () => ffi.getRawPointer(data);
@@ -279,7 +281,6 @@ function reply(at, length, error) {
     // Rewritten only when it changes: writeBigUInt64LE makes BigInts of its own on each call.
     if (at !== iovData) { iov.writeBigUInt64LE(at, 16); iovData = at; }
     iov.writeUInt32LE(length, 24);
-    iov.writeUInt32LE(0, 28);
   }
   if (libc.writev(fd, iovAt, length > 0 ? 2 : 1) >= 0) return;
   const e = errno();

@@ -8,7 +8,7 @@
 // (TSFUSE_NODE26), as the last test.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { closeSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { bindLibc, signature } from '../../src/ffi.ts';
 import { FakeKernel } from '../../src/testing.ts';
 import { build } from '../../src/testing/builders.ts';
 import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+import { openDescriptors } from '../support/descriptors.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const MAJOR = Number(process.versions.node.split('.')[0]);
@@ -191,12 +192,13 @@ test('frames the worker does not answer reach the main thread, whose reply goes 
 test('a queue that cannot be opened: the first throws and leaves nothing open; a later one warns, and the queues opened serve', { skip }, async () => {
   const table = new HandleDescriptors();
   const base = { deviceFd: -1, workerIo: table, negotiated: PRE_INIT, bufferSize: 64 * 1024, deliver: () => {} };
-  const openBefore = readdirSync('/proc/self/fd').length;
+  const eventfds = (): number => openDescriptors((target) => target === 'anon_inode:[eventfd]');
+  const openBefore = eventfds();
   assert.throws(() => CloneQueues.start({
     ...base, workers: 2, onWarning: () => assert.fail('no warning when the first queue fails'),
     openQueue: () => { throw new Error('opening /dev/fuse for queue 1 failed: EACCES'); },
   }), { message: 'opening /dev/fuse for queue 1 failed: EACCES' });
-  assert.equal(readdirSync('/proc/self/fd').length, openBefore, 'the eventfd was closed again');
+  assert.equal(eventfds(), openBefore, 'the eventfd was closed again');
 
   const [clone, kernel] = seqpacketPair();
   const warnings: string[] = [];
