@@ -41,7 +41,7 @@ import {
   ALL_SUBJECTS, ANCHORS, FD_LIMIT, NULL_SUBJECTS, STDERR_KEPT, buildTools, filesPerCreateRun, launchFor, openFileLimit, processMemory, startDaemon,
   type NullSubjectId, type Running, type SubjectId, type Timeouts, type Tools,
 } from './lib/subjects.ts';
-import { CREATE_FILES, fitLookups, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
+import { CREATE_FILES, SINK, fitLookups, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -126,14 +126,21 @@ async function runNamed(...a: Parameters<typeof runWorkload>): ReturnType<typeof
 }
 
 /** Runs one workload on one subject and records the sample. */
-async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number, source: string, state: Map<string, number>): Promise<void> {
-  if (w === 'seqReadCold') await dropCaches();
-  // No dirty pages left from the subject before (each writes its own file): its writeback would
-  // otherwise run during this write, which made native writes swing 0.6–6.7× between rounds.
-  if (w === 'seqWrite') await runProcess('sync', [], 120_000);
+async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number, state: Map<string, number>): Promise<void> {
   // On a machine that was quiet at the start, let a passing job finish first (at most 1 s); on one
-  // that was busy (--allow-noisy) waiting would only stretch the run.
+  // that was busy (--allow-noisy) waiting would only stretch the run. Before the cache is dropped, not
+  // after: the memory a drop frees goes back to the host of a VM that reports free pages within ~2 s,
+  // after which every page the cold read takes costs a host page fault (section "A VM that returns
+  // freed memory to its host" of bench/RESULTS.md), so the read starts at once.
   if (startedQuiet) await waitForQuiet(QUIET_CORES, 1000, 100);
+  if (w === 'seqReadCold') await dropCaches();
+  if (w === 'seqWrite') {
+    // The write overwrites /sink, read in first through the subject (its own cache too, for daemons
+    // that cache), so that it measures the write path rather than the allocation of fresh pages; and
+    // no dirty pages are left from the subject before, whose writeback would run during this write.
+    await runProcess('dd', [`if=${join(subj.dir, SINK)}`, 'of=/dev/null', 'bs=1M', 'status=none'], 300_000);
+    await runProcess('sync', [], 120_000);
+  }
   const cpu0 = running.map((d) => d.cpuUs());
   const busy0 = machineBusyUs();
   const own0 = process.cpuUsage();
@@ -147,7 +154,6 @@ async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number,
   const daemonCpuUs = daemonIdx >= 0 ? subj.daemon!.cpuUs() - cpu0[daemonIdx]! : undefined;
   allBackground.push(bg);
   record(w, subj.id, { round, value: out.value, backgroundCores: bg, work: out.work, ...(daemonCpuUs !== undefined && { daemonCpuUs }) });
-  if (w === 'seqWrite') rmSync(join(source, `sink-${subj.id}`), { force: true });
 }
 
 const rotate = <T>(xs: readonly T[], r: number): T[] => xs.map((_, i) => xs[(i + r) % xs.length]!);
@@ -184,7 +190,7 @@ async function stopAll(): Promise<void> {
   await Promise.all(running.splice(0).map((d) => d.stop().catch((e: unknown) => log(`stop: ${(e as Error).message}`))));
 }
 
-/** Populates the backing directory: /file, /dir (N entries), /many (lookup targets), /big, /scratch/<id>. */
+/** Populates the backing directory: /file, /dir (N entries), /many (lookup targets), /big, /sink (overwritten by the writes), /scratch/<id>. */
 async function populate(source: string, lg: LoadGen): Promise<void> {
   writeFileSync(join(source, 'file'), Buffer.alloc(4096, 0x61));
   const entry = (i: number): string => `e${String(i).padStart(6, '0')}`;
@@ -196,6 +202,7 @@ async function populate(source: string, lg: LoadGen): Promise<void> {
   mkdirSync(join(source, 'scratch'));
   for (const id of [...ALL_SUBJECTS]) mkdirSync(join(source, 'scratch', id));
   await lg.run(['exec', 'dd', 'if=/dev/urandom', `of=${join(source, 'big')}`, 'bs=1M', `count=${sizes.bigMiB}`, 'status=none'], 300_000);
+  await lg.run(['exec', 'dd', 'if=/dev/zero', `of=${join(source, SINK)}`, 'bs=1M', `count=${sizes.bigMiB}`, 'status=none'], 300_000);
   await runProcess('sync', [], 120_000);
 }
 
@@ -392,7 +399,7 @@ async function main(): Promise<number> {
         // Read into /dev/null by dd: the full mode's 1 GiB file once came back through a pipe into a
         // string here, past V8's string limit, and killed the run 9 minutes in.
         if (w === 'seqReadCached') await runProcess('dd', [`if=${join(source, 'big')}`, 'of=/dev/null', 'bs=1M', 'status=none'], 300_000);
-        for (const s of rotate(phase1, r)) await measure(lg, w, s, r, source, state);
+        for (const s of rotate(phase1, r)) await measure(lg, w, s, r, state);
       }
       log(`  round ${r + 1}/${rounds}: ${PHASE1_WORKLOADS.filter((w) => w !== 'unlink').map((w) => `${w} ${si(samples.get(w)?.get('tsfuse')?.at(-1)?.value ?? Number.NaN)}`).join(', ')} (tsfuse)`);
     }
@@ -405,7 +412,7 @@ async function main(): Promise<number> {
     // and 34–39 % through passthrough_ll or tsfuse. Per-round create ratios had swung 0.2–3.6×.
     if (PHASE1_WORKLOADS.includes('unlink')) {
       if (MODE !== 'tiny') for (const s of phase1) await runNamed('unlink', { id: s.id, dir: s.dir, native: s.daemon === undefined }, lg, warm, state);
-      for (let r = 0; r < rounds; r++) for (const s of rotate(phase1, r)) await measure(lg, 'unlink', s, r, source, state);
+      for (let r = 0; r < rounds; r++) for (const s of rotate(phase1, r)) await measure(lg, 'unlink', s, r, state);
       log(`  unlinks: ${si(samples.get('unlink')?.get('tsfuse')?.at(-1)?.value ?? Number.NaN)} (tsfuse, last round)`);
     }
     for (const s of phase1) if (s.daemon) peakAfterPhase1.set(s.id, processMemory(s.daemon.pid).peak);
@@ -415,7 +422,7 @@ async function main(): Promise<number> {
     const nulls = await mountAll(NULL_SUBJECTS, tools, source, base, PHASE1, 'null', names);
     if (nulls.length > 0) {
       log('do-nothing daemons');
-      for (let r = 0; r < rounds; r++) for (const s of rotate(nulls, r)) await measure(lg, 'nullStat', s, r, source, state);
+      for (let r = 0; r < rounds; r++) for (const s of rotate(nulls, r)) await measure(lg, 'nullStat', s, r, state);
     }
     await stopAll();
 
@@ -429,7 +436,7 @@ async function main(): Promise<number> {
         await memoryWorkload(lg, s);
       }
     }
-    for (let r = 0; r < rounds; r++) for (const s of rotate(phase2, r)) await measure(lg, 'randReadAttr1', s, r, source, state);
+    for (let r = 0; r < rounds; r++) for (const s of rotate(phase2, r)) await measure(lg, 'randReadAttr1', s, r, state);
     await stopAll();
   } catch (e) {
     // A request that failed inside a daemon is often explained only there (a handler's exception, a warning).

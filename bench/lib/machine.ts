@@ -30,7 +30,49 @@ export function describeMachine(backingDir: string, tsfuseNode = process.execPat
   return [
     `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${release()}`,
     `Node ${process.version}${tsfuseNode === process.execPath ? '' : ` (tsfuse's daemons: Node ${spawnSync(tsfuseNode, ['--version'], { encoding: 'utf8' }).stdout.trim().replace(/^v/, '') || `? (${tsfuseNode})`})`}; backing directory on ${disk}`,
+    ...describeVmPolicies(readSysfs),
   ].join('; ');
+}
+
+function readSysfs(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** virtio device id of a memory balloon, and the feature bit of free page reporting (linux/virtio_balloon.h). */
+const VIRTIO_ID_BALLOON = 5;
+const VIRTIO_BALLOON_F_REPORTING = 5;
+
+/**
+ * Two settings of a VM guest that set the absolute figures of every daemon alike, so a reader of the
+ * report must know them: whether freed memory goes back to the host (virtio-balloon free page
+ * reporting: a page the guest takes again then costs a host page fault, which bounds a cold read or a
+ * write into fresh page cache), and whether an idle vCPU polls before it halts (cpuidle haltpoll: with
+ * guest_halt_poll_ns 0 each wake-up of a client goes through the hypervisor). Nothing when neither exists.
+ * `read` gives a sysfs file's text, or undefined.
+ */
+export function describeVmPolicies(read: (path: string) => string | undefined): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 64; i++) {
+    const dir = `/sys/bus/virtio/devices/virtio${i}`;
+    const device = read(`${dir}/device`);
+    if (device === undefined) break;
+    if (Number(device) !== VIRTIO_ID_BALLOON) continue;
+    if (read(`${dir}/features`)?.[VIRTIO_BALLOON_F_REPORTING] === '1') {
+      const order = Number(read('/sys/module/page_reporting/parameters/page_reporting_order'));
+      const block = Number.isInteger(order) ? `, in blocks of ${(4 << order) >= 1024 ? `${(4 << order) / 1024} MiB` : `${4 << order} KiB`}` : '';
+      out.push(`freed memory returns to the host (virtio-balloon free page reporting${block})`);
+    }
+    break;
+  }
+  const pollNs = read('/sys/module/haltpoll/parameters/guest_halt_poll_ns');
+  if (pollNs !== undefined && read('/sys/devices/system/cpu/cpuidle/current_driver') === 'haltpoll') {
+    out.push(`idle vCPUs ${pollNs === '0' ? 'halt at once' : `poll up to ${Number(pollNs) / 1000} µs before they halt`} (cpuidle haltpoll, guest_halt_poll_ns=${pollNs})`);
+  }
+  return out;
 }
 
 /**

@@ -10,6 +10,9 @@ import type { LoadGen } from './loadgen.ts';
 
 export const MIB = 1 << 20;
 
+/** The file every subject's sequential write overwrites, as big as /big (made by bench/run.ts populate). */
+export const SINK = 'sink';
+
 export interface Sizes {
   /** Timed runs (stat, readdir, create, random reads), seconds. */
   readonly seconds: number;
@@ -56,7 +59,7 @@ export function workloadInfo(s: Sizes): Record<WorkloadId, WorkloadInfo> {
     unlink: { label: 'unlink', unit: 'files/s', perWork: 'file' },
     seqReadCold: { label: `sequential read ${big}, backing cold (fio, bs=1M)`, unit: 'MiB/s', perWork: 'MiB' },
     seqReadCached: { label: `sequential read ${big}, backing cached (fio, bs=1M)`, unit: 'MiB/s', perWork: 'MiB' },
-    seqWrite: { label: `sequential write ${big} (fio, bs=1M, no fsync)`, unit: 'MiB/s', perWork: 'MiB' },
+    seqWrite: { label: `sequential write ${big} over a cached file (fio, bs=1M, no fsync)`, unit: 'MiB/s', perWork: 'MiB' },
     randRead: { label: '4 KiB random read, 2 jobs (fio)', unit: 'IOPS', perWork: 'read' },
     randReadAttr1: { label: '4 KiB random read, 2 jobs, attr_timeout=1', unit: 'IOPS', perWork: 'read' },
     nullStat: { label: 'stat on a do-nothing daemon, timeouts 0', unit: 'stats/s', perWork: 'stat' },
@@ -91,10 +94,16 @@ export function parseFio(text: string): { bwBytes: number; iops: number; ioBytes
 }
 interface FioSide { bw_bytes: number; iops: number; io_bytes: number; total_ios: number }
 
-/** The fio command line for a workload. `invalidate=1` drops the file's pages in the mount before the
- * job; the native directory keeps its cache (invalidate=0), or "cached" would read the disk. */
+/**
+ * The fio command line for a workload. For reads, `invalidate=1` drops the file's pages in the mount
+ * before the job; the native directory keeps its cache (invalidate=0), or "cached" would read the disk.
+ * A write keeps every cache (invalidate=0): it overwrites a file whose pages the bench has just read in
+ * (bench/run.ts), so that it measures the write path and not the allocation of fresh pages, which on a
+ * VM that returns freed memory to its host costs a host page fault per page (bench/RESULTS.md, "A VM
+ * that returns freed memory to its host").
+ */
 export function fioArgs(kind: 'read' | 'write' | 'randread', file: string, s: Sizes, native: boolean): string[] {
-  const common = [`--filename=${file}`, '--ioengine=psync', '--fallocate=none', '--output-format=json', `--invalidate=${native ? 0 : 1}`];
+  const common = [`--filename=${file}`, '--ioengine=psync', '--fallocate=none', '--output-format=json', `--invalidate=${native || kind === 'write' ? 0 : 1}`];
   if (kind === 'randread') {
     return ['fio', '--name=randread', '--rw=randread', '--bs=4k', `--size=${s.bigMiB}m`, '--numjobs=2', '--group_reporting',
       '--time_based', `--runtime=${Math.round(s.seconds * 1000)}ms`, '--norandommap', ...common];
@@ -138,7 +147,7 @@ export async function runWorkload(id: WorkloadId, t: Target, lg: LoadGen, s: Siz
     case 'randRead':
     case 'randReadAttr1': {
       const kind = id === 'seqWrite' ? 'write' : id.startsWith('rand') ? 'randread' : 'read';
-      const file = join(t.dir, kind === 'write' ? `sink-${t.id}` : 'big');
+      const file = join(t.dir, kind === 'write' ? SINK : 'big');
       const r = await lg.run(['exec', ...fioArgs(kind, file, s, t.native)], timeout);
       const f = parseFio(r.stderr);
       return kind === 'randread'

@@ -13,6 +13,7 @@ import {
   roundRatios, summarize, type Sample,
 } from '../../bench/lib/analysis.ts';
 import { CREATE_FILES, fioArgs, fitLookups, parseFio } from '../../bench/lib/workloads.ts';
+import { describeVmPolicies } from '../../bench/lib/machine.ts';
 import { STDERR_KEPT, filesPerCreateRun, startDaemon, type Running } from '../../bench/lib/subjects.ts';
 
 const s = (round: number, value: number): Sample => ({ round, value, backgroundCores: 0 });
@@ -96,6 +97,29 @@ test('fio: the command keeps the native cache and drops the mount\'s; the JSON r
   const out = `fio: some warning\n{"jobs":[{"read":{"bw_bytes":1048576,"iops":256,"io_bytes":4194304,"total_ios":1024},"write":{"bw_bytes":0,"iops":0,"io_bytes":0,"total_ios":0}}]}\n`;
   assert.deepEqual(parseFio(out), { bwBytes: 1048576, iops: 256, ioBytes: 4194304, totalIos: 1024, rw: 'read' });
   assert.throws(() => parseFio('fio: error'), /no fio JSON/);
+  // The write overwrites a file the bench has read in: no cache is dropped, native or mounted.
+  assert.ok(fioArgs('write', '/m/sink', sizes, false).includes('--invalidate=0'));
+  assert.ok(fioArgs('read', '/m/big', sizes, false).includes('--invalidate=1'));
+});
+
+test('the VM\'s memory and idle settings are named in the machine line, and nothing on a machine without them', () => {
+  const vm: Record<string, string> = {
+    '/sys/bus/virtio/devices/virtio0/device': '0x0002',
+    '/sys/bus/virtio/devices/virtio1/device': '0x0005',
+    '/sys/bus/virtio/devices/virtio1/features': '0110010100000000000000000000000010000000',
+    '/sys/module/page_reporting/parameters/page_reporting_order': '9',
+    '/sys/module/haltpoll/parameters/guest_halt_poll_ns': '0',
+    '/sys/devices/system/cpu/cpuidle/current_driver': 'haltpoll',
+  };
+  assert.deepEqual(describeVmPolicies((p) => vm[p]), [
+    'freed memory returns to the host (virtio-balloon free page reporting, in blocks of 2 MiB)',
+    'idle vCPUs halt at once (cpuidle haltpoll, guest_halt_poll_ns=0)',
+  ]);
+  // A balloon without the reporting feature, halt polling at the kernel's default.
+  const polling: Record<string, string> = { ...vm, '/sys/bus/virtio/devices/virtio1/features': '0110000000', '/sys/module/haltpoll/parameters/guest_halt_poll_ns': '200000' };
+  assert.deepEqual(describeVmPolicies((p) => polling[p]), ['idle vCPUs poll up to 200 µs before they halt (cpuidle haltpoll, guest_halt_poll_ns=200000)']);
+  // Bare metal: no virtio devices, another cpuidle driver.
+  assert.deepEqual(describeVmPolicies((p) => (p.endsWith('current_driver') ? 'intel_idle' : undefined)), []);
 });
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
