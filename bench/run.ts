@@ -127,13 +127,13 @@ async function runNamed(...a: Parameters<typeof runWorkload>): ReturnType<typeof
 
 /** Runs one workload on one subject and records the sample. */
 async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number, state: Map<string, number>): Promise<void> {
-  // On a machine that was quiet at the start, let a passing job finish first (at most 1 s); on one
-  // that was busy (--allow-noisy) waiting would only stretch the run. Before the cache is dropped, not
-  // after: the memory a drop frees goes back to the host of a VM that reports free pages within ~2 s,
-  // after which every page the cold read takes costs a host page fault (section "A VM that returns
-  // freed memory to its host" of bench/RESULTS.md), so the read starts at once.
-  if (startedQuiet) await waitForQuiet(QUIET_CORES, 1000, 100);
   if (w === 'seqReadCold') await dropCaches();
+  // On a machine that was quiet at the start, let a passing job finish first (at most 1 s); on one
+  // that was busy (--allow-noisy) waiting would only stretch the run. After the drop, not before it:
+  // the drop makes every daemon forget its inodes at once, and a cold read started at once ran at 0.43×
+  // native through tsfuse, and left passthrough_ll's and fuse-native's cached reads at a third of their
+  // speed (section "A VM that returns freed memory to its host" of bench/RESULTS.md).
+  if (startedQuiet) await waitForQuiet(QUIET_CORES, 1000, 100);
   if (w === 'seqWrite') {
     // The write overwrites /sink, read in first through the subject (its own cache too, for daemons
     // that cache), so that it measures the write path rather than the allocation of fresh pages; and
