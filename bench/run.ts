@@ -131,8 +131,7 @@ async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number,
   // On a machine that was quiet at the start, let a passing job finish first (at most 1 s); on one
   // that was busy (--allow-noisy) waiting would only stretch the run. After the drop, not before it:
   // the drop makes every daemon forget its inodes at once, and a cold read started at once ran at 0.43×
-  // native through tsfuse, and left passthrough_ll's and fuse-native's cached reads at a third of their
-  // speed (section "A VM that returns freed memory to its host" of bench/RESULTS.md).
+  // native through tsfuse (section "A VM that returns freed memory to its host" of bench/RESULTS.md).
   if (startedQuiet) await waitForQuiet(QUIET_CORES, 1000, 100);
   if (w === 'seqWrite') {
     // The write overwrites /sink, read in first through the subject (its own cache too, for daemons
@@ -154,6 +153,11 @@ async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number,
   const daemonCpuUs = daemonIdx >= 0 ? subj.daemon!.cpuUs() - cpu0[daemonIdx]! : undefined;
   allBackground.push(bg);
   record(w, subj.id, { round, value: out.value, backgroundCores: bg, work: out.work, ...(daemonCpuUs !== undefined && { daemonCpuUs }) });
+  // A daemon that serves WRITE leaves the file's pages in its mount's own cache; drop them
+  // (posix_fadvise DONTNEED on the whole file), as removing each write's file used to. Kept, 1 GiB per
+  // such daemon, they left the cached reads of passthrough_ll, passthrough_hp and fuse-native at a
+  // third of their speed with three times the CPU per MiB (bench/RESULTS.md, same section).
+  if (w === 'seqWrite' && subj.daemon) await runProcess('dd', [`if=${join(subj.dir, SINK)}`, 'iflag=nocache', 'count=0', 'status=none'], 60_000);
 }
 
 const rotate = <T>(xs: readonly T[], r: number): T[] => xs.map((_, i) => xs[(i + r) % xs.length]!);
