@@ -8,9 +8,12 @@
  * of its own mirroring its own directory under one temp directory (one disk), mounted with
  * `default_permissions` and no other option. Clients are dd processes with 1 MiB blocks; the figure is
  * dd's own (bytes ÷ its elapsed time). Read: a SIZE file, in the backing page cache (read natively once
- * before the rounds), read to /dev/null. Write: SIZE bytes of zeros into a fresh file (dd truncates it),
- * without fsync, so what is measured is the path to the page cache, not the disk (each write starts after
- * a `sync -f` of the temp directory's filesystem, so no dirty backlog from an earlier one throttles it).
+ * before the rounds), read to /dev/null. Write: SIZE bytes of zeros over a SIZE file (`conv=notrunc`)
+ * that the variant has just read in (untimed), without fsync, so what is measured is the path to the page
+ * cache, not the disk, nor the allocation of fresh pages, which on a VM that returns freed memory to its
+ * host costs a host page fault per page (bench/RESULTS.md, "A VM that returns freed memory to its host").
+ * Each write starts after a `sync -f` of the temp directory's filesystem, so no dirty backlog from an
+ * earlier one throttles it.
  * Also recorded: the client's CPU time (dd's user + system, from bash's `times`) per GiB, which the
  * machine's background load disturbs less than elapsed time; with kernel passthrough all the work is the
  * client's (the daemon sees no READ or WRITE), so it compares directly with native. Rounds are
@@ -118,9 +121,11 @@ async function orchestrate(): Promise<void> {
       for (const v of order) {
         const s = results[v.name]!;
         const read = await dd([`if=${join(v.dir, 'r')}`, 'of=/dev/null']);
-        // Every write starts without a backlog of dirty pages from the previous one (syncfs of /tmp's filesystem only).
+        // The write goes over a file in the page cache (read in through the variant), and starts without a
+        // backlog of dirty pages from the previous one (syncfs of /tmp's filesystem only).
+        await run('dd', [`if=${join(v.dir, 'w')}`, 'of=/dev/null', 'bs=1M', 'status=none']);
         await run('sync', ['-f', root]);
-        const write = await dd(['if=/dev/zero', `of=${join(v.dir, 'w')}`, `count=${sizeMiB}`]);
+        const write = await dd(['if=/dev/zero', `of=${join(v.dir, 'w')}`, `count=${sizeMiB}`, 'conv=notrunc']);
         s.read.push(read.mibs);
         s.readCpu.push(read.cpuMsPerGiB);
         s.write.push(write.mibs);

@@ -41,7 +41,7 @@ import {
   ALL_SUBJECTS, ANCHORS, FD_LIMIT, NULL_SUBJECTS, STDERR_KEPT, buildTools, filesPerCreateRun, launchFor, openFileLimit, processMemory, startDaemon,
   type NullSubjectId, type Running, type SubjectId, type Timeouts, type Tools,
 } from './lib/subjects.ts';
-import { CREATE_FILES, SINK, fitLookups, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
+import { CREATE_FILES, SINK, cacheSteps, fitLookups, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -133,13 +133,9 @@ async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number,
   // the drop makes every daemon forget its inodes at once, and a cold read started at once ran at 0.43×
   // native through tsfuse (section "A VM that returns freed memory to its host" of bench/RESULTS.md).
   if (startedQuiet) await waitForQuiet(QUIET_CORES, 1000, 100);
-  if (w === 'seqWrite') {
-    // The write overwrites /sink, read in first through the subject (its own cache too, for daemons
-    // that cache), so that it measures the write path rather than the allocation of fresh pages; and
-    // no dirty pages are left from the subject before, whose writeback would run during this write.
-    await runProcess('dd', [`if=${join(subj.dir, SINK)}`, 'of=/dev/null', 'bs=1M', 'status=none'], 300_000);
-    await runProcess('sync', [], 120_000);
-  }
+  // Untimed: the write's file read in and synced, a daemon's read of the file read in first (cacheSteps).
+  const steps = cacheSteps(w, subj.dir, subj.daemon !== undefined);
+  for (const [cmd, ...args] of steps.before) await runProcess(cmd!, args, 300_000);
   const cpu0 = running.map((d) => d.cpuUs());
   const busy0 = machineBusyUs();
   const own0 = process.cpuUsage();
@@ -153,11 +149,7 @@ async function measure(lg: LoadGen, w: WorkloadId, subj: Subject, round: number,
   const daemonCpuUs = daemonIdx >= 0 ? subj.daemon!.cpuUs() - cpu0[daemonIdx]! : undefined;
   allBackground.push(bg);
   record(w, subj.id, { round, value: out.value, backgroundCores: bg, work: out.work, ...(daemonCpuUs !== undefined && { daemonCpuUs }) });
-  // A daemon that serves WRITE leaves the file's pages in its mount's own cache; drop them
-  // (posix_fadvise DONTNEED on the whole file), as removing each write's file used to. Kept, 1 GiB per
-  // such daemon, they left the cached reads of passthrough_ll, passthrough_hp and fuse-native at a
-  // third of their speed with three times the CPU per MiB (bench/RESULTS.md, same section).
-  if (w === 'seqWrite' && subj.daemon) await runProcess('dd', [`if=${join(subj.dir, SINK)}`, 'iflag=nocache', 'count=0', 'status=none'], 60_000);
+  for (const [cmd, ...args] of steps.after) await runProcess(cmd!, args, 60_000);
 }
 
 const rotate = <T>(xs: readonly T[], r: number): T[] => xs.map((_, i) => xs[(i + r) % xs.length]!);

@@ -111,6 +111,43 @@ export function fioArgs(kind: 'read' | 'write' | 'randread', file: string, s: Si
   return ['fio', `--name=${kind}`, `--rw=${kind}`, '--bs=1m', `--size=${s.bigMiB}m`, ...common];
 }
 
+/** Commands (argv) run untimed around one workload on one subject: {@link cacheSteps}. */
+export interface CacheSteps { readonly before: readonly (readonly string[])[]; readonly after: readonly (readonly string[])[] }
+
+/**
+ * What the bench runs around a workload on one subject, untimed, so that the data workloads measure the
+ * daemon's path and not the allocation of fresh pages. This VM hands freed memory back to its host
+ * (virtio-balloon free page reporting), after which the guest's next use of each page is a host page
+ * fault: 0.35–0.7 GiB/s, billed to whichever task first writes the page (bench/RESULTS.md, "A VM that
+ * returns freed memory to its host").
+ *
+ * - Writes overwrite {@link SINK}, read in through the subject first, then synced so that no dirty
+ *   pages of the subject before are written back during this one.
+ * - Reads through a daemon that serves READ fill that mount's own page cache, copied in by the daemon's
+ *   reply (fs/fuse/dev.c fuse_copy_page): read in first, the pages that fio's invalidate=1 frees just
+ *   before the job are the ones the read takes back; with the mount's cache dropped long before, a cached
+ *   1 GiB read through passthrough_hp ran at 0.6 GiB/s with 2.1 ms of daemon CPU per MiB, against 2.0 GiB/s
+ *   and 0.26 ms (one probe, 2026-11-30). The native directory reads the backing cache, which bench/run.ts
+ *   warms before the round.
+ * - After each of these on a daemon, the mount's own cache of the file is dropped (posix_fadvise
+ *   DONTNEED through dd iflag=nocache): kept, 1 GiB per daemon, they left later reads at a third of
+ *   their speed.
+ */
+export function cacheSteps(id: WorkloadId, dir: string, daemon: boolean): CacheSteps {
+  const readIn = (name: string) => ['dd', `if=${join(dir, name)}`, 'of=/dev/null', 'bs=1M', 'status=none'];
+  const dropMountCache = (name: string) => ['dd', `if=${join(dir, name)}`, 'iflag=nocache', 'count=0', 'status=none'];
+  switch (id) {
+    case 'seqWrite':
+      return { before: [readIn(SINK), ['sync']], after: daemon ? [dropMountCache(SINK)] : [] };
+    case 'seqReadCached':
+    case 'randRead':
+    case 'randReadAttr1':
+      return daemon ? { before: [readIn('big')], after: [dropMountCache('big')] } : { before: [], after: [] };
+    default:
+      return { before: [], after: [] };
+  }
+}
+
 export async function runWorkload(id: WorkloadId, t: Target, lg: LoadGen, s: Sizes, state: Map<string, number>): Promise<Outcome> {
   const timeout = s.seconds * 1000 + 300_000;
   const warm = Math.min(0.2, s.seconds / 3);

@@ -12,7 +12,7 @@ import {
   backgroundCores, findMount, judgeNoise, median, optionsTable, parseLoadavg, parseProcStat, ratioCell, redactCommand,
   roundRatios, summarize, type Sample,
 } from '../../bench/lib/analysis.ts';
-import { CREATE_FILES, fioArgs, fitLookups, parseFio } from '../../bench/lib/workloads.ts';
+import { CREATE_FILES, cacheSteps, fioArgs, fitLookups, parseFio } from '../../bench/lib/workloads.ts';
 import { describeVmPolicies } from '../../bench/lib/machine.ts';
 import { STDERR_KEPT, filesPerCreateRun, startDaemon, type Running } from '../../bench/lib/subjects.ts';
 
@@ -100,6 +100,23 @@ test('fio: the command keeps the native cache and drops the mount\'s; the JSON r
   // The write overwrites a file the bench has read in: no cache is dropped, native or mounted.
   assert.ok(fioArgs('write', '/m/sink', sizes, false).includes('--invalidate=0'));
   assert.ok(fioArgs('read', '/m/big', sizes, false).includes('--invalidate=1'));
+});
+
+test('around the data workloads: the file read in through the subject first, a mount\'s own cache of it dropped after', () => {
+  const readIn = (f: string) => ['dd', `if=${f}`, 'of=/dev/null', 'bs=1M', 'status=none'];
+  const drop = (f: string) => ['dd', `if=${f}`, 'iflag=nocache', 'count=0', 'status=none'];
+  // The write: /sink read in and synced for every subject; a daemon's cache of it dropped after.
+  assert.deepEqual(cacheSteps('seqWrite', '/m', true), { before: [readIn('/m/sink'), ['sync']], after: [drop('/m/sink')] });
+  assert.deepEqual(cacheSteps('seqWrite', '/n', false), { before: [readIn('/n/sink'), ['sync']], after: [] });
+  // Reads through a daemon: fio's invalidate then frees the pages the read takes back.
+  for (const w of ['seqReadCached', 'randRead', 'randReadAttr1'] as const) {
+    assert.deepEqual(cacheSteps(w, '/m', true), { before: [readIn('/m/big')], after: [drop('/m/big')] }, w);
+    assert.deepEqual(cacheSteps(w, '/n', false), { before: [], after: [] }, w);
+  }
+  // The cold read starts from the machine-wide drop; metadata workloads take no fresh pages to speak of.
+  for (const w of ['seqReadCold', 'stat', 'readdir', 'create', 'unlink', 'nullStat'] as const) {
+    assert.deepEqual(cacheSteps(w, '/m', true), { before: [], after: [] }, w);
+  }
 });
 
 test('the VM\'s memory and idle settings are named in the machine line, and nothing on a machine without them', () => {
