@@ -56,11 +56,12 @@ const VIRTIO_BALLOON_F_REPORTING = 5;
  */
 export function describeVmPolicies(read: (path: string) => string | undefined): string[] {
   const out: string[] = [];
+  // Every index up to 64: the numbers have gaps where a device was unplugged (drivers/virtio/virtio.c
+  // hands them out from an IDA and takes them back on removal).
   for (let i = 0; i < 64; i++) {
     const dir = `/sys/bus/virtio/devices/virtio${i}`;
     const device = read(`${dir}/device`);
-    if (device === undefined) break;
-    if (Number(device) !== VIRTIO_ID_BALLOON) continue;
+    if (device === undefined || Number(device) !== VIRTIO_ID_BALLOON) continue;
     if (read(`${dir}/features`)?.[VIRTIO_BALLOON_F_REPORTING] === '1') {
       const order = Number(read('/sys/module/page_reporting/parameters/page_reporting_order'));
       const block = Number.isInteger(order) ? `, in blocks of ${(4 << order) >= 1024 ? `${(4 << order) / 1024} MiB` : `${4 << order} KiB`}` : '';

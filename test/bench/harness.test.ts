@@ -135,6 +135,10 @@ test('the VM\'s memory and idle settings are named in the machine line, and noth
   // A balloon without the reporting feature, halt polling at the kernel's default.
   const polling: Record<string, string> = { ...vm, '/sys/bus/virtio/devices/virtio1/features': '0110000000', '/sys/module/haltpoll/parameters/guest_halt_poll_ns': '200000' };
   assert.deepEqual(describeVmPolicies((p) => polling[p]), ['idle vCPUs poll up to 200 µs before they halt (cpuidle haltpoll, guest_halt_poll_ns=200000)']);
+  // The balloon found past a gap in the device numbers (a device unplugged before it).
+  const gap: Record<string, string> = { ...vm, '/sys/bus/virtio/devices/virtio5/device': '0x0005', '/sys/bus/virtio/devices/virtio5/features': vm['/sys/bus/virtio/devices/virtio1/features']! };
+  delete gap['/sys/bus/virtio/devices/virtio1/device'];
+  assert.deepEqual(describeVmPolicies((p) => gap[p]), describeVmPolicies((p) => vm[p]));
   // Bare metal: no virtio devices, another cpuidle driver.
   assert.deepEqual(describeVmPolicies((p) => (p.endsWith('current_driver') ? 'intel_idle' : undefined)), []);
 });
