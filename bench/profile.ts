@@ -11,6 +11,14 @@
  * behind an env switch and the committed code run side by side. `--anchors` adds libfuse's null_ll and
  * passthrough_ll. `--cpu-prof DIR` runs the tsfuse daemons under `node --cpu-prof` (profiles land in DIR
  * when they exit). Daemons are bench/daemons/tsfuse.ts of each tree, timeouts 0.
+ *
+ * randRead is buffered: as the job goes on, the mount's page cache holds more of the file and serves
+ * repeated reads without a READ, and "per read" divides the daemon's CPU among reads it never saw. With
+ * the defaults (64 MiB, 1 s) a fast daemon soon finds most of the file cached (3 s: 967k reads/s, the
+ * daemon idle in 91 % of the profile's samples); give it `--big-mib 1024` and short runs for per-READ
+ * figures. O_DIRECT would send every read to the daemon, but passthrough_ll then reads the disk (it
+ * opens the backing file with the caller's flags) where tsfuse's passthrough does not (it strips
+ * O_DIRECT), so the two would not do the same work.
  */
 import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
