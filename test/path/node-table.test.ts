@@ -209,7 +209,7 @@ test('10^6 distinct lookups and their forgets leave the table empty and memory f
   const mb = (n: number): string => (n / 1048576).toFixed(1);
   console.log(`10^6 lookups + forgets: heapUsed ${mb(before.heapUsed)} → ${mb(after.heapUsed)} MB, external ${mb(before.external)} → ${mb(after.external)} MB, rss ${mb(before.rss)} → ${mb(after.rss)} MB`);
   // Flat: nothing per lookup survives (10^6 leaked nodes would be > 100 MB). The V8 heap holds every
-  // object and `external` every Buffer's bytes: all the memory a library without native code can keep.
+  // object and `external` every Buffer's bytes: all the memory the path layer (no native code) can keep.
   // RSS also moves with V8's young generation and malloc's arenas (+10 MB in one CI run, +65 MB in
   // another, the heap flat in both), so it is printed, not asserted.
   assert.ok(after.heapUsed - before.heapUsed < 8 * 1048576, `heapUsed grew by ${mb(after.heapUsed - before.heapUsed)} MB`);
