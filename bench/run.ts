@@ -24,7 +24,8 @@
  * daemons, this process); /proc/loadavg and /proc/stat are sampled every second. A machine that is busy
  * at the start is refused (exit 3); a run that turned noisy is flagged in the report and exits 4. Pass
  * --allow-noisy to run and report anyway (still flagged). The cold-read workload drops the page cache of
- * the whole machine before each read (root only; skip it with --no-drop-caches).
+ * the whole machine before each read, and the run drops it once before the warm-up (root only; skip both
+ * with --no-drop-caches).
  */
 import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
