@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { findNode26, restoreMachine, scratchPrefix } from '../test/support/machine.mjs';
+import { findNode26, putBackMode, restoreMachine, scratchPrefix, unheldDeviceMode } from '../test/support/machine.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
@@ -49,6 +49,18 @@ function restore(when) {
   }
 }
 
+/** With no test holding /dev/fuse at the start or now, its mode must be what it was: else say so and put it back. */
+function checkDeviceMode() {
+  try {
+    const after = deviceModeBefore === undefined ? undefined : unheldDeviceMode();
+    if (after === undefined) return; // held by another run at either end: that run puts it back
+    const note = putBackMode('/dev/fuse', deviceModeBefore);
+    if (note !== undefined) console.error(`test runner (after the tests): ${note}`);
+  } catch (err) {
+    console.error(`test runner (after the tests): could not check /dev/fuse's mode: ${err.message}`);
+  }
+}
+
 // 1. Lint. Biome is quick, so lint findings come first and the tests still run: one run shows both.
 console.log('lint: biome lint (config: biome.jsonc)');
 const lint = await step(process.execPath, [join(root, 'node_modules', '@biomejs', 'biome', 'bin', 'biome'), 'lint', '--error-on-warnings', '--no-errors-on-unmatched']);
@@ -61,6 +73,7 @@ console.log(lint === 0 ? 'lint: clean' : 'lint: FAILED (findings above; `npx bio
 // drops NODE_V8_COVERAGE unless the command imports tsx and runs as root (the unprivileged tests run it
 // as another user, who cannot write to c8's directory).
 restore('before the tests, from an earlier run');
+const deviceModeBefore = unheldDeviceMode();
 const env = { ...process.env };
 const node26 = findNode26();
 let wrapperDir;
@@ -97,6 +110,7 @@ try {
 } finally {
   if (wrapperDir !== undefined) rmSync(wrapperDir, { recursive: true, force: true });
   restore('after the tests');
+  checkDeviceMode();
 }
 if (lint !== 0) console.log('lint: FAILED (see the start of the output)');
 process.exit(tests !== 0 ? tests : lint);

@@ -3,7 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mountSkip, waitFor } from '../support/mount-helpers.ts';
 import * as machine from '../support/machine.mjs';
@@ -39,4 +41,32 @@ test('/dev/fuse: a held mode is put back on release, on SIGTERM, and after SIGKI
   assert.equal(mode(), 0o666, 'nobody could put it back yet');
   machine.restoreMachine();
   assert.equal(mode(), before, 'the sweep put it back');
+});
+
+test('putBackMode: a mode changed outside the holds is put back and reported; an unchanged one is left alone', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsfuse-mode-'));
+  try {
+    const file = join(dir, 'device');
+    writeFileSync(file, '', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    assert.equal(machine.putBackMode(file, 0o600), undefined, 'unchanged: nothing to say');
+    chmodSync(file, 0o666);
+    const note = machine.putBackMode(file, 0o600);
+    assert.match(note ?? '', /was mode 0600 when the tests began and 0666 at their end/);
+    assert.equal(statSync(file).mode & 0o7777, 0o600);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('unheldDeviceMode: the mode while nobody holds the device, undefined while this process does', { skip }, () => {
+  const release = machine.widenDeviceMode(0o666);
+  try {
+    assert.equal(machine.unheldDeviceMode(), undefined);
+  } finally {
+    release();
+  }
+  // Another run of the suite may hold it now; then undefined is right too.
+  const unheld = machine.unheldDeviceMode();
+  if (unheld !== undefined) assert.equal(unheld, mode());
 });

@@ -8,6 +8,11 @@ export function isAlive(identity: string): boolean;
 /** Makes /dev/fuse `mode` (defaults to 0o666) until the returned function is called; see machine.mjs. */
 export function widenDeviceMode(mode?: number): () => void;
 
+/** /dev/fuse's mode while no live test process holds it widened; undefined while one does, without root or without the device. */
+export function unheldDeviceMode(): number | undefined;
+/** Sets `path`'s mode back to `before` if it differs; returns a message saying so, or undefined. */
+export function putBackMode(path: string, before: number): string | undefined;
+
 /** Name prefix of every user the suite creates. */
 export const TEST_USER_PREFIX: string;
 /** The user name of process `pid` (defaults to this one). */

@@ -150,6 +150,32 @@ export function widenDeviceMode(mode = 0o666) {
   };
 }
 
+/**
+ * /dev/fuse's mode while no live test process holds it widened, else undefined (and undefined without
+ * root or the device). The runner takes it before and after the tests: see {@link putBackMode}.
+ */
+export function unheldDeviceMode() {
+  if (process.geteuid?.() !== 0 || !existsSync(DEVICE)) return undefined;
+  return withLock(() => {
+    if ((readDeviceRecord()?.holders ?? []).some(isAlive)) return undefined;
+    return statSync(DEVICE).mode & 0o7777;
+  });
+}
+
+/**
+ * Puts `path` back to mode `before` if it has another now; returns what it did, for the runner to print.
+ * The runner calls it for /dev/fuse when no test held the device at the start or at the end of the run:
+ * a difference then was made outside the holds above (a test or a person chmod-ing the device directly),
+ * which would otherwise outlive the run unseen.
+ */
+export function putBackMode(path, before) {
+  const now = statSync(path).mode & 0o7777;
+  if (now === before) return undefined;
+  chmodSync(path, before);
+  const octal = (m) => m.toString(8).padStart(4, '0');
+  return `${path} was mode ${octal(before)} when the tests began and ${octal(now)} at their end, with no test holding it: put back to ${octal(before)}`;
+}
+
 /** This process's holds, released at once (exit handler). */
 function releaseAllDeviceHolds() {
   if (deviceHolds === 0) return;
