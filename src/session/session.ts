@@ -22,7 +22,7 @@ import { TsfuseError } from '../errors.ts';
 export interface SessionOptions extends SessionCoreOptions {
   /**
    * How to read /dev/fuse: `'epoll'` (main thread, fastest) or `'worker'`; or `'uring'`, FUSE over io_uring after
-   * INIT (experimental, no faster so far: bench/RESULTS.md; Node >= 26, Linux >= 6.14, enable_uring = Y, else the
+   * INIT (experimental, slower than epoll: bench/RESULTS.md; Node >= 26, Linux >= 6.14, enable_uring = Y, else the
    * mount fails with ERR_FUSE_URING_UNAVAILABLE). Defaults to epoll when available.
    */
   readonly transport?: TransportKind;
