@@ -43,6 +43,7 @@ import {
   type NullSubjectId, type Running, type SubjectId, type Timeouts, type Tools,
 } from './lib/subjects.ts';
 import { CREATE_FILES, SINK, cacheSteps, fitLookups, runWorkload, workloadInfo, type Sizes, type WorkloadId } from './lib/workloads.ts';
+import { judged, NULL_TARGET, TARGET_HEAD, targetRows } from './lib/targets.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -90,6 +91,8 @@ const log = (s: string): void => { process.stderr.write(`${s}\n`); };
 
 const PHASE1: Timeouts = { entry: 0, attr: 0 };
 const PHASE2: Timeouts = { entry: 0, attr: 1 };
+/** Judged against native in the targets table (kernel passthrough). */
+const SEQUENTIAL_WORKLOADS: ReadonlySet<WorkloadId> = new Set(['seqReadCold', 'seqReadCached', 'seqWrite']);
 const PHASE1_WORKLOADS: WorkloadId[] = ['stat', 'readdir', 'create', 'unlink', ...(dropAllowed ? ['seqReadCold' as const] : []), 'seqReadCached', 'seqWrite', 'randRead'];
 
 interface Subject { readonly id: SubjectId | NullSubjectId; readonly dir: string; readonly daemon?: Running }
@@ -285,6 +288,17 @@ function report(machine: string, sampler: LoadSampler, started: number, loadBefo
     ...anchors.map((a) => ratioCell(roundRatios(ours(w), samples.get(w)?.get(a) ?? []))),
     ...variants.map(([id]) => ratioCell(roundRatios(samples.get(w)?.get(id) ?? [], ours(w)))),
   ])));
+  p();
+  p('### Issue #8\'s targets: tsfuse\'s per-round ratios, median (min–max); "no" where the median misses');
+  p();
+  p(table([...TARGET_HEAD], targetRows(phaseWorkloads.map((w) => ({
+    label: info[w].label, samples: samples.get(w) ?? new Map(), sequential: SEQUENTIAL_WORKLOADS.has(w),
+  })))));
+  const nullPair = samples.get('nullStat');
+  if (nullPair?.has('tsfuse-null') && nullPair.has('libfuse-null')) {
+    p();
+    p(`The do-nothing daemon ÷ libfuse's, target ≥ ${NULL_TARGET}×: ${judged(roundRatios(nullPair.get('tsfuse-null')!, nullPair.get('libfuse-null')!), NULL_TARGET)}.`);
+  }
   p();
   if (cols.includes('tsfuse-noxattr')) {
     const noXattrs = (w: WorkloadId) => samples.get(w)?.get('tsfuse-noxattr') ?? [];

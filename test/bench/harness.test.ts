@@ -14,6 +14,7 @@ import {
 } from '../../bench/lib/analysis.ts';
 import { CREATE_FILES, cacheSteps, fioArgs, fitLookups, parseFio } from '../../bench/lib/workloads.ts';
 import { describeVmPolicies } from '../../bench/lib/machine.ts';
+import { bestAnchor, judged, targetRows } from '../../bench/lib/targets.ts';
 import { STDERR_KEPT, filesPerCreateRun, startDaemon, type Running } from '../../bench/lib/subjects.ts';
 
 const s = (round: number, value: number): Sample => ({ round, value, backgroundCores: 0 });
@@ -24,6 +25,28 @@ test('median and summary skip non-finite values', () => {
   assert.ok(Number.isNaN(median([])));
   assert.deepEqual(summarize([5, Number.NaN, 1, 9]), { median: 5, min: 1, max: 9, n: 3 });
   assert.equal(summarize([]).n, 0);
+});
+
+test('targets: the best C/Go anchor by median, each target judged on the median of per-round ratios', () => {
+  const samples = new Map<string, Sample[]>([
+    ['tsfuse', [s(0, 100), s(1, 120), s(2, 90)]],
+    ['native', [s(0, 100), s(1, 100), s(2, 100)]],
+    ['bindfs', [s(0, 50), s(1, 50), s(2, 50)]],
+    // The best by median (110), though passthrough_ll has the single highest round.
+    ['go-fuse', [s(0, 110), s(1, 110), s(2, 100)]],
+    ['passthrough_ll', [s(0, 20), s(1, 500), s(2, 20)]],
+    ['fuse-native', [s(0, 30), s(1, 40), s(2, 30)]],
+  ]);
+  assert.equal(bestAnchor(samples), 'go-fuse');
+  assert.equal(bestAnchor(new Map([['tsfuse', [s(0, 1)]], ['native', [s(0, 2)]], ['fuse-native', [s(0, 3)]]])), undefined);
+  // ÷ go-fuse per round: 0.91, 1.09, 0.90 → median 0.91, a miss; ÷ fuse-native: 3.33, 3.0, 3.0 → 3.0, met.
+  const [row] = targetRows([{ label: 'a workload', samples, sequential: true }]);
+  assert.deepEqual(row, ['a workload', 'go-fuse', '0.91× (0.90–1.09×) **no**', '3.00× (3.00–3.33×) yes', '1.00× (0.90–1.20×) yes']);
+  // Not a sequential workload: no native column; without anchors or fuse-native: dashes.
+  const lone = new Map([['tsfuse', [s(0, 5)]], ['native', [s(0, 5)]]]);
+  assert.deepEqual(targetRows([{ label: 'stat', samples: lone, sequential: false }]), [['stat', '–', '–', '–', '']]);
+  assert.equal(judged([], 1), '–');
+  assert.equal(judged([0.95, 0.85], 0.9), '0.90× (0.85–0.95×) yes');
 });
 
 test('ratios pair rounds by number, never across rounds', () => {
@@ -178,11 +201,15 @@ test('smoke: `bench/run.ts --tiny` measures native, tsfuse and a tsfuse variant 
   else assert.doesNotMatch(out, /Each create run made at most/);
   assert.match(out, /\| tsfuse-noxattr \(phase 1\) \| `node TMP\/tsfuse-daemon\.mjs passthrough SOURCE MOUNTPOINT 0 0 --no-xattrs` \|/);
   // tsfuse ÷ native, then the variant ÷ tsfuse; and the variant's own table against native.
-  const ratios = out.split('\n').filter((l) => l.startsWith('| stat, timeouts 0 |'));
+  const ratios = out.split('\n').filter((l) => l.startsWith('| stat, timeouts 0 |') && l.includes('×')); // not the targets row: dashes
   assert.equal(ratios.length, 2, out);
   assert.match(ratios[0]!, /^\| stat, timeouts 0 \| \d+\.\d+× \| \d+\.\d+× \|$/);
   assert.match(ratios[1]!, /^\| stat, timeouts 0 \| \d+\.\d+× \|$/);
   assert.match(out, /### tsfuse without xattrs .* ÷ each anchor/);
+  // The targets table: no C/Go anchor and no fuse-native in --tiny, so only the sequential rows' ÷ native is judged.
+  assert.match(out, /### Issue #8's targets/);
+  assert.match(out, /\| stat, timeouts 0 \| – \| – \| – \|  \|/);
+  assert.match(out, /\| sequential read [^|]*, backing cached [^|]*\| – \| – \| – \| \d+\.\d+× [^|]*(yes|\*\*no\*\*) \|/);
   assert.match(out, /\| workload \| ÷ native \| no xattrs ÷ default \|/);
   // The memory workload: tsfuse only (variants are left out), its warm-up counted apart from the inodes.
   assert.match(out, /a warm-up of 100 lookups of other files, kept cached through the first pass/);
