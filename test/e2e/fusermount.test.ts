@@ -114,7 +114,13 @@ test('fusermount3: under Node 26 --permission the error names --allow-ffi, and w
   }
 });
 
-test('fusermount3: an ordinary user on Node 20 is told node:ffi (Node >= 26) is missing', { skip: mountSkip(), timeout: 30000 }, async () => {
+// What a Node without node:ffi says; under a Node that has it (the suite run by Node >= 26), the mount
+// would simply work, so there is nothing to check.
+const HAS_FFI_NODE = Number(/^v(\d+)/.exec(process.version)?.[1]) >= 26;
+test('fusermount3: an ordinary user on Node 20 is told node:ffi (Node >= 26) is missing', {
+  skip: mountSkip() || (HAS_FFI_NODE && `this Node (${process.version}) has node:ffi; run the suite with Node < 26 (the machine's default Node 20) for this case`),
+  timeout: 30000,
+}, async () => {
   const user = await ensureTestUser();
   const dir = freshMountpoint();
   await chown(dir, user.uid, user.gid);
