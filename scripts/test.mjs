@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { findNode26, putBackMode, restoreMachine, scratchPrefix, unheldDeviceMode } from '../test/support/machine.mjs';
+import { findNode26, restoreMachine, restoreUnheldDeviceMode, scratchPrefix, unheldDeviceMode } from '../test/support/machine.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const filters = process.argv.slice(2);
@@ -52,9 +52,7 @@ function restore(when) {
 /** With no test holding /dev/fuse at the start or now, its mode must be what it was: else say so and put it back. */
 function checkDeviceMode() {
   try {
-    const after = deviceModeBefore === undefined ? undefined : unheldDeviceMode();
-    if (after === undefined) return; // held by another run at either end: that run puts it back
-    const note = putBackMode('/dev/fuse', deviceModeBefore);
+    const note = restoreUnheldDeviceMode(deviceModeBefore);
     if (note !== undefined) console.error(`test runner (after the tests): ${note}`);
   } catch (err) {
     console.error(`test runner (after the tests): could not check /dev/fuse's mode: ${err.message}`);

@@ -69,4 +69,14 @@ test('unheldDeviceMode: the mode while nobody holds the device, undefined while 
   // Another run of the suite may hold it now; then undefined is right too.
   const unheld = machine.unheldDeviceMode();
   if (unheld !== undefined) assert.equal(unheld, mode());
+  // Unchanged: nothing to put back (nor while held, nor without a mode from the start).
+  assert.equal(machine.restoreUnheldDeviceMode(unheld), undefined);
+  assert.equal(machine.restoreUnheldDeviceMode(undefined), undefined);
+  const again = machine.widenDeviceMode(0o666);
+  try {
+    assert.equal(machine.restoreUnheldDeviceMode(0o600), undefined, 'held: left to its holder');
+    assert.equal(mode(), 0o666);
+  } finally {
+    again();
+  }
 });

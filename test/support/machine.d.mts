@@ -10,6 +10,8 @@ export function widenDeviceMode(mode?: number): () => void;
 
 /** /dev/fuse's mode while no live test process holds it widened; undefined while one does, without root or without the device. */
 export function unheldDeviceMode(): number | undefined;
+/** With no live holder (checked under the lock), puts /dev/fuse back to `before`; returns a message if it had to. */
+export function restoreUnheldDeviceMode(before: number | undefined): string | undefined;
 /** Sets `path`'s mode back to `before` if it differs; returns a message saying so, or undefined. */
 export function putBackMode(path: string, before: number): string | undefined;
 

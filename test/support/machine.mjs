@@ -150,24 +150,29 @@ export function widenDeviceMode(mode = 0o666) {
   };
 }
 
+const deviceHeld = () => (readDeviceRecord()?.holders ?? []).some(isAlive);
+
 /**
  * /dev/fuse's mode while no live test process holds it widened, else undefined (and undefined without
- * root or the device). The runner takes it before and after the tests: see {@link putBackMode}.
+ * root or the device). The runner takes it before the tests: see {@link restoreUnheldDeviceMode}.
  */
 export function unheldDeviceMode() {
   if (process.geteuid?.() !== 0 || !existsSync(DEVICE)) return undefined;
-  return withLock(() => {
-    if ((readDeviceRecord()?.holders ?? []).some(isAlive)) return undefined;
-    return statSync(DEVICE).mode & 0o7777;
-  });
+  return withLock(() => (deviceHeld() ? undefined : statSync(DEVICE).mode & 0o7777));
 }
 
 /**
- * Puts `path` back to mode `before` if it has another now; returns what it did, for the runner to print.
- * The runner calls it for /dev/fuse when no test held the device at the start or at the end of the run:
- * a difference then was made outside the holds above (a test or a person chmod-ing the device directly),
- * which would otherwise outlive the run unseen.
+ * The runner's check after the tests: with no live holder now either (under the lock, so no run widens it
+ * meanwhile), /dev/fuse must have the mode `before` it had when the run began with none. A difference
+ * was made outside the holds above (a test or a person chmod-ing the device directly) and would
+ * otherwise outlive the run unseen: it is put back, and the message says so.
  */
+export function restoreUnheldDeviceMode(before) {
+  if (before === undefined || process.geteuid?.() !== 0 || !existsSync(DEVICE)) return undefined;
+  return withLock(() => (deviceHeld() ? undefined : putBackMode(DEVICE, before)));
+}
+
+/** Puts `path` back to mode `before` if it has another now; returns a message saying so, or undefined. */
 export function putBackMode(path, before) {
   const now = statSync(path).mode & 0o7777;
   if (now === before) return undefined;
