@@ -35,8 +35,9 @@
  * RELEASE: the kernel refuses (EIO to open(2)) a second backing file, or an open without passthrough,
  * for an inode that is open in passthrough (fs/fuse/iomode.c fuse_file_io_open).
  *
- * Node limits, documented where they bite: without node:ffi, times are set to the microsecond (attr.ts
- * utimeArg) and an omitted time (UTIME_OMIT) is re-set from its current value; RENAME_NOREPLACE is emulated and
+ * Node limits, documented where they bite: without node:ffi, times are set to the microsecond, or within
+ * ~120 ns where libuv >= 1.52 keeps nanoseconds (attr.ts utimeArg), and an omitted time (UTIME_OMIT) is
+ * re-set from its current value; RENAME_NOREPLACE is emulated and
  * RENAME_EXCHANGE refused with EINVAL (special.ts), d_ino of a plain READDIR costs an lstat per entry
  * (Node's readdir does not return it) unless getdents64 is reachable through node:ffi (./getdents.ts).
  */

@@ -277,4 +277,5 @@ const TARGET_XATTR_NOTE: Readonly<Record<TargetName, string>> = {
   memfs: 'memfs has them',
   'memfs-own-checks': 'memfs has them',
   passthrough: PASSTHROUGH_NODE === undefined ? 'Node 20 has no xattr calls: EOPNOTSUPP everywhere' : 'libc through node:ffi (Node 26)',
+  'passthrough-noffi': 'Node\'s fs has no xattr calls: EOPNOTSUPP everywhere',
 };

@@ -13,8 +13,8 @@ import {
 
 export const DAEMON_FIXTURE = fileURLToPath(new URL('./fixtures/daemon.ts', import.meta.url));
 
-export type TargetName = 'native' | 'memfs' | 'memfs-own-checks' | 'passthrough';
-export const TARGET_NAMES: readonly TargetName[] = ['native', 'memfs', 'memfs-own-checks', 'passthrough'];
+export type TargetName = 'native' | 'memfs' | 'memfs-own-checks' | 'passthrough' | 'passthrough-noffi';
+export const TARGET_NAMES: readonly TargetName[] = ['native', 'memfs', 'memfs-own-checks', 'passthrough', 'passthrough-noffi'];
 
 /**
  * What a target legitimately cannot do, each stated as the exact behaviour the suite then asserts instead
@@ -43,6 +43,15 @@ export interface TargetTraits {
  */
 export const PASSTHROUGH_NODE: string | undefined = NODE26;
 
+/** Whether this Node has node:ffi (Node >= 26): the no-ffi target then turns it off for its daemon. */
+const THIS_NODE_HAS_FFI = Number(/^v(\d+)/.exec(process.version)?.[1]) >= 26;
+
+/** The passthrough's traits without node:ffi (Node < 26, or node:ffi turned off): see the comment below. */
+const PASSTHROUGH_NOFFI_TRAITS = {
+  xattr: 'EOPNOTSUPP', timeGranularityNs: 1000, tmpfile: 'EOPNOTSUPP', renameExchange: 'EINVAL', fallocate: 'EOPNOTSUPP',
+  statfsOwnUsage: false, mountOptions: 'allow_other,default_permissions',
+} as const;
+
 const MEMFS_TRAITS = { xattr: 'ok', timeGranularityNs: 1, tmpfile: 'ok', renameExchange: 'ok', fallocate: 'ok', statfsOwnUsage: true } as const;
 
 export const TARGET_TRAITS: Readonly<Record<TargetName, TargetTraits>> = {
@@ -54,12 +63,15 @@ export const TARGET_TRAITS: Readonly<Record<TargetName, TargetTraits>> = {
   // with EINVAL (special.ts), no O_TMPFILE. Under Node >= 26 (see PASSTHROUGH_NODE) node:ffi gives it
   // xattrs, fallocate, SEEK_DATA/SEEK_HOLE and times to the nanosecond (ffi-ops.ts); without it, the
   // kernel answers EOPNOTSUPP for xattrs and fallocate, its generic lseek sees no holes, and times go
-  // through doubles to the microsecond (attr.ts).
-  passthrough: {
-    xattr: PASSTHROUGH_NODE === undefined ? 'EOPNOTSUPP' : 'ok', timeGranularityNs: PASSTHROUGH_NODE === undefined ? 1000 : 1,
-    tmpfile: 'EOPNOTSUPP', renameExchange: 'EINVAL',
-    fallocate: PASSTHROUGH_NODE === undefined ? 'EOPNOTSUPP' : 'ok', statfsOwnUsage: false, mountOptions: 'allow_other,default_permissions',
+  // through doubles: to the microsecond, or within ~120 ns where libuv >= 1.52 keeps nanoseconds (attr.ts).
+  passthrough: PASSTHROUGH_NODE === undefined ? PASSTHROUGH_NOFFI_TRAITS : {
+    xattr: 'ok', timeGranularityNs: 1, tmpfile: 'EOPNOTSUPP', renameExchange: 'EINVAL', fallocate: 'ok', statfsOwnUsage: false,
+    mountOptions: 'allow_other,default_permissions',
   },
+  // The same passthrough on Node's fs API alone, as Node 20, 22 and 24 run it: under this Node, with
+  // node:ffi turned off (--no-experimental-ffi) when this Node has it. `passthrough` above runs under
+  // Node >= 26 whenever one is found, so without this target CI would never check the fs-only paths.
+  'passthrough-noffi': PASSTHROUGH_NOFFI_TRAITS,
 };
 
 export interface MountedTarget {
@@ -112,9 +124,10 @@ export async function mountTarget(name: TargetName, timeoutMs = 20_000): Promise
     };
   }
   const dir = freshMountpoint();
-  const source = name === 'passthrough' ? openTempDir('tsfuse-pt-src-') : undefined;
+  const isPassthrough = name === 'passthrough' || name === 'passthrough-noffi';
+  const source = isPassthrough ? openTempDir('tsfuse-pt-src-') : undefined;
   const args = {
-    kind: name === 'passthrough' ? 'passthrough' : 'memfs',
+    kind: isPassthrough ? 'passthrough' : 'memfs',
     mountpoint: dir,
     options: traits.mountOptions,
     ...(source !== undefined && { source }),
@@ -123,7 +136,9 @@ export async function mountTarget(name: TargetName, timeoutMs = 20_000): Promise
   // Node >= 26 strips the types itself; this Node runs the fixture through tsx.
   const daemon: Daemon = name === 'passthrough' && PASSTHROUGH_NODE !== undefined
     ? startDaemon(PASSTHROUGH_NODE, ['--no-warnings', DAEMON_FIXTURE, JSON.stringify(args)])
-    : startDaemon(process.execPath, ['--import', 'tsx', DAEMON_FIXTURE, JSON.stringify(args)]);
+    : startDaemon(process.execPath, [
+      ...(name === 'passthrough-noffi' && THIS_NODE_HAS_FFI ? ['--no-experimental-ffi'] : []), '--import', 'tsx', DAEMON_FIXTURE, JSON.stringify(args),
+    ]);
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
