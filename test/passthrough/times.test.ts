@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { LIBUV_KEEPS_NS, libuvNsAfter, utimeArg } from '../../src/passthrough/attr.ts';
+import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 
 /** libuv < 1.52: the same conversion, then truncated to the microsecond. */
 const oldLibuvNsAfter = (sec: number, d: number): number => {
@@ -67,4 +69,11 @@ test(`on a real file with this libuv (${process.versions.uv}, keeps nanoseconds:
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('under Node >= 26 (TSFUSE_NODE26): the real file with a libuv that keeps nanoseconds', {
+  skip: LIBUV_KEEPS_NS ? `this Node's libuv (${process.versions.uv}) keeps nanoseconds: run above` : NODE26_SKIP,
+  timeout: 60_000,
+}, () => {
+  assert.match(passUnderNode26(fileURLToPath(import.meta.url), 'on a real file', 50_000), /keeps nanoseconds: true/);
 });
