@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BackingReader, POOLED_READ_MIN } from '../../src/passthrough/reads.ts';
+import { performance } from 'node:perf_hooks';
+import { ASYNC_FOR_MS, BackingReader, POOLED_READ_MIN, SLOW_READ_MS, SLOW_STRIKES } from '../../src/passthrough/reads.ts';
 import { listDirectory, canListWithInodes } from '../../src/passthrough/getdents.ts';
 
 function withFile(size: number, fn: (fd: number, data: Buffer) => Promise<void>): Promise<void> {
@@ -61,6 +62,96 @@ test('BackingReader: a failed read throws the errno', async () => {
     } finally {
       fs.closeSync(fd);
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/**
+ * Runs `fn` with performance.now() under the test's control: each call returns the clock, then moves it
+ * on by `step()` ms, so a synchronous read (a call before and one after it) takes that long.
+ */
+async function withClock(fn: (clock: { at: number; step: number }) => Promise<void>): Promise<void> {
+  const clock = { at: 1_000_000, step: 0 };
+  const original = Object.getOwnPropertyDescriptor(performance, 'now');
+  Object.defineProperty(performance, 'now', { configurable: true, writable: true, value: () => { const t = clock.at; clock.at += clock.step; return t; } });
+  try {
+    await fn(clock);
+  } finally {
+    if (original) Object.defineProperty(performance, 'now', original);
+    else delete (performance as { now?: unknown }).now;
+  }
+}
+
+test('BackingReader: after slow reads in a row a descriptor reads on the thread pool for a while, then synchronously again', async () => {
+  await withFile(1 << 20, async (fd, data) => {
+    await withClock(async (clock) => {
+      const r = new BackingReader();
+      const size = POOLED_READ_MIN;
+      clock.step = SLOW_READ_MS + 1; // every synchronous read now looks as if it waited for the disk
+      for (let i = 0; i < SLOW_STRIKES; i++) assert.ok(Buffer.isBuffer(r.read(fd, size, i * size)), `slow read ${i + 1} still synchronous`);
+      const pending = r.read(fd, size, 0);
+      assert.ok(pending instanceof Promise, 'after the strikes: on the thread pool');
+      assert.deepEqual(await pending, data.subarray(0, size));
+      // Another descriptor of the same file is not affected.
+      const other = fs.openSync(`/proc/self/fd/${fd}`, 'r');
+      try {
+        assert.ok(Buffer.isBuffer(r.read(other, 4096, 0)), 'strikes are per descriptor');
+      } finally {
+        fs.closeSync(other);
+      }
+      // Past ASYNC_FOR_MS the descriptor is tried synchronously again; a fast read clears its strikes.
+      clock.at += ASYNC_FOR_MS + 1;
+      clock.step = 0;
+      const again = r.read(fd, 4096, 4096);
+      assert.ok(Buffer.isBuffer(again), 'synchronous again');
+      assert.deepEqual(again, data.subarray(4096, 8192));
+      // One slow read, then a fast one: the strike is forgotten, so one more slow read stays synchronous.
+      clock.step = SLOW_READ_MS + 1;
+      assert.ok(Buffer.isBuffer(r.read(fd, 4096, 0)));
+      clock.step = 0;
+      assert.ok(Buffer.isBuffer(r.read(fd, 4096, 0)));
+      clock.step = SLOW_READ_MS + 1;
+      assert.ok(Buffer.isBuffer(r.read(fd, 4096, 0)));
+      clock.step = 0;
+      assert.ok(Buffer.isBuffer(r.read(fd, 4096, 0)), 'strikes must be in a row');
+      // forget(): a closed descriptor's state goes with it (its number will be reused).
+      clock.step = SLOW_READ_MS + 1;
+      for (let i = 0; i < SLOW_STRIKES; i++) r.read(fd, 4096, 0);
+      clock.step = 0;
+      const late = r.read(fd, 4096, 0);
+      assert.ok(late instanceof Promise);
+      await late;
+      r.forget(fd);
+      assert.ok(Buffer.isBuffer(r.read(fd, 4096, 0)), 'forgotten: synchronous');
+    });
+  });
+});
+
+test('BackingReader: a failed read on the thread pool rejects with the errno', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsfuse-reads-'));
+  try {
+    writeFileSync(join(dir, 'f'), 'x'.repeat(8192));
+    await withClock(async (clock) => {
+      const r = new BackingReader();
+      // Strike a file's descriptor, then reuse its number for a directory without forget() (the
+      // passthrough calls it on close; here the state is left on purpose): its next read goes to the
+      // thread pool, and the error comes back through the promise.
+      const fd = fs.openSync(join(dir, 'f'), 'r');
+      clock.step = SLOW_READ_MS + 1;
+      for (let i = 0; i < SLOW_STRIKES; i++) r.read(fd, POOLED_READ_MIN, 0);
+      fs.closeSync(fd);
+      const dirFd = fs.openSync(dir, 'r');
+      try {
+        assert.equal(dirFd, fd, 'the lowest free descriptor number is reused');
+        clock.step = 0;
+        const pending = r.read(dirFd, POOLED_READ_MIN, 0);
+        assert.ok(pending instanceof Promise);
+        await assert.rejects(pending, { code: 'EISDIR' });
+      } finally {
+        fs.closeSync(dirFd);
+      }
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
