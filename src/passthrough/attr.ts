@@ -32,8 +32,8 @@ export function decodeRdev(rdev: number): { major: number; minor: number } {
 
 /**
  * Whether this process's libuv keeps the nanoseconds of a time given to fs.utimes/futimes: from 1.52
- * (Node 26) it converts the double to a timespec whole (src/unix/fs.c uv__fs_to_timespec, libuv #4951);
- * before, it truncated to the microsecond.
+ * (Node 24.22 and 26.12 ship 1.52.1) it converts the double to a timespec whole (src/unix/fs.c
+ * uv__fs_to_timespec, libuv #4951); before (Node 20: 1.46, Node 22.23: 1.51), it truncated to the microsecond.
  */
 export const LIBUV_KEEPS_NS: boolean = libuvAtLeast(process.versions.uv, 1, 52);
 

@@ -15,8 +15,9 @@ import { setFlagsFromString } from 'node:v8';
 /**
  * Stops V8 from growing the young generation from here on, for the whole process (the V8 flag
  * `--semi-space-growth-factor=1`); it keeps the size it has (2 MiB if smaller). Node 26's V8 may still
- * double it once (8 → 16 MiB in 5 of 16 runs of test/session/young-generation.test.ts's child). Meant for a process
- * whose work is serving a filesystem, called early: the `tsfuse` command calls it before it mounts.
+ * double it once (8 → 16 MiB in 5 of 16 runs of test/session/young-generation.test.ts's child). Meant
+ * for a process whose work is serving a filesystem, called early: the `tsfuse` command calls it before
+ * it mounts.
  * Surviving objects are still promoted to the old generation as before; scavenges come more often, each
  * over a smaller space. bench/RESULTS.md ("The young generation held at its size") has the figures.
  */
