@@ -3,22 +3,13 @@
  * readdir drops d_ino, so without this the passthrough lstats every entry of a plain READDIR to report
  * it: bench/profile.ts measured ~9–13 µs of daemon CPU per entry that way, almost all in the lstat
  * through /proc/self/fd/N/name. getdents64 returns d_ino and d_type for a whole buffer of entries in
- * one call. On an older Node (or without node:ffi) {@link listDirectory} returns undefined and the
- * caller keeps the lstat path. src/mount/ffi.ts has the facts about node:ffi this relies on.
+ * one call. On an older Node (or without node:ffi) {@link readDirectory} returns false and the caller
+ * (./listing.ts) keeps the lstat path. src/mount/ffi.ts has the facts about node:ffi this relies on.
  */
 import * as fs from 'node:fs';
 import { endianness } from 'node:os';
 import { getSystemErrorName } from 'node:util';
-import type { U64 } from '../protocol/u64.ts';
 import { bindLibc, signature } from '../ffi.ts';
-
-/** One entry as getdents64 reports it (struct linux_dirent64). */
-export interface ListedEntry {
-  /** The name's bytes: a view of a buffer this listing owns. */
-  readonly name: Buffer;
-  readonly type: number;
-  readonly ino: U64;
-}
 
 /** getdents64(fd, buf, size): bytes filled, 0 at the end, or minus the errno. */
 type Getdents = (fd: number, buf: Buffer) => number;
@@ -28,10 +19,6 @@ type Getdents = (fd: number, buf: Buffer) => number;
 export const D_RECLEN = 16;
 export const D_TYPE = 18;
 export const D_NAME = 19;
-/** Bytes per getdents64 call: glibc's readdir uses 32 KiB; a larger buffer means fewer calls for big directories. */
-const CHUNK = 64 * 1024;
-const TWO_32 = 2 ** 32;
-const DOT = 0x2e;
 
 let getdents: Getdents | null | undefined;
 
@@ -47,7 +34,7 @@ function bind(): Getdents | null {
   };
 }
 
-/** Whether {@link listDirectory} can work in this process. */
+/** Whether {@link readDirectory} can work in this process. */
 export function canListWithInodes(): boolean {
   getdents ??= bind();
   return getdents !== null;
@@ -75,28 +62,4 @@ export function readDirectory(path: string | Buffer, buffer: () => Buffer, each:
   } finally {
     fs.closeSync(fd);
   }
-}
-
-/**
- * Every entry of the directory at `path` but `.` and `..`, in the kernel's order, with inode numbers; undefined when getdents64 is not reachable (Node < 26, node:ffi off). Throws the errno of a
- * failed open or getdents64 as a Node-style error.
- */
-export function listDirectory(path: string): ListedEntry[] | undefined {
-  const out: ListedEntry[] = [];
-  // A fresh buffer per call: the names stay views of it.
-  const listed = readDirectory(path, () => Buffer.allocUnsafe(CHUNK), (buf, n) => {
-    for (let at = 0; at < n;) {
-      const reclen = buf.readUInt16LE(at + D_RECLEN);
-      const lo = buf.readUInt32LE(at);
-      const hi = buf.readUInt32LE(at + 4);
-      // Exact as a number below 2^53; above it a bigint (ext4 and xfs inode numbers fit in 32 or 53 bits).
-      const ino: U64 = hi < 0x200000 ? hi * TWO_32 + lo : (BigInt(hi) << 32n) | BigInt(lo);
-      const nul = buf.indexOf(0, at + D_NAME);
-      const name = buf.subarray(at + D_NAME, nul < 0 || nul > at + reclen ? at + reclen : nul);
-      at += reclen;
-      if (name[0] === DOT && (name.length === 1 || (name.length === 2 && name[1] === DOT))) continue;
-      out.push({ name, type: buf[at - reclen + D_TYPE]!, ino });
-    }
-  });
-  return listed ? out : undefined;
 }

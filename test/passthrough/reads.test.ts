@@ -7,8 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 import { ASYNC_FOR_MS, BackingReader, POOLED_READ_MIN, SLOW_READ_MS, SLOW_STRIKES } from '../../src/passthrough/reads.ts';
-import { listDirectory, canListWithInodes } from '../../src/passthrough/getdents.ts';
+import { D_NAME, D_RECLEN, D_TYPE, canListWithInodes, readDirectory } from '../../src/passthrough/getdents.ts';
 
 function withFile(size: number, fn: (fd: number, data: Buffer) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsfuse-reads-'));
@@ -157,10 +159,22 @@ test('BackingReader: a failed read on the thread pool rejects with the errno', a
   }
 });
 
-test('listDirectory: names, types and inode numbers as lstat gives them, without . and .. (Node >= 26)', (t) => {
+/** The records of one readDirectory() buffer, read here independently of src/passthrough/listing.ts. */
+function records(buf: Buffer, n: number): { name: string; type: number; ino: bigint }[] {
+  const out: { name: string; type: number; ino: bigint }[] = [];
+  for (let at = 0; at < n;) {
+    const reclen = buf.readUInt16LE(at + D_RECLEN);
+    const end = buf.indexOf(0, at + D_NAME);
+    out.push({ name: buf.toString('utf8', at + D_NAME, end), type: buf[at + D_TYPE]!, ino: buf.readBigUInt64LE(at) });
+    at += reclen;
+  }
+  return out;
+}
+
+test('readDirectory: every entry with its type and inode number as lstat gives them, over several getdents64 calls (Node >= 26)', (t) => {
   if (!canListWithInodes()) {
-    assert.equal(listDirectory(tmpdir()), undefined);
-    t.skip(`getdents64 needs node:ffi (Node >= 26); this is Node ${process.version}: checked that listDirectory() declines`);
+    assert.equal(readDirectory(tmpdir(), () => Buffer.alloc(4096), () => assert.fail('no records without getdents64')), false);
+    t.skip(`getdents64 needs node:ffi (Node >= 26); this is Node ${process.version}: checked that readDirectory() declines`);
     return;
   }
   const dir = mkdtempSync(join(tmpdir(), 'tsfuse-getdents-'));
@@ -169,17 +183,29 @@ test('listDirectory: names, types and inode numbers as lstat gives them, without
     for (const n of names) writeFileSync(join(dir, n), '');
     fs.mkdirSync(join(dir, 'sub'));
     fs.symlinkSync('nowhere', join(dir, 'link'));
-    const listed = listDirectory(dir)!;
-    assert.equal(listed.length, names.length + 2);
-    const types: Record<string, number> = { sub: 4, link: 10 };
+    const listed: { name: string; type: number; ino: bigint }[] = [];
+    let calls = 0;
+    // A small buffer, so that the listing takes many calls.
+    assert.equal(readDirectory(dir, () => Buffer.alloc(4096), (buf, n) => { calls++; listed.push(...records(buf, n)); }), true);
+    assert.ok(calls > 10, `${calls} getdents64 calls`);
+    assert.equal(listed.length, names.length + 4, '. and .. included');
+    const types: Record<string, number> = { sub: 4, link: 10, '.': 4, '..': 4 };
     for (const e of listed) {
-      const name = e.name.toString();
-      assert.equal(e.ino, fs.lstatSync(join(dir, name)).ino, name);
-      assert.equal(e.type, types[name] ?? 8, name);
+      assert.equal(e.ino, fs.lstatSync(join(dir, e.name), { bigint: true }).ino, e.name);
+      assert.equal(e.type, types[e.name] ?? 8, e.name);
     }
-    assert.deepEqual(new Set(listed.map((e) => e.name.toString())), new Set([...names, 'sub', 'link']));
-    assert.throws(() => listDirectory(join(dir, 'missing')), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    assert.deepEqual(new Set(listed.map((e) => e.name)), new Set([...names, 'sub', 'link', '.', '..']));
+    assert.throws(() => readDirectory(join(dir, 'missing'), () => Buffer.alloc(4096), () => {}), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+    // A failing getdents64 (here EINVAL: a buffer too small for one record) comes back as a Node-style error.
+    assert.throws(() => readDirectory(dir, () => Buffer.alloc(8), () => {}), (e: NodeJS.ErrnoException) => e.code === 'EINVAL' && e.syscall === 'getdents64');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('under Node >= 26 (TSFUSE_NODE26): readDirectory passes there too', {
+  skip: canListWithInodes() ? 'this Node lists with getdents64: run above' : NODE26_SKIP,
+  timeout: 60_000,
+}, () => {
+  assert.match(passUnderNode26(fileURLToPath(import.meta.url), 'readDirectory', 50_000), /^# pass 1$/m);
 });
