@@ -4,10 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { bindLibc, signature } from '../src/ffi.ts';
-import { NODE26_SKIP, passUnderNode26 } from './support/mount-helpers.ts';
+import { NODE_MAJOR as MAJOR, NODE26_SKIP, passUnderNode26 } from './support/mount-helpers.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const EBADF = 9;
 
 test('without node:ffi (Node < 26): a sentence with the subject, Node >= 26, what it is for and this Node', { skip: MAJOR < 26 ? undefined : 'this Node has node:ffi' }, () => {

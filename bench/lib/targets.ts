@@ -10,8 +10,10 @@
  * defines them; never a ratio of two runs.
  */
 import { ratioCell, roundRatios, summarize, type Sample } from './analysis.ts';
+import { ANCHORS } from './subjects.ts';
 
-export const C_GO_ANCHORS: readonly string[] = ['bindfs', 'go-fuse', 'passthrough_ll', 'passthrough_hp'];
+/** The anchors in C and Go: every anchor but the backing directory itself and fuse-native (Node). */
+export const C_GO_ANCHORS: readonly string[] = ANCHORS.filter((a) => a !== 'native' && a !== 'fuse-native');
 export const BEST_ANCHOR_TARGET = 1.0;
 export const FUSE_NATIVE_TARGET = 3;
 export const NATIVE_TARGET = 0.9;

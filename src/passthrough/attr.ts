@@ -64,7 +64,7 @@ export function utimeArg(t: Timespec, keepsNs: boolean = LIBUV_KEEPS_NS): number
 }
 
 /** What libuv >= 1.52 sets for a double d >= 0, as ns after `sec`: tv_sec = (time_t)d, tv_nsec = (long)((d - tv_sec) * 1e9). */
-export function libuvNsAfter(sec: number, d: number): number {
+function libuvNsAfter(sec: number, d: number): number {
   const whole = Math.trunc(d);
   return (whole - sec) * 1e9 + Math.trunc((d - whole) * 1e9);
 }

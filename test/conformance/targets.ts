@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  NODE26, forceUnmount, freshMountpoint, isFuseMount, mountSkip, mountsUnder, rejectAfter, startDaemon, stopDaemon, type Daemon,
+  NODE_MAJOR, NODE26, forceUnmount, freshMountpoint, isFuseMount, mountSkip, mountsUnder, rejectAfter, startDaemon, stopDaemon, type Daemon,
 } from '../support/mount-helpers.ts';
 
 export const DAEMON_FIXTURE = fileURLToPath(new URL('./fixtures/daemon.ts', import.meta.url));
@@ -44,7 +44,7 @@ export interface TargetTraits {
 export const PASSTHROUGH_NODE: string | undefined = NODE26;
 
 /** Whether this Node has node:ffi (Node >= 26): the no-ffi target then turns it off for its daemon. */
-const THIS_NODE_HAS_FFI = Number(/^v(\d+)/.exec(process.version)?.[1]) >= 26;
+const THIS_NODE_HAS_FFI = NODE_MAJOR >= 26;
 
 /** The passthrough's traits without node:ffi (Node < 26, or node:ffi turned off): see the comment below. */
 const PASSTHROUGH_NOFFI_TRAITS = {

@@ -7,7 +7,7 @@ import { chown, rmdir } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  E2E_FIXTURES, NODE26, asUserCommand, cleanupMountpoints, ensureTestUser, forceUnmount, freshMountpoint, fusermountSkip,
+  NODE_MAJOR, E2E_FIXTURES, NODE26, asUserCommand, cleanupMountpoints, ensureTestUser, forceUnmount, freshMountpoint, fusermountSkip,
   isFuseMount, leftoverMounts, mountSkip, removeTestUser, run, startDaemon, stopDaemon, waitFor, withDeviceMode, type Daemon,
 } from '../support/mount-helpers.ts';
 
@@ -116,7 +116,7 @@ test('fusermount3: under Node 26 --permission the error names --allow-ffi, and w
 
 // What a Node without node:ffi says; under a Node that has it (the suite run by Node >= 26), the mount
 // would simply work, so there is nothing to check.
-const HAS_FFI_NODE = Number(/^v(\d+)/.exec(process.version)?.[1]) >= 26;
+const HAS_FFI_NODE = NODE_MAJOR >= 26;
 test('fusermount3: an ordinary user on Node 20 is told node:ffi (Node >= 26) is missing', {
   skip: mountSkip() || (HAS_FFI_NODE && `this Node (${process.version}) has node:ffi; run the suite with Node < 26 (the machine's default Node 20) for this case`),
   timeout: 30000,

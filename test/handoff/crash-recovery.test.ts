@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { startWorkload } from './workload.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  NODE26_SKIP, cleanupMountpoints, forceUnmount, freshMountpoint, isFuseMount, mountSkip, passUnderNode26, processExists, run, waitFor, type RunResult,
+  NODE_MAJOR as MAJOR, NODE26_SKIP, cleanupMountpoints, forceUnmount, freshMountpoint, isFuseMount, mountSkip, passUnderNode26, processExists, run, waitFor, type RunResult,
 } from '../support/mount-helpers.ts';
 import { NodeTable, COUNTED_IDS_FROM } from '../../src/passthrough/nodes.ts';
 import { RecoveryJournal, parseRecords } from '../../src/handoff/supervisor-journal.ts';
@@ -28,7 +28,6 @@ import { createPassthrough } from '../../src/passthrough/passthrough.ts';
 const SKIP = mountSkip() ?? false;
 const CLI = [process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts')] as const;
 const KILLS = 8;
-const MAJOR = Number(process.versions.node.split('.')[0]);
 
 after(async () => { await cleanupMountpoints(); });
 

@@ -17,11 +17,10 @@ import { fileURLToPath } from 'node:url';
 import { startWorkload } from './workload.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  NODE26_SKIP, cleanupMountpoints, forceUnmount, freshMountpoint, isFuseMount, mountSkip, passUnderNode26, processExists, run, waitFor, type RunResult,
+  NODE_MAJOR as MAJOR, NODE26_SKIP, cleanupMountpoints, forceUnmount, freshMountpoint, isFuseMount, mountSkip, passUnderNode26, processExists, run, waitFor, type RunResult,
 } from '../support/mount-helpers.ts';
 
 const SKIP = mountSkip() ?? false;
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const CLI = [process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', '..', 'src', 'cli.ts')] as const;
 const HANDOFFS = 20;
 

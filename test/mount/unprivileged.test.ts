@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chownSync, readFileSync, statSync } from 'node:fs';
 import {
-  NODE26 as FOUND_NODE26, cleanupMountpoints, ensureTestUser, freshMountpoint, fusermountSkip, isMounted, mountinfoLines,
+  NODE_MAJOR, NODE26 as FOUND_NODE26, cleanupMountpoints, ensureTestUser, freshMountpoint, fusermountSkip, isMounted, mountinfoLines,
   processExists, removeTestUser, startMountChild, userEnv, waitFor, watchdogsOf, widenDeviceMode, withClosedDevice,
   type TestUser,
 } from '../support/mount-helpers.ts';
@@ -76,7 +76,7 @@ test('user: /dev/fuse not openable gives ERR_FUSE_NO_DEVICE', { skip, timeout: 2
   assert.equal(statSync('/dev/fuse').mode & 0o777, 0o666, 'the real device was not touched');
 });
 
-test('user: Node 20 gives ERR_FUSE_NEEDS_FFI saying what to do', { skip: skip ?? (process.versions.node.split('.')[0] === '20' ? undefined : 'needs a Node without node:ffi'), timeout: 20000 }, async () => {
+test('user: a Node without node:ffi (Node < 26) gives ERR_FUSE_NEEDS_FFI saying what to do', { skip: skip ?? (NODE_MAJOR < 26 ? undefined : `needs a Node without node:ffi; this is ${process.version}`), timeout: 20000 }, async () => {
   const dir = userMountpoint();
   const [report] = await startMountChild(process.execPath, { mountpoint: dir }, asUser()).reports;
   assert.equal(report?.['error'], 'ERR_FUSE_NEEDS_FFI', JSON.stringify(report));

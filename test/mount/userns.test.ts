@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chownSync, existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  REPO_ROOT, asUserCommand, cleanupMountpoints, ensureTestUser, freshMountpoint, isMounted, mountSkip, removeTestUser,
+  NODE_MAJOR, REPO_ROOT, asUserCommand, cleanupMountpoints, ensureTestUser, freshMountpoint, isMounted, mountSkip, removeTestUser,
   run, userEnv, widenDeviceMode, type RunResult, type TestUser,
 } from '../support/mount-helpers.ts';
 
@@ -60,7 +60,7 @@ after(async () => {
 
 /** Runs `unshare <flags>` as the test user with this Node (tsx below 26) on the child fixture. */
 function inNamespace(flags: readonly string[], mountpoint: string): Promise<RunResult> {
-  const nodeArgs = Number(process.versions.node.split('.')[0]) < 26 ? ['--import', 'tsx'] : ['--no-warnings'];
+  const nodeArgs = NODE_MAJOR < 26 ? ['--import', 'tsx'] : ['--no-warnings'];
   const [cmd, args] = asUserCommand(user, UNSHARE as string, [...flags, '--', process.execPath, ...nodeArgs, CHILD, JSON.stringify({ mountpoint })]);
   return run(cmd, args, { cwd: REPO_ROOT, env: userEnv(user), timeout: 30_000, killSignal: 'SIGKILL' });
 }

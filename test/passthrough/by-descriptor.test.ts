@@ -12,10 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { byDescriptor } from '../../src/passthrough/by-descriptor.ts';
 import { O_PATH } from '../../src/passthrough/nodes.ts';
-import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+import { NODE_MAJOR as MAJOR, NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const skip = MAJOR >= 26 ? undefined : 'needs node:ffi: run in a child under TSFUSE_NODE26 (last test)';
 
 let dir: string;

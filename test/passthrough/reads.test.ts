@@ -70,8 +70,8 @@ test('BackingReader: a failed read throws the errno', async () => {
 });
 
 /**
- * Runs `fn` with performance.now() under the test's control: each call returns the clock, then moves it
- * on by `step()` ms, so a synchronous read (a call before and one after it) takes that long.
+ * Runs `fn` with performance.now() under the test's control: each call returns `clock.at`, then moves it
+ * on by `clock.step` ms, so a synchronous read (a call before and one after it) takes that long.
  */
 async function withClock(fn: (clock: { at: number; step: number }) => Promise<void>): Promise<void> {
   const clock = { at: 1_000_000, step: 0 };

@@ -7,8 +7,19 @@ import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LIBUV_KEEPS_NS, libuvNsAfter, utimeArg } from '../../src/passthrough/attr.ts';
+import { LIBUV_KEEPS_NS, utimeArg } from '../../src/passthrough/attr.ts';
 import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+
+/**
+ * The oracle, written from libuv's C rather than taken from attr.ts: what libuv >= 1.52 sets for a double
+ * d >= 0 (src/unix/fs.c uv__fs_to_timespec: tv_sec = (time_t)d; tv_nsec = (long)((d - tv_sec) * 1e9)),
+ * as ns after `sec`. JavaScript's doubles round exactly as C's do.
+ */
+function libuvNsAfter(sec: number, d: number): number {
+  const tvSec = Math.trunc(d);
+  const tvNsec = Math.trunc((d - tvSec) * 1e9);
+  return (tvSec - sec) * 1_000_000_000 + tvNsec;
+}
 
 /** libuv < 1.52: the same conversion, then truncated to the microsecond. */
 const oldLibuvNsAfter = (sec: number, d: number): number => {

@@ -14,10 +14,9 @@ import { createTransport, type Transport } from '../../src/session/transport.ts'
 import { mount } from '../../src/session/fuse-mount.ts';
 import { pollRead } from '../../src/session/poll-read.ts';
 import { bindLibc, ffiInUse, signature } from '../../src/ffi.ts';
-import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+import { NODE_MAJOR as MAJOR, NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
-const MAJOR = Number(process.versions.node.split('.')[0]);
 
 const SIZE = 8192;
 const INIT = 26;

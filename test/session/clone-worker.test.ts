@@ -21,11 +21,10 @@ import { Errno } from '../../src/errors.ts';
 import { bindLibc, signature } from '../../src/ffi.ts';
 import { FakeKernel } from '../../src/testing.ts';
 import { build } from '../../src/testing/builders.ts';
-import { NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
+import { NODE_MAJOR as MAJOR, NODE26_SKIP, passUnderNode26 } from '../support/mount-helpers.ts';
 import { openDescriptors } from '../support/descriptors.ts';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
-const MAJOR = Number(process.versions.node.split('.')[0]);
 const skip = MAJOR >= 26 ? undefined : 'needs node:ffi: run in a child under TSFUSE_NODE26 (last test)';
 
 // Linux's values, the same on every architecture clone queues support.

@@ -13,11 +13,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createMemfs, mount, pathOperations, TsfuseError } from '../../src/index.ts';
-import { NODE26, cleanupMountpoints, forceUnmount, freshMountpoint, mountSkip, rejectAfter, run } from '../support/mount-helpers.ts';
+import { NODE_MAJOR as MAJOR, NODE26, cleanupMountpoints, forceUnmount, freshMountpoint, mountSkip, rejectAfter, run } from '../support/mount-helpers.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/uring-daemon.ts', import.meta.url));
 const ENABLE = '/sys/module/fuse/parameters/enable_uring';
-const MAJOR = Number(process.versions.node.split('.')[0]);
 /** Requests the kernel still sends through read(2) on /dev/fuse with the ring up (fs/fuse/dev_uring.c fuse_io_uring_ops). */
 const NOT_ON_RING = new Set(['INIT', 'FORGET', 'BATCH_FORGET', 'INTERRUPT']);
 

@@ -34,6 +34,8 @@ export const FUSERMOUNT = ['/usr/bin/fusermount3', '/bin/fusermount3', '/usr/loc
   }
 });
 const node26 = machine.findNode26();
+/** This Node's major version: node:ffi, and with it what needs it, comes with 26. */
+export const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 /** A Node >= 26 binary (node:ffi): $TSFUSE_NODE26, `node` on PATH if >= 26, or .ci/node26's. */
 export const NODE26: string | undefined = node26.path;
 export const HAS_NODE26 = NODE26 !== undefined;
